@@ -1,0 +1,166 @@
+//! Field lookup by the names rules use.
+//!
+//! Resolution order for a path `a.b.c`:
+//! 1. the whole path as one key of the top-level map (flattened exports keep dots in keys);
+//! 2. segment by segment: in an object, the exact key, else a case-insensitive match;
+//!    in an array, a numeric segment indexes it, a Name/Value bag (`Name`/`Value`,
+//!    `name`/`value`, `key`/`value`, `Key`/`Value`) is searched by name, and otherwise
+//!    the rest of the path is applied to every element (fan-out);
+//! 3. when nothing matched exactly at the top level, a case-insensitive key match.
+
+use serde_json::{Map, Value};
+
+const BAG_KEYS: [(&str, &str); 4] = [
+    ("Name", "Value"),
+    ("name", "value"),
+    ("key", "value"),
+    ("Key", "Value"),
+];
+
+/// See the module docs. Returns whether anything was found.
+pub(crate) fn for_each_value<'a>(
+    fields: &'a Map<String, Value>,
+    path: &str,
+    f: &mut dyn FnMut(&'a Value),
+) -> bool {
+    if let Some(v) = fields.get(path) {
+        fan_out(v, f);
+        return true;
+    }
+    let mut segments = path.split('.');
+    let Some(first) = segments.next() else {
+        return false;
+    };
+    let rest: Vec<&str> = segments.collect();
+    match object_get(fields, first) {
+        Some(v) => walk(v, &rest, f),
+        None => false,
+    }
+}
+
+fn object_get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+fn fan_out<'a>(value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
+    match value {
+        Value::Array(items) if !items.is_empty() => items.iter().for_each(|v| fan_out(v, f)),
+        other => f(other),
+    }
+}
+
+fn walk<'a>(value: &'a Value, rest: &[&str], f: &mut dyn FnMut(&'a Value)) -> bool {
+    let Some((segment, tail)) = rest.split_first() else {
+        fan_out(value, f);
+        return true;
+    };
+    match value {
+        Value::Object(map) => {
+            // A key may itself contain dots (`Provider_attributes.Name` style is rare, but
+            // ECS flattening is not): try the joined remainder first.
+            if tail.is_empty() {
+                return object_get(map, segment).is_some_and(|v| walk(v, tail, f));
+            }
+            let joined = rest.join(".");
+            if let Some(v) = map.get(joined.as_str()) {
+                fan_out(v, f);
+                return true;
+            }
+            object_get(map, segment).is_some_and(|v| walk(v, tail, f))
+        }
+        Value::Array(items) => {
+            if let Ok(index) = segment.parse::<usize>() {
+                return items.get(index).is_some_and(|v| walk(v, tail, f));
+            }
+            if let Some(v) = bag_get(items, segment) {
+                return walk(v, tail, f);
+            }
+            let mut any = false;
+            for item in items {
+                any |= walk(item, rest, f);
+            }
+            any
+        }
+        _ => false,
+    }
+}
+
+/// The value of the Name/Value pair called `name` in a bag, if `items` is one.
+fn bag_get<'a>(items: &'a [Value], name: &str) -> Option<&'a Value> {
+    for item in items {
+        let Value::Object(pair) = item else {
+            return None;
+        };
+        for (name_key, value_key) in BAG_KEYS {
+            if let (Some(Value::String(n)), Some(v)) = (pair.get(name_key), pair.get(value_key))
+                && n.eq_ignore_ascii_case(name)
+            {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn all(v: &Value, path: &str) -> Vec<Value> {
+        let map = v.as_object().cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        for_each_value(&map, path, &mut |x| out.push(x.clone()));
+        out
+    }
+
+    #[test]
+    fn exact_dotted_key_wins() {
+        let v = json!({"winlog.event_id": "4104", "winlog": {"event_id": "x"}});
+        assert_eq!(all(&v, "winlog.event_id"), vec![json!("4104")]);
+    }
+
+    #[test]
+    fn nested_and_case_insensitive() {
+        let v = json!({"Event": {"System": {"EventID": 1}}});
+        assert_eq!(all(&v, "Event.System.EventID"), vec![json!(1)]);
+        assert_eq!(all(&v, "event.system.eventid"), vec![json!(1)]);
+    }
+
+    #[test]
+    fn name_value_bags() {
+        let v = json!({"Parameters": [
+            {"Name": "Identity", "Value": "ceo@contoso.com"},
+            {"Name": "AccessRights", "Value": "FullAccess"}
+        ]});
+        assert_eq!(all(&v, "Parameters.AccessRights"), vec![json!("FullAccess")]);
+        assert!(all(&v, "Parameters.Missing").is_empty());
+    }
+
+    #[test]
+    fn arrays_fan_out() {
+        let v = json!({"targetResources": [
+            {"userPrincipalName": "a@x"}, {"userPrincipalName": "b@x"}
+        ], "tags": ["p", "q"]});
+        assert_eq!(
+            all(&v, "targetResources.userPrincipalName"),
+            vec![json!("a@x"), json!("b@x")]
+        );
+        assert_eq!(all(&v, "tags"), vec![json!("p"), json!("q")]);
+        assert_eq!(all(&v, "targetResources.1.userPrincipalName"), vec![json!("b@x")]);
+    }
+
+    #[test]
+    fn missing_vs_null() {
+        let v = json!({"a": null});
+        let map = v.as_object().cloned().unwrap_or_default();
+        let mut seen = 0;
+        assert!(for_each_value(&map, "a", &mut |_| seen += 1));
+        assert_eq!(seen, 1);
+        assert!(!for_each_value(&map, "b", &mut |_| {}));
+    }
+}

@@ -1,0 +1,131 @@
+//! Run accounting: what was read, matched, skipped and late, per file and in total.
+//!
+//! Every stage adds to a [`RunSummary`]; `hunt` prints it and `--json` emits it, so a
+//! record can never disappear without being counted somewhere.
+
+use crate::{ErrorKind, Event, RecordError, SourceKind};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Earliest and latest event time seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    /// Earliest event time.
+    pub first: Option<Timestamp>,
+    /// Latest event time.
+    pub last: Option<Timestamp>,
+}
+
+impl TimeRange {
+    /// Widen the range to include `t`.
+    pub fn include(&mut self, t: Timestamp) {
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.last = Some(self.last.map_or(t, |l| l.max(t)));
+    }
+
+    /// Widen the range to include another range.
+    pub fn merge(&mut self, other: &TimeRange) {
+        if let Some(t) = other.first {
+            self.include(t);
+        }
+        if let Some(t) = other.last {
+            self.include(t);
+        }
+    }
+}
+
+/// What happened to one input file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileSummary {
+    /// Path as given.
+    pub file: String,
+    /// Formats sniffed in the file (an archive can hold several).
+    pub formats: Vec<String>,
+    /// Records read and normalized into events.
+    pub events: u64,
+    /// Events per source kind.
+    pub by_source: BTreeMap<SourceKind, u64>,
+    /// Records skipped, by reason.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Event time range.
+    pub time: TimeRange,
+}
+
+impl FileSummary {
+    /// A new, empty summary for `file`.
+    pub fn new(file: impl Into<String>) -> Self {
+        FileSummary {
+            file: file.into(),
+            ..FileSummary::default()
+        }
+    }
+
+    /// Count one event.
+    pub fn add_event(&mut self, event: &Event) {
+        self.events += 1;
+        *self.by_source.entry(event.source).or_default() += 1;
+        self.time.include(event.time);
+        let format = event.format.as_str();
+        if !self.formats.iter().any(|f| f == format) {
+            self.formats.push(format.to_owned());
+        }
+    }
+
+    /// Count one skipped record.
+    pub fn add_error(&mut self, error: &RecordError) {
+        *self.errors.entry(error.kind).or_default() += 1;
+    }
+
+    /// Total skipped records.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// Totals for a whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Per-file summaries, in input order.
+    pub files: Vec<FileSummary>,
+    /// Events that matched at least one rule.
+    pub matched: u64,
+    /// Events later than the allowed lateness (counted, listed, never dropped silently).
+    pub late: u64,
+    /// Correlation state evicted under a memory budget.
+    pub evicted: u64,
+    /// Findings produced.
+    pub findings: u64,
+}
+
+impl RunSummary {
+    /// Total events over all files.
+    pub fn events(&self) -> u64 {
+        self.files.iter().map(|f| f.events).sum()
+    }
+
+    /// Total skipped records over all files.
+    pub fn skipped(&self) -> u64 {
+        self.files.iter().map(FileSummary::error_count).sum()
+    }
+
+    /// Events per source kind over all files.
+    pub fn by_source(&self) -> BTreeMap<SourceKind, u64> {
+        let mut out = BTreeMap::new();
+        for file in &self.files {
+            for (k, n) in &file.by_source {
+                *out.entry(*k).or_default() += n;
+            }
+        }
+        out
+    }
+
+    /// Event time range over all files.
+    pub fn time(&self) -> TimeRange {
+        let mut range = TimeRange::default();
+        for file in &self.files {
+            range.merge(&file.time);
+        }
+        range
+    }
+}
