@@ -1,0 +1,518 @@
+//! Command extraction: which commands a script or command line runs, with which
+//! parameters, after resolving what PowerShell would resolve.
+//!
+//! Handled: statements and pipelines, nested blocks and sub-expressions, the call
+//! operator on string literals and on variables assigned a string, string concatenation
+//! of literals, aliases defined in the script (`Set-Alias`, `New-Alias`, `sal`, `nal`),
+//! splatting of hashtables assigned in the script (`$p = @{…}; Cmd @p`), parameter
+//! abbreviations of known cmdlets, `Invoke-Expression`/`iex` on a string,
+//! `powershell.exe`/`pwsh` `-Command` and `-EncodedCommand`, and `cmd.exe /c`.
+
+use crate::cmdlets::{self, BUILTIN_ALIASES};
+use crate::token::{Token, tokenize};
+use base64::Engine;
+use std::collections::BTreeMap;
+
+/// One command invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Command name (canonical spelling for known cmdlets).
+    pub name: String,
+    /// Named parameters in order, canonical names for known cmdlets. A switch has value
+    /// `"True"`.
+    pub params: Vec<(String, String)>,
+    /// Positional arguments not bound to a known parameter.
+    pub positional: Vec<String>,
+}
+
+impl Invocation {
+    /// The value of a parameter (case-insensitive name).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How deep `-Command`, `-EncodedCommand` and `iex` strings are followed.
+const MAX_NESTING: usize = 4;
+
+/// Every command the source runs, in order.
+pub fn commands(src: &str) -> Vec<Invocation> {
+    let mut scope = Scope::default();
+    let mut out = Vec::new();
+    scope.run(src, 0, &mut out);
+    out
+}
+
+#[derive(Default)]
+struct Scope {
+    strings: BTreeMap<String, String>,
+    hashes: BTreeMap<String, Vec<(String, String)>>,
+    aliases: BTreeMap<String, String>,
+}
+
+impl Scope {
+    fn run(&mut self, src: &str, depth: usize, out: &mut Vec<Invocation>) {
+        if depth > MAX_NESTING {
+            return;
+        }
+        let tokens = tokenize(src);
+        self.statements(&tokens, depth, out);
+    }
+
+    fn statements(&mut self, tokens: &[Token], depth: usize, out: &mut Vec<Invocation>) {
+        let mut start = 0;
+        let mut i = 0;
+        while i < tokens.len() {
+            match &tokens[i] {
+                Token::StatementEnd | Token::Pipe => {
+                    self.element(&tokens[start..i], depth, out);
+                    start = i + 1;
+                }
+                Token::OpenBrace | Token::OpenParen => {
+                    // A nested block: its statements run too; the outer element continues
+                    // after it (so `-Identity (Get-Mailbox x)` keeps its parameter).
+                    let close = matching_close(tokens, i);
+                    self.statements(&tokens[i + 1..close], depth, out);
+                    i = close;
+                }
+                Token::OpenHash => i = matching_close(tokens, i),
+                Token::CloseBrace | Token::CloseParen => {
+                    self.element(&tokens[start..i], depth, out);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.element(&tokens[start.min(tokens.len())..], depth, out);
+    }
+
+    /// One pipeline element: an assignment or a command.
+    fn element(&mut self, tokens: &[Token], depth: usize, out: &mut Vec<Invocation>) {
+        match tokens {
+            [] => {}
+            [Token::Variable(name), Token::Assign, rest @ ..] => self.assign(name, rest),
+            [Token::Call | Token::Other(_), target, rest @ ..]
+                if matches!(tokens[0], Token::Call)
+                    || matches!(&tokens[0], Token::Other(s) if s == ".") =>
+            {
+                if let Some(name) = self.value_of(std::slice::from_ref(target)) {
+                    self.command(&name, rest, depth, out);
+                }
+            }
+            [Token::Word(name), rest @ ..] if !is_keyword(name) => {
+                self.command(name, rest, depth, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn assign(&mut self, name: &str, rest: &[Token]) {
+        let key = name.to_ascii_lowercase();
+        if let [Token::OpenHash, ..] = rest {
+            let close = matching_close(rest, 0);
+            let entries = self.hash_entries(&rest[1..close.min(rest.len())]);
+            self.hashes.insert(key, entries);
+        } else if let Some(value) = self.value_of(rest) {
+            self.strings.insert(key, value);
+        }
+    }
+
+    fn hash_entries(&self, tokens: &[Token]) -> Vec<(String, String)> {
+        let mut entries = Vec::new();
+        for entry in tokens.split(|t| matches!(t, Token::StatementEnd)) {
+            if let [key, Token::Assign, value @ ..] = entry {
+                let key = match key {
+                    Token::Word(w) => w.clone(),
+                    Token::Str { value, .. } => value.clone(),
+                    _ => continue,
+                };
+                let value = self.value_of(value).unwrap_or_default();
+                entries.push((key, value));
+            }
+        }
+        entries
+    }
+
+    /// The string value of an expression made of literals, known variables and `+`.
+    fn value_of(&self, tokens: &[Token]) -> Option<String> {
+        let tokens = strip_parens(tokens);
+        let mut value = String::new();
+        let mut expect_operand = true;
+        for token in tokens {
+            match (token, expect_operand) {
+                (Token::Plus, false) => expect_operand = true,
+                (Token::Str { value: v, .. } | Token::Word(v), true) => {
+                    value.push_str(v);
+                    expect_operand = false;
+                }
+                (Token::Variable(name), true) => {
+                    value.push_str(self.strings.get(&name.to_ascii_lowercase())?);
+                    expect_operand = false;
+                }
+                _ => return None,
+            }
+        }
+        (!expect_operand).then_some(value)
+    }
+
+    fn command(&mut self, written: &str, args: &[Token], depth: usize, out: &mut Vec<Invocation>) {
+        let name = self.resolve_name(written);
+        let invocation = self.bind(&name, args);
+        self.follow(&invocation, args, depth, out);
+        out.push(invocation);
+    }
+
+    fn resolve_name(&self, written: &str) -> String {
+        let mut name = written.to_owned();
+        for _ in 0..4 {
+            let lower = name.to_ascii_lowercase();
+            if let Some(target) = self.aliases.get(&lower) {
+                name = target.clone();
+            } else if let Some((_, target)) =
+                BUILTIN_ALIASES.iter().find(|(a, _)| *a == lower.as_str())
+            {
+                name = (*target).to_owned();
+            } else {
+                break;
+            }
+        }
+        match cmdlets::find(&name) {
+            Some(known) => known.name.to_owned(),
+            None => name,
+        }
+    }
+
+    fn bind(&self, name: &str, args: &[Token]) -> Invocation {
+        let known = cmdlets::find(name);
+        let mut invocation = Invocation {
+            name: name.to_owned(),
+            params: Vec::new(),
+            positional: Vec::new(),
+        };
+        let args = top_level(args);
+        let mut i = 0;
+        while i < args.len() {
+            match args[i] {
+                Token::Param { name: param, colon } => {
+                    let canonical = match known {
+                        Some(k) => cmdlets::resolve_param(k, param),
+                        None => param.clone(),
+                    };
+                    let value = match args.get(i + 1) {
+                        Some(next) if *colon || !matches!(next, Token::Param { .. }) => {
+                            i += 1;
+                            self.argument(next)
+                        }
+                        _ => "True".to_owned(),
+                    };
+                    invocation.params.push((canonical, value));
+                }
+                Token::Splat(var) => {
+                    if let Some(entries) = self.hashes.get(&var.to_ascii_lowercase()) {
+                        for (k, v) in entries {
+                            let canonical = match known {
+                                Some(c) => cmdlets::resolve_param(c, k),
+                                None => k.clone(),
+                            };
+                            invocation.params.push((canonical, v.clone()));
+                        }
+                    }
+                }
+                other => invocation.positional.push(self.argument(other)),
+            }
+            i += 1;
+        }
+        self.bind_positional(known, &mut invocation);
+        invocation
+    }
+
+    fn bind_positional(&self, known: Option<&cmdlets::KnownCmdlet>, inv: &mut Invocation) {
+        let Some(param) = known.and_then(|k| k.positional) else {
+            return;
+        };
+        if inv.param(param).is_none() && !inv.positional.is_empty() {
+            let value = inv.positional.remove(0);
+            inv.params.insert(0, (param.to_owned(), value));
+        }
+        let is_alias = matches!(inv.name.as_str(), "Set-Alias" | "New-Alias");
+        if is_alias && inv.param("Value").is_none() && !inv.positional.is_empty() {
+            let value = inv.positional.remove(0);
+            inv.params.push(("Value".to_owned(), value));
+        }
+    }
+
+    fn argument(&self, token: &Token) -> String {
+        match token {
+            Token::Word(w) => w.clone(),
+            Token::Str { value, .. } => value.clone(),
+            Token::Variable(name) => self
+                .strings
+                .get(&name.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_else(|| format!("${name}")),
+            Token::Bracket(text) | Token::Other(text) => text.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// Effects of a command on the scope, and the scripts it runs.
+    fn follow(
+        &mut self,
+        inv: &Invocation,
+        args: &[Token],
+        depth: usize,
+        out: &mut Vec<Invocation>,
+    ) {
+        match inv.name.as_str() {
+            "Set-Alias" | "New-Alias" => {
+                if let (Some(name), Some(value)) = (inv.param("Name"), inv.param("Value")) {
+                    self.aliases
+                        .insert(name.to_ascii_lowercase(), value.to_owned());
+                }
+            }
+            "Invoke-Expression" => {
+                let script = inv.param("Command").map(str::to_owned).or_else(|| {
+                    let parts: Vec<Token> = top_level(args).into_iter().cloned().collect();
+                    self.value_of(&parts)
+                });
+                if let Some(script) = script {
+                    self.run(&script, depth + 1, out);
+                }
+            }
+            _ => {
+                if let Some(script) = host_script(inv).or_else(|| cmd_script(&inv.name, args)) {
+                    self.run(&script, depth + 1, out);
+                }
+            }
+        }
+    }
+}
+
+fn is_keyword(word: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "if", "elseif", "else", "foreach", "for", "while", "do", "until", "switch", "function",
+        "filter", "param", "return", "try", "catch", "finally", "throw", "trap", "begin",
+        "process", "end", "break", "continue", "exit", "in",
+    ];
+    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
+/// Index of the token closing the group opened at `open` (`tokens.len()` if unclosed).
+fn matching_close(tokens: &[Token], open: usize) -> usize {
+    let mut depth = 0usize;
+    for (i, token) in tokens.iter().enumerate().skip(open) {
+        match token {
+            Token::OpenBrace | Token::OpenHash | Token::OpenParen => depth += 1,
+            Token::CloseBrace | Token::CloseParen => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+    }
+    tokens.len()
+}
+
+/// Tokens outside any group; a group is replaced by nothing (its commands run separately).
+fn top_level(tokens: &[Token]) -> Vec<&Token> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            Token::OpenBrace | Token::OpenHash | Token::OpenParen => {
+                let close = matching_close(tokens, i);
+                // A parenthesised literal expression still counts as a value.
+                out.push(&tokens[i]);
+                i = close;
+            }
+            token => out.push(token),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn strip_parens(tokens: &[Token]) -> &[Token] {
+    match tokens {
+        [Token::OpenParen, inner @ .., Token::CloseParen] => strip_parens(inner),
+        other => other,
+    }
+}
+
+/// The script a `powershell.exe`/`pwsh`/`cmd.exe` invocation runs, if any.
+fn host_script(inv: &Invocation) -> Option<String> {
+    let exe = inv
+        .name
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(&inv.name)
+        .to_ascii_lowercase();
+    let exe = exe.strip_suffix(".exe").unwrap_or(&exe);
+    match exe {
+        "powershell" | "pwsh" | "powershell_ise" => powershell_script(inv),
+        _ => None,
+    }
+}
+
+/// For `cmd.exe /c …` and `/k …`: the rest of the command line, as source text.
+fn cmd_script(name: &str, args: &[Token]) -> Option<String> {
+    let exe = name
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    if exe != "cmd" && exe != "cmd.exe" {
+        return None;
+    }
+    let pos = args.iter().position(
+        |t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case("/c") || w.eq_ignore_ascii_case("/k")),
+    )?;
+    Some(render(&args[pos + 1..]))
+}
+
+/// Tokens back to source text (quotes re-added where needed).
+fn render(tokens: &[Token]) -> String {
+    let parts: Vec<String> = tokens
+        .iter()
+        .map(|t| match t {
+            Token::Word(w) => w.clone(),
+            Token::Str { value, .. } => crate::quote::quote(value),
+            Token::Param { name, colon } => format!("-{name}{}", if *colon { ":" } else { "" }),
+            Token::Variable(v) => format!("${v}"),
+            Token::Splat(v) => format!("@{v}"),
+            Token::OpenParen => "(".into(),
+            Token::CloseParen => ")".into(),
+            Token::OpenBrace => "{".into(),
+            Token::OpenHash => "@{".into(),
+            Token::CloseBrace => "}".into(),
+            Token::Bracket(b) | Token::Other(b) => b.clone(),
+            Token::StatementEnd => ";".into(),
+            Token::Pipe => "|".into(),
+            Token::Call => "&".into(),
+            Token::Assign => "=".into(),
+            Token::Plus => "+".into(),
+            Token::Comma => ",".into(),
+        })
+        .collect();
+    parts.join(" ")
+}
+
+fn powershell_script(inv: &Invocation) -> Option<String> {
+    for (name, value) in &inv.params {
+        let lower = name.to_ascii_lowercase();
+        if "encodedcommand".starts_with(&lower) && lower.starts_with('e') {
+            return decode_encoded_command(value);
+        }
+        if "command".starts_with(&lower) && lower.starts_with('c') {
+            let mut script = value.clone();
+            for rest in &inv.positional {
+                script.push(' ');
+                script.push_str(rest);
+            }
+            return Some(script);
+        }
+    }
+    None
+}
+
+/// Decode a `-EncodedCommand` value (base64 of UTF-16LE).
+pub fn decode_encoded_command(value: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(src: &str, name: &str) -> Invocation {
+        match commands(src).into_iter().find(|c| c.name == name) {
+            Some(c) => c,
+            None => panic!("{name} not found in {:?}", commands(src)),
+        }
+    }
+
+    #[test]
+    fn plain_command() {
+        let c = first(
+            "Add-MailboxPermission -Identity ceo@contoso.com -User eve@contoso.com -AccessRights FullAccess -InheritanceType All",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("Identity"), Some("ceo@contoso.com"));
+        assert_eq!(c.param("User"), Some("eve@contoso.com"));
+        assert_eq!(c.param("AccessRights"), Some("FullAccess"));
+    }
+
+    #[test]
+    fn obfuscation_resolves() {
+        let c = first(
+            "aDd-mA`Il`BoxPeRmIssIoN 'ceo@contoso.com' -u eve@contoso.com -Acc FullAccess",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("Identity"), Some("ceo@contoso.com"));
+        assert_eq!(c.param("User"), Some("eve@contoso.com"));
+        assert_eq!(c.param("AccessRights"), Some("FullAccess"));
+    }
+
+    #[test]
+    fn splatting_aliases_and_call_operator() {
+        let script = "$p = @{Identity='cfo@contoso.com'; User='eve@contoso.com'; AccessRights='FullAccess'}\n\
+                      Set-Alias amp Add-MailboxPermission\namp @p\n\
+                      $c = 'Add-Recipient' + 'Permission'; & $c -Identity cfo@contoso.com -Trustee eve -AccessRights SendAs";
+        let cmds = commands(script);
+        let amp = cmds.iter().find(|c| c.name == "Add-MailboxPermission");
+        assert_eq!(
+            amp.and_then(|c| c.param("Identity")),
+            Some("cfo@contoso.com")
+        );
+        assert_eq!(amp.and_then(|c| c.param("User")), Some("eve@contoso.com"));
+        let arp = cmds.iter().find(|c| c.name == "Add-RecipientPermission");
+        assert_eq!(arp.and_then(|c| c.param("Trustee")), Some("eve"));
+    }
+
+    #[test]
+    fn command_lines_and_encoded_commands() {
+        let c = first(
+            r#"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -NoP -c "Add-MailboxPermission -Identity ceo -User eve -AccessRights FullAccess""#,
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("User"), Some("eve"));
+        let script: Vec<u8> = "Add-MailboxPermission -Identity ceo -User eve"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(script);
+        let c = first(
+            &format!("cmd.exe /c powershell -enc {encoded}"),
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("Identity"), Some("ceo"));
+    }
+
+    #[test]
+    fn nested_blocks_and_iex() {
+        let cmds = commands(
+            "foreach ($m in $list) { Add-MailboxFolderPermission -Identity \"$($m):\\Calendar\" -User eve -AccessRights Editor }\n\
+             iex 'Set-Mailbox ceo -GrantSendOnBehalfTo eve'",
+        );
+        assert!(cmds.iter().any(|c| c.name == "Add-MailboxFolderPermission"));
+        let set = cmds.iter().find(|c| c.name == "Set-Mailbox");
+        assert_eq!(
+            set.and_then(|c| c.param("GrantSendOnBehalfTo")),
+            Some("eve")
+        );
+        assert_eq!(set.and_then(|c| c.param("Identity")), Some("ceo"));
+    }
+}

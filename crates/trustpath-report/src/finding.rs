@@ -1,0 +1,436 @@
+//! The `Finding`: what trustpath reports, with its evidence, priority and entities.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::sync::Arc;
+use trustpath_event::{Event, Origin};
+
+/// Severity levels, lowest first (Sigma's `level` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Context only.
+    Informational,
+    /// Hunting lead.
+    Low,
+    /// Worth a look today.
+    Medium,
+    /// Investigate now.
+    High,
+    /// Incident.
+    Critical,
+}
+
+impl Level {
+    /// Parse a Sigma `level` value; unknown values are `Medium`.
+    pub fn from_sigma(level: Option<&str>) -> Level {
+        match level.map(str::to_ascii_lowercase).as_deref() {
+            Some("informational") => Level::Informational,
+            Some("low") => Level::Low,
+            Some("high") => Level::High,
+            Some("critical") => Level::Critical,
+            _ => Level::Medium,
+        }
+    }
+
+    /// One level up (saturating).
+    pub fn raised(self) -> Level {
+        match self {
+            Level::Informational => Level::Low,
+            Level::Low => Level::Medium,
+            Level::Medium => Level::High,
+            Level::High | Level::Critical => Level::Critical,
+        }
+    }
+
+    /// One level down (saturating).
+    pub fn lowered(self) -> Level {
+        match self {
+            Level::Critical => Level::High,
+            Level::High => Level::Medium,
+            Level::Medium => Level::Low,
+            Level::Low | Level::Informational => Level::Informational,
+        }
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Informational => "informational",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a reason moved the severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The starting level.
+    Base,
+    /// Raised one level.
+    Raised,
+    /// Lowered one level.
+    Lowered,
+    /// Stated for the analyst, no change.
+    Noted,
+}
+
+/// One reason for the final severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// What it did to the level.
+    pub effect: Effect,
+    /// Why, in words an analyst reads.
+    pub reason: String,
+}
+
+/// The severity and every reason that set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Severity {
+    /// Final level.
+    pub level: Level,
+    /// Base level first, then each adjustment in order.
+    pub reasons: Vec<Reason>,
+}
+
+impl Severity {
+    /// A severity at `level` with its base reason.
+    pub fn base(level: Level, reason: impl Into<String>) -> Self {
+        Severity {
+            level,
+            reasons: vec![Reason {
+                effect: Effect::Base,
+                reason: reason.into(),
+            }],
+        }
+    }
+
+    /// Raise one level, recording why.
+    pub fn raise(&mut self, reason: impl Into<String>) {
+        self.level = self.level.raised();
+        self.push(Effect::Raised, reason);
+    }
+
+    /// Lower one level, recording why.
+    pub fn lower(&mut self, reason: impl Into<String>) {
+        self.level = self.level.lowered();
+        self.push(Effect::Lowered, reason);
+    }
+
+    /// Record a reason that does not change the level.
+    pub fn note(&mut self, reason: impl Into<String>) {
+        self.push(Effect::Noted, reason);
+    }
+
+    fn push(&mut self, effect: Effect, reason: impl Into<String>) {
+        self.reasons.push(Reason {
+            effect,
+            reason: reason.into(),
+        });
+    }
+}
+
+/// The rule that produced a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRef {
+    /// Sigma `id` (or name when there is no id).
+    pub id: String,
+    /// Sigma `title`.
+    pub title: String,
+    /// Sigma `level`.
+    pub level: String,
+}
+
+/// ATT&CK references.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attack {
+    /// Technique ids (`T1199`, `T1098.002`).
+    pub technique: Vec<String>,
+    /// Tactic names from the rule tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tactics: Vec<String>,
+    /// Detection strategy (`DET0488`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_strategy: Option<String>,
+}
+
+/// Who and what a finding is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entities {
+    /// Customer tenant id.
+    pub tenant: Option<String>,
+    /// Partner (name or tenant id).
+    pub partner: Option<String>,
+    /// Acting principal.
+    pub actor: Option<String>,
+    /// Principal that received access.
+    pub trustee: Option<String>,
+    /// Mailbox concerned.
+    pub mailbox: Option<String>,
+    /// Client IPs seen in the evidence.
+    pub ips: Vec<String>,
+    /// Host for Windows evidence.
+    pub host: Option<String>,
+}
+
+/// One event cited by a finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Chain step or rule the event matched (`1`, `an1350_mailbox_delegation` …).
+    pub step: String,
+    /// Event time.
+    pub time: Timestamp,
+    /// Where the record is.
+    pub origin: Origin,
+    /// Source kind and format, e.g. `m365_audit/ual_json`.
+    pub source: String,
+    /// One-line description (operation, actor, target, IP).
+    pub summary: String,
+    /// The record's own id (`Id`, `id`, `EventRecordID`) when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+}
+
+impl Evidence {
+    /// Evidence for `event` at `step`.
+    pub fn from_event(step: impl Into<String>, event: &Event) -> Self {
+        Evidence {
+            step: step.into(),
+            time: event.time,
+            origin: event.origin.clone(),
+            source: format!("{}/{}", event.source, event.format),
+            summary: summarize(event),
+            record_id: record_id(event),
+        }
+    }
+}
+
+fn record_id(event: &Event) -> Option<String> {
+    ["Id", "id", "EventRecordID", "RecordId"]
+        .iter()
+        .find_map(|k| event.fields.get(*k))
+        .and_then(|v| match v {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// A one-line description of an event for tables and evidence lists.
+pub fn summarize(event: &Event) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(op) = event.operation() {
+        parts.push(op.to_owned());
+    } else if let Some(id) = event.fields.get("EventID") {
+        parts.push(format!("EventID {id}"));
+    }
+    let mut push = |label: &str, key: &str| {
+        if let Some(v) = event.norm_str(key).filter(|v| !v.is_empty()) {
+            parts.push(format!("{label}={v}"));
+        }
+    };
+    push("actor", trustpath_event::norm::ACTOR);
+    push("target", trustpath_event::norm::TARGET);
+    push("trustee", trustpath_event::norm::TRUSTEE);
+    push("ip", trustpath_event::norm::IP);
+    push("host", trustpath_event::norm::HOST);
+    parts.join(" ")
+}
+
+/// The time window a finding covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// First evidence time.
+    pub start: Timestamp,
+    /// Last evidence time.
+    pub end: Timestamp,
+}
+
+/// What kind of result a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A complete detection.
+    Alert,
+    /// A partial chain or weak signal, for hunting.
+    HuntingLead,
+}
+
+/// A finding: the unit trustpath reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id: the same input gives the same id ([`finding_id`]).
+    pub id: String,
+    /// Analytic id (`AN1350`) for built-in analytics; `null` for plain Sigma rules.
+    pub analytic: Option<String>,
+    /// Human title.
+    pub title: String,
+    /// Alert or hunting lead.
+    pub kind: FindingKind,
+    /// ATT&CK references.
+    pub attack: Attack,
+    /// The rule (detection or correlation) that fired.
+    pub rule: RuleRef,
+    /// Final severity and why.
+    pub severity: Severity,
+    /// Change-ticket id when the activity matches an approved change.
+    pub authorized: Option<String>,
+    /// Entities involved.
+    pub entities: Entities,
+    /// Window covered by the evidence.
+    pub window: Window,
+    /// Evidence events in time order.
+    pub evidence: Vec<Evidence>,
+    /// PowerShell that reverses the change, where the finding is about a permission change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollback: Vec<String>,
+}
+
+impl Finding {
+    /// Event time used to order findings: the window start.
+    pub fn time(&self) -> Timestamp {
+        self.window.start
+    }
+
+    /// Sort key that makes output deterministic.
+    pub fn sort_key(&self) -> (Timestamp, &str) {
+        (self.window.start, self.id.as_str())
+    }
+}
+
+/// A stable finding id from the rule id, a discriminator and the evidence origins.
+///
+/// 32 hex characters of SHA-256; origins are sorted first so that input order never
+/// changes the id.
+pub fn finding_id<'a>(
+    rule_id: &str,
+    key: &str,
+    origins: impl IntoIterator<Item = &'a Origin>,
+) -> String {
+    let mut parts: Vec<String> = origins.into_iter().map(ToString::to_string).collect();
+    parts.sort();
+    parts.dedup();
+    let mut hasher = Sha256::new();
+    hasher.update(rule_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.as_bytes());
+    for part in parts {
+        hasher.update([0]);
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    hex::encode(&digest[..16])
+}
+
+/// A finding for a single event matched by a plain Sigma detection rule.
+pub fn single_event_finding(rule: RuleRef, attack: Attack, event: &Arc<Event>) -> Finding {
+    let level = Level::from_sigma(Some(&rule.level));
+    let id = finding_id(&rule.id, "", [&event.origin]);
+    let entities = Entities {
+        tenant: event.tenant().map(str::to_owned),
+        partner: None,
+        actor: event.actor().map(str::to_owned),
+        trustee: event
+            .norm_str(trustpath_event::norm::TRUSTEE)
+            .map(str::to_owned),
+        mailbox: event
+            .norm_str(trustpath_event::norm::TARGET)
+            .map(str::to_owned),
+        ips: event.ip().map(|ip| vec![ip.to_owned()]).unwrap_or_default(),
+        host: event
+            .norm_str(trustpath_event::norm::HOST)
+            .map(str::to_owned),
+    };
+    Finding {
+        id,
+        analytic: None,
+        title: rule.title.clone(),
+        kind: FindingKind::Alert,
+        attack,
+        severity: Severity::base(level, format!("rule level {}", rule.level)),
+        rule,
+        authorized: None,
+        entities,
+        window: Window {
+            start: event.time,
+            end: event.time,
+        },
+        evidence: vec![Evidence::from_event("match", event)],
+        rollback: Vec::new(),
+    }
+}
+
+/// Technique ids and tactics from Sigma `tags` (`attack.t1098.002`, `attack.persistence`).
+pub fn attack_from_tags(tags: &[String]) -> Attack {
+    let mut attack = Attack::default();
+    for tag in tags {
+        let Some(rest) = tag.strip_prefix("attack.") else {
+            continue;
+        };
+        let is_technique = rest.len() >= 5
+            && rest.starts_with(['t', 'T'])
+            && rest[1..].chars().take(4).all(|c| c.is_ascii_digit());
+        if is_technique {
+            attack.technique.push(rest.to_ascii_uppercase());
+        } else if rest
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
+        {
+            attack.tactics.push(rest.replace('_', "-"));
+        }
+    }
+    attack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_ignore_origin_order() {
+        let a = Origin::file("a").with_line(1);
+        let b = Origin::file("b").with_line(2);
+        assert_eq!(
+            finding_id("r", "k", [&a, &b]),
+            finding_id("r", "k", [&b, &a])
+        );
+        assert_ne!(finding_id("r", "k", [&a]), finding_id("r", "k2", [&a]));
+        assert_eq!(finding_id("r", "k", [&a]).len(), 32);
+    }
+
+    #[test]
+    fn severity_moves_and_records() {
+        let mut s = Severity::base(Level::Medium, "base");
+        s.raise("sensitive mailbox");
+        s.raise("outside support window");
+        s.raise("again");
+        assert_eq!(s.level, Level::Critical);
+        s.lower("authorised");
+        assert_eq!(s.level, Level::High);
+        assert_eq!(s.reasons.len(), 5);
+    }
+
+    #[test]
+    fn attack_tags() {
+        let a = attack_from_tags(&[
+            "attack.t1098.002".into(),
+            "attack.persistence".into(),
+            "attack.initial_access".into(),
+            "attack.g0016".into(),
+        ]);
+        assert_eq!(a.technique, vec!["T1098.002"]);
+        assert_eq!(a.tactics, vec!["persistence", "initial-access"]);
+    }
+}
