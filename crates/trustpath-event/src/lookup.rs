@@ -2,7 +2,8 @@
 //!
 //! Resolution order for a path `a.b.c`:
 //! 1. the whole path as one key of the top-level map (flattened exports keep dots in keys);
-//! 2. segment by segment: in an object, the exact key, else a case-insensitive match;
+//! 2. segment by segment: in an object, the first key made of the next 1, 2, … segments
+//!    (`tp.permission_change.action`), exact, else a case-insensitive match;
 //!    in an array, a numeric segment indexes it, a Name/Value bag (`Name`/`Value`,
 //!    `name`/`value`, `key`/`value`, `Key`/`Value`) is searched by name, and otherwise
 //!    the rest of the path is applied to every element (fan-out);
@@ -27,15 +28,27 @@ pub(crate) fn for_each_value<'a>(
         fan_out(v, f);
         return true;
     }
-    let mut segments = path.split('.');
-    let Some(first) = segments.next() else {
-        return false;
-    };
-    let rest: Vec<&str> = segments.collect();
-    match object_get(fields, first) {
-        Some(v) => walk(v, &rest, f),
-        None => false,
+    let segments: Vec<&str> = path.split('.').collect();
+    object_walk(fields, &segments, f)
+}
+
+/// In an object, the first key made of 1, 2, … leading segments (keys may contain dots,
+/// like `tp.permission_change`), then the rest of the path below it.
+fn object_walk<'a>(
+    map: &'a Map<String, Value>,
+    segments: &[&str],
+    f: &mut dyn FnMut(&'a Value),
+) -> bool {
+    if let [only] = segments {
+        return object_get(map, only).is_some_and(|v| walk(v, &[], f));
     }
+    for take in 1..=segments.len() {
+        let key = segments[..take].join(".");
+        if let Some(v) = object_get(map, &key) {
+            return walk(v, &segments[take..], f);
+        }
+    }
+    false
 }
 
 fn object_get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -59,19 +72,7 @@ fn walk<'a>(value: &'a Value, rest: &[&str], f: &mut dyn FnMut(&'a Value)) -> bo
         return true;
     };
     match value {
-        Value::Object(map) => {
-            // A key may itself contain dots (`Provider_attributes.Name` style is rare, but
-            // ECS flattening is not): try the joined remainder first.
-            if tail.is_empty() {
-                return object_get(map, segment).is_some_and(|v| walk(v, tail, f));
-            }
-            let joined = rest.join(".");
-            if let Some(v) = map.get(joined.as_str()) {
-                fan_out(v, f);
-                return true;
-            }
-            object_get(map, segment).is_some_and(|v| walk(v, tail, f))
-        }
+        Value::Object(map) => object_walk(map, rest, f),
         Value::Array(items) => {
             if let Ok(index) = segment.parse::<usize>() {
                 return items.get(index).is_some_and(|v| walk(v, tail, f));
@@ -137,7 +138,10 @@ mod tests {
             {"Name": "Identity", "Value": "ceo@contoso.com"},
             {"Name": "AccessRights", "Value": "FullAccess"}
         ]});
-        assert_eq!(all(&v, "Parameters.AccessRights"), vec![json!("FullAccess")]);
+        assert_eq!(
+            all(&v, "Parameters.AccessRights"),
+            vec![json!("FullAccess")]
+        );
         assert!(all(&v, "Parameters.Missing").is_empty());
     }
 
@@ -151,7 +155,17 @@ mod tests {
             vec![json!("a@x"), json!("b@x")]
         );
         assert_eq!(all(&v, "tags"), vec![json!("p"), json!("q")]);
-        assert_eq!(all(&v, "targetResources.1.userPrincipalName"), vec![json!("b@x")]);
+        assert_eq!(
+            all(&v, "targetResources.1.userPrincipalName"),
+            vec![json!("b@x")]
+        );
+    }
+
+    #[test]
+    fn keys_with_dots_below_the_top() {
+        let v = json!({"tp.permission_change": [{"action": "grant"}], "a": {"b.c": {"d": 1}}});
+        assert_eq!(all(&v, "tp.permission_change.action"), vec![json!("grant")]);
+        assert_eq!(all(&v, "a.b.c.d"), vec![json!(1)]);
     }
 
     #[test]

@@ -81,6 +81,9 @@ mod tests {
     fn display_combines_known_parts() {
         let o = Origin::file("a.json").with_line(3).with_record(2);
         assert_eq!(o.to_string(), "a.json:3#2");
-        assert_eq!(Origin::file("x.evtx").with_offset(4096).to_string(), "x.evtx@4096");
+        assert_eq!(
+            Origin::file("x.evtx").with_offset(4096).to_string(),
+            "x.evtx@4096"
+        );
     }
 }

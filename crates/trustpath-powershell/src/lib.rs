@@ -7,15 +7,18 @@
 //!   resolves itself (case, backticks, parameter abbreviations, splatting, aliases defined
 //!   in the script, the call operator, `iex`, `-EncodedCommand`, `cmd /c`). AN1052 matches
 //!   on these rather than on raw text.
+//! * [`pipeline_details`]: the invocations in module-logging text (4103 `Payload`, 800).
 //! * [`quote`] / [`command_line`]: safe single-quoted literals for the rollback commands
 //!   trustpath prints.
 
 mod cmdlets;
 mod command;
+mod details;
 mod quote;
 mod token;
 
 pub use cmdlets::{KNOWN, KnownCmdlet, find as find_known, resolve_param};
 pub use command::{Invocation, commands, decode_encoded_command};
+pub use details::pipeline_details;
 pub use quote::{command_line, quote};
 pub use token::{Token, is_dash, tokenize};
