@@ -1,0 +1,270 @@
+//! The normalize stage: every [`RawRecord`] becomes an [`Event`].
+//!
+//! ```text
+//! RawRecord { origin, format, value } ──► Normalizer::push ──► Event { time, source, fields, … }
+//! ```
+//!
+//! * **Time** comes from the record, never from arrival ([`parse_time`] reads every shape
+//!   the sources write); a record without one is a [`RecordError`] naming the fields looked
+//!   at. `--time-field` ([`NormalizeOptions::time_field`]) is tried first for every format.
+//! * **Fields keep their original names**; values are normalized only where documented
+//!   (string-typed numbers of known fields, JSON-in-string columns, Sentinel enum names);
+//!   Sentinel renderings get the native API's names as aliases; Windows renderings are
+//!   flattened to one layout ([`windows`](crate#windows-events)).
+//! * **`tp.*` fields** ([`trustpath_event::norm`]) mean the same in every format: tenant,
+//!   actor, actor tenant, IP ([`normalize_ip`]), operation, host, target, trustee, source
+//!   and format. UPN-like values are lower-cased.
+//! * **4104 script blocks** split over several events are reassembled into one event
+//!   (see [`SCRIPT_BLOCK_PARTS`]); that is the only state a [`Normalizer`] keeps.
+//!
+//! # Windows events
+//!
+//! EVTX, evtx_dump / chainsaw JSON, Winlogbeat, flat NXLog and Sentinel `WindowsEvent`
+//! records all become: `EventID` (number), `Channel` (canonical case), `Provider_Name`,
+//! `Provider_Guid`, `Computer`, `EventRecordID`, `Level`, `Task`, `Opcode`, `Keywords`,
+//! `Version`, `TimeCreated`, `ProcessID`, `ThreadID`, `UserID`, every named EventData /
+//! UserData field, and unnamed `<Data>` as the string array `Data`. An EventData name that
+//! clashes with a System name is kept under its original path (`EventData.<Name>`).
+
+mod entra;
+mod fields;
+mod generic;
+mod ip;
+mod m365;
+mod partner;
+mod permission;
+mod scriptblock;
+mod time;
+mod windows;
+
+pub use ip::normalize_ip;
+pub use partner::{PARTNER_TENANT, add_partner_tenant};
+pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes};
+pub use scriptblock::{SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS, SCRIPT_BLOCK_PARTS};
+pub use time::parse_time;
+
+use fields::Fields;
+use jiff::Timestamp;
+use scriptblock::ScriptBlocks;
+use serde_json::Value;
+use trustpath_event::{ErrorKind, Event, Format, Origin, RawRecord, RecordError, SourceKind, norm};
+
+/// Default for [`NormalizeOptions::max_pending_script_blocks`].
+pub const DEFAULT_MAX_PENDING_SCRIPT_BLOCKS: usize = 10_000;
+
+/// How records are normalized.
+#[derive(Debug, Clone)]
+pub struct NormalizeOptions {
+    /// Field holding the event time (`--time-field`): a top-level key or a dotted object
+    /// path. Tried first for every format; the format's usual fields are the fallback.
+    pub time_field: Option<String>,
+    /// Most multi-part 4104 script blocks waiting for their other parts at once; beyond
+    /// that the oldest is emitted as incomplete. Default 10 000; 0 is read as 1.
+    pub max_pending_script_blocks: usize,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions {
+            time_field: None,
+            max_pending_script_blocks: DEFAULT_MAX_PENDING_SCRIPT_BLOCKS,
+        }
+    }
+}
+
+/// What a [`Normalizer`] did besides emitting events, for the run summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NormalizeStats {
+    /// Multi-part script blocks emitted as one event.
+    pub script_blocks_reassembled: u64,
+    /// Script blocks emitted part by part because parts were missing (at `finish`, or
+    /// evicted when more than `max_pending_script_blocks` were waiting).
+    pub script_blocks_incomplete: u64,
+    /// Script-block parts ignored: duplicates, or numbered beyond the block's total.
+    pub script_block_parts_ignored: u64,
+}
+
+/// Normalizes one input stream. Holds the 4104 reassembly state, so use one per stream.
+pub struct Normalizer {
+    opts: NormalizeOptions,
+    script_blocks: ScriptBlocks,
+    stats: NormalizeStats,
+}
+
+impl Normalizer {
+    /// A normalizer with the given options.
+    pub fn new(opts: NormalizeOptions) -> Self {
+        let script_blocks = ScriptBlocks::new(opts.max_pending_script_blocks);
+        Normalizer {
+            opts,
+            script_blocks,
+            stats: NormalizeStats::default(),
+        }
+    }
+
+    /// Normalize one record; may emit 0..n items (0 while a multi-part script block is
+    /// pending, several when an evicted block is flushed).
+    pub fn push(&mut self, raw: RawRecord, out: &mut Vec<Result<Event, RecordError>>) {
+        let start = out.len();
+        match normalize(raw, &self.opts) {
+            Ok(event) if event.source == SourceKind::Windows => {
+                self.script_blocks.push(event, out, &mut self.stats);
+            }
+            other => out.push(other),
+        }
+        enrich(&mut out[start..]);
+    }
+
+    /// End of stream: emits the parts of incomplete script blocks, each with
+    /// `tp.script_block_incomplete: true`.
+    pub fn finish(&mut self, out: &mut Vec<Result<Event, RecordError>>) {
+        let start = out.len();
+        self.script_blocks.finish(out, &mut self.stats);
+        enrich(&mut out[start..]);
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &NormalizeStats {
+        &self.stats
+    }
+}
+
+/// Cross-format enrichment of finished events (after script blocks are whole):
+/// `tp.permission_change` / `tp.ps_cmdlets` and `tp.partner_tenant`.
+fn enrich(items: &mut [Result<Event, RecordError>]) {
+    for event in items.iter_mut().flatten() {
+        add_permission_changes(event);
+        add_partner_tenant(event);
+    }
+}
+
+/// Normalizes one record without script-block reassembly (stateless) and without the
+/// cross-format enrichment that [`Normalizer`] adds.
+pub fn normalize(raw: RawRecord, opts: &NormalizeOptions) -> Result<Event, RecordError> {
+    let RawRecord {
+        origin,
+        format,
+        value,
+    } = raw;
+    let map = match value {
+        Value::Object(map) => map,
+        other => {
+            return Err(RecordError::new(
+                origin,
+                ErrorKind::Malformed,
+                format!(
+                    "a {} record must be a JSON object, found {}",
+                    format.as_str(),
+                    time::excerpt(&other)
+                ),
+            ));
+        }
+    };
+    let (mut fields, time) = normalize_fields(map, format, &origin, opts)?;
+    fields.insert(
+        norm::SOURCE.to_owned(),
+        Value::String(format.source_kind().as_str().to_owned()),
+    );
+    fields.insert(
+        norm::FORMAT.to_owned(),
+        Value::String(format.as_str().to_owned()),
+    );
+    Ok(Event {
+        time,
+        source: format.source_kind(),
+        format,
+        origin,
+        fields,
+    })
+}
+
+/// The per-format work: field layout, values, `tp.*`, and the event time.
+fn normalize_fields(
+    map: Fields,
+    format: Format,
+    origin: &Origin,
+    opts: &NormalizeOptions,
+) -> Result<(Fields, Timestamp), RecordError> {
+    let mut map = match format {
+        Format::PurviewCsv => m365::purview_audit_data(map, origin)?,
+        f if f.source_kind() == SourceKind::Windows => windows::flatten(map, f),
+        _ => map,
+    };
+    let time = event_time(&map, format, origin, opts)?;
+    match format {
+        Format::UalJson | Format::PurviewCsv | Format::SentinelOfficeActivity => {
+            m365::normalize(&mut map, format);
+        }
+        Format::GraphSignIn | Format::SentinelSignIn => entra::normalize_signin(&mut map, format),
+        Format::GraphDirectoryAudit | Format::SentinelAuditLogs => {
+            entra::normalize_audit(&mut map, format);
+        }
+        Format::GenericJson => generic::add_norm_fields(&mut map),
+        Format::SentinelWindowsEvent
+        | Format::Evtx
+        | Format::EvtxJson
+        | Format::Winlogbeat
+        | Format::FlatWindowsJson => {
+            if !map.get("TimeCreated").is_some_and(Value::is_string) {
+                map.insert("TimeCreated".to_owned(), Value::String(time.to_string()));
+            }
+            windows::add_norm_fields(&mut map);
+        }
+    }
+    Ok((map, time))
+}
+
+/// The fields a format keeps its event time in, most precise first.
+fn time_fields(format: Format) -> &'static [&'static str] {
+    match format {
+        Format::UalJson | Format::PurviewCsv => m365::UAL_TIME_FIELDS,
+        Format::SentinelOfficeActivity => m365::OFFICE_ACTIVITY_TIME_FIELDS,
+        Format::GraphSignIn => entra::GRAPH_SIGNIN_TIME_FIELDS,
+        Format::SentinelSignIn => entra::SENTINEL_SIGNIN_TIME_FIELDS,
+        Format::GraphDirectoryAudit => entra::GRAPH_AUDIT_TIME_FIELDS,
+        Format::SentinelAuditLogs => entra::SENTINEL_AUDIT_TIME_FIELDS,
+        Format::GenericJson => generic::TIME_FIELDS,
+        windows_format => windows::time_fields(windows_format),
+    }
+}
+
+fn event_time(
+    map: &Fields,
+    format: Format,
+    origin: &Origin,
+    opts: &NormalizeOptions,
+) -> Result<Timestamp, RecordError> {
+    let defaults = time_fields(format);
+    let Some(field) = opts.time_field.as_deref() else {
+        return time::find_time(map, defaults, origin);
+    };
+    if let Some(value) = dotted(map, field) {
+        return parse_time(value).ok_or_else(|| {
+            RecordError::new(
+                origin.clone(),
+                ErrorKind::Malformed,
+                format!(
+                    "time field `{field}` is not a timestamp: {}",
+                    time::excerpt(value)
+                ),
+            )
+        });
+    }
+    let mut all = Vec::with_capacity(defaults.len() + 1);
+    all.push(field);
+    all.extend_from_slice(defaults);
+    time::find_time(map, &all, origin)
+}
+
+/// The value at a top-level key, else at a dotted object path.
+fn dotted<'a>(map: &'a Fields, path: &str) -> Option<&'a Value> {
+    if let Some(value) = map.get(path) {
+        return Some(value);
+    }
+    let mut segments = path.split('.');
+    let mut value = map.get(segments.next()?)?;
+    for segment in segments {
+        value = value.as_object()?.get(segment)?;
+    }
+    Some(value)
+}

@@ -1,0 +1,372 @@
+//! Mailbox permission changes, read the same way from every source.
+//!
+//! A permission change is the heart of AN1350 step 2, AN1052 and AN1051, and of the
+//! permission inventory. It appears as an Exchange cmdlet in the unified audit log
+//! (`Operation` + `Parameters`), as a mailbox-audit action (`AddFolderPermissions` …), in
+//! PowerShell script blocks (4104), module logs (4103 `Payload`, 800), process command
+//! lines (4688, Sysmon 1) and the MSExchange Management channel. This module turns each
+//! into `tp.permission_change`: a list of objects
+//!
+//! ```json
+//! {"cmdlet": "Add-MailboxPermission", "action": "grant", "right": "FullAccess",
+//!  "mailbox": "ceo@contoso.com", "trustee": "eve@contoso.com", "folder": null,
+//!  "params": {"Identity": "ceo@contoso.com", "User": "eve@contoso.com", …}}
+//! ```
+//!
+//! and fills `tp.target` / `tp.trustee` (and `tp.operation` for host events) from the first
+//! change when they are not set. PowerShell text is read with `trustpath-powershell`, so
+//! case, backticks, abbreviations, splatting and aliases do not hide a change. Every
+//! cmdlet found in host PowerShell text is listed in `tp.ps_cmdlets`.
+
+use serde_json::{Map, Value, json};
+use trustpath_event::{Event, SourceKind, norm};
+use trustpath_powershell::Invocation;
+
+/// Field with the list of permission changes.
+pub const PERMISSION_CHANGE: &str = "tp.permission_change";
+/// Field with every cmdlet name found in host PowerShell text.
+pub const PS_CMDLETS: &str = "tp.ps_cmdlets";
+
+/// Add `tp.permission_change` (and friends) to `event` when it records permission changes.
+pub fn add_permission_changes(event: &mut Event) {
+    let (changes, cmdlets) = match event.source {
+        SourceKind::M365Audit => (audit_changes(&event.fields), Vec::new()),
+        SourceKind::Windows => host_changes(&event.fields),
+        _ => return,
+    };
+    if !cmdlets.is_empty() {
+        let names = cmdlets.into_iter().map(Value::String).collect();
+        event
+            .fields
+            .insert(PS_CMDLETS.to_owned(), Value::Array(names));
+    }
+    if changes.is_empty() {
+        return;
+    }
+    let first = &changes[0];
+    let fill = [
+        (norm::TARGET, first.get("mailbox")),
+        (norm::TRUSTEE, first.get("trustee")),
+        (norm::OPERATION, first.get("cmdlet")),
+    ];
+    let mut updates = Vec::new();
+    for (key, value) in fill {
+        let missing = !event.fields.get(key).is_some_and(|v| v.is_string());
+        if let Some(Value::String(v)) = value
+            && missing
+        {
+            updates.push((key, v.clone()));
+        }
+    }
+    for (key, value) in updates {
+        event.fields.insert(key.to_owned(), Value::String(value));
+    }
+    event
+        .fields
+        .insert(PERMISSION_CHANGE.to_owned(), Value::Array(changes));
+}
+
+/// Changes recorded by a unified-audit-log record.
+fn audit_changes(fields: &Map<String, Value>) -> Vec<Value> {
+    let Some(operation) = fields.get("Operation").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    if let Some(change) = folder_audit_change(operation, fields) {
+        return vec![change];
+    }
+    let params = parameter_bag(fields.get("Parameters"));
+    let invocation = Invocation {
+        name: operation.to_owned(),
+        params,
+        positional: Vec::new(),
+    };
+    change_of(&invocation).into_iter().collect()
+}
+
+/// `Parameters` as name/value pairs (list of `{Name, Value}` or an object).
+fn parameter_bag(value: Option<&Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match value {
+        Some(Value::Array(items)) => {
+            for item in items {
+                let name = item.get("Name").and_then(Value::as_str);
+                if let Some(name) = name {
+                    out.push((name.to_owned(), value_text(item.get("Value"))));
+                }
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                out.push((k.clone(), value_text(Some(v))));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn value_text(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Mailbox-audit delegate actions made from Outlook or other clients.
+fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<Value> {
+    let action = match operation {
+        "AddFolderPermissions" | "UpdateFolderPermissions" | "ModifyFolderPermissions" => "grant",
+        "UpdateCalendarDelegation" => "grant",
+        "RemoveFolderPermissions" | "RemoveCalendarDelegation" => "remove",
+        _ => return None,
+    };
+    let folder = fields.get("Item").and_then(|i| i.get("ParentFolder"));
+    let text = |key: &str| {
+        folder
+            .and_then(|f| f.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mailbox = fields
+        .get("MailboxOwnerUPN")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase);
+    let trustee = text("MemberUpn").map(|s| s.to_lowercase());
+    let path =
+        text("Path").or_else(|| (operation.contains("Calendar")).then(|| "\\Calendar".to_owned()));
+    Some(json!({
+        "cmdlet": operation,
+        "action": action,
+        "right": text("MemberRights").unwrap_or_else(|| "Delegate".to_owned()),
+        "mailbox": mailbox,
+        "trustee": trustee,
+        "folder": path,
+        "params": {},
+    }))
+}
+
+/// Changes in PowerShell text carried by a Windows event, and every cmdlet seen.
+fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
+    let mut invocations = Vec::new();
+    let text = |key: &str| fields.get(key).and_then(Value::as_str);
+    if let Some(script) = text("ScriptBlockText") {
+        invocations.extend(trustpath_powershell::commands(script));
+    }
+    if let Some(payload) = text("Payload") {
+        invocations.extend(trustpath_powershell::pipeline_details(payload));
+    }
+    if let Some(command_line) = text("CommandLine") {
+        invocations.extend(trustpath_powershell::commands(command_line));
+    }
+    if let Some(Value::Array(data)) = fields.get("Data") {
+        invocations.extend(data_invocations(fields, data));
+    }
+    let mut cmdlets: Vec<String> = Vec::new();
+    for inv in &invocations {
+        if inv.name.contains('-') && !cmdlets.contains(&inv.name) {
+            cmdlets.push(inv.name.clone());
+        }
+    }
+    let changes = invocations.iter().filter_map(change_of).collect();
+    (changes, cmdlets)
+}
+
+/// Unnamed `Data` of the MSExchange Management channel (cmdlet, parameters) and of
+/// classic PowerShell event 800 (pipeline details).
+fn data_invocations(fields: &Map<String, Value>, data: &[Value]) -> Vec<Invocation> {
+    let strings: Vec<&str> = data.iter().filter_map(Value::as_str).collect();
+    let channel = fields.get("Channel").and_then(Value::as_str).unwrap_or("");
+    if channel.eq_ignore_ascii_case("MSExchange Management") {
+        if let [cmdlet, params, ..] = strings.as_slice() {
+            return trustpath_powershell::commands(&format!("{cmdlet} {params}"));
+        }
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for s in strings {
+        if s.contains("CommandInvocation(") || s.contains("ParameterBinding(") {
+            out.extend(trustpath_powershell::pipeline_details(s));
+        }
+    }
+    out
+}
+
+/// The permission change an invocation makes, if any.
+fn change_of(inv: &Invocation) -> Option<Value> {
+    let p = |name: &str| inv.param(name).map(str::to_owned);
+    let lower = |v: Option<String>| v.map(|s| s.trim().to_lowercase());
+    let (action, right, mailbox, trustee, folder) = match inv.name.as_str() {
+        "Add-MailboxPermission" | "Remove-MailboxPermission" => (
+            grant_or_remove(&inv.name),
+            p("AccessRights").unwrap_or_else(|| "FullAccess".to_owned()),
+            lower(p("Identity")),
+            lower(p("User")),
+            None,
+        ),
+        "Add-RecipientPermission" | "Remove-RecipientPermission" => (
+            grant_or_remove(&inv.name),
+            p("AccessRights").unwrap_or_else(|| "SendAs".to_owned()),
+            lower(p("Identity")),
+            lower(p("Trustee")),
+            None,
+        ),
+        "Set-Mailbox" => {
+            let delegate = p("GrantSendOnBehalfTo")?;
+            let (action, who) = send_on_behalf_target(&delegate);
+            (
+                action,
+                "SendOnBehalf".to_owned(),
+                lower(p("Identity")),
+                who,
+                None,
+            )
+        }
+        "Add-MailboxFolderPermission"
+        | "Set-MailboxFolderPermission"
+        | "Remove-MailboxFolderPermission" => {
+            let identity = p("Identity").unwrap_or_default();
+            let (mailbox, folder) = match identity.split_once(':') {
+                Some((m, f)) => (m.to_owned(), Some(f.to_owned())),
+                None => (identity, None),
+            };
+            (
+                grant_or_remove(&inv.name),
+                p("AccessRights").unwrap_or_default(),
+                lower(Some(mailbox)),
+                lower(p("User")),
+                folder,
+            )
+        }
+        "New-ManagementRoleAssignment" => {
+            let role = p("Role")?;
+            let trustee = p("User")
+                .or_else(|| p("App"))
+                .or_else(|| p("SecurityGroup"));
+            let scope = p("CustomRecipientWriteScope").unwrap_or_else(|| "*".to_owned());
+            (
+                "grant",
+                format!("Role:{role}"),
+                Some(scope.to_lowercase()),
+                lower(trustee),
+                None,
+            )
+        }
+        "Remove-ManagementRoleAssignment" => ("remove", "Role".to_owned(), None, None, None),
+        _ => return None,
+    };
+    let params: Map<String, Value> = inv
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Some(json!({
+        "cmdlet": inv.name,
+        "action": action,
+        "right": right,
+        "mailbox": mailbox,
+        "trustee": trustee,
+        "folder": folder,
+        "params": params,
+    }))
+}
+
+fn grant_or_remove(cmdlet: &str) -> &'static str {
+    if cmdlet.starts_with("Remove-") {
+        "remove"
+    } else {
+        "grant"
+    }
+}
+
+/// `-GrantSendOnBehalfTo` takes a user, a list, `@{add=…}`, `@{remove=…}` or `$null`.
+fn send_on_behalf_target(value: &str) -> (&'static str, Option<String>) {
+    let v = value.trim();
+    let lower = v.to_lowercase();
+    if lower == "$null" || lower.is_empty() {
+        return ("remove", None);
+    }
+    let action = if lower.contains("remove") {
+        "remove"
+    } else {
+        "grant"
+    };
+    let who = v
+        .trim_start_matches("@{")
+        .trim_end_matches('}')
+        .split_once('=')
+        .map_or(v, |(_, rest)| rest)
+        .trim()
+        .trim_matches(['"', '\''])
+        .to_lowercase();
+    (action, Some(who))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trustpath_event::{Format, Origin};
+
+    fn event(source: SourceKind, fields: Value) -> Event {
+        Event {
+            time: jiff::Timestamp::UNIX_EPOCH,
+            source,
+            format: Format::GenericJson,
+            origin: Origin::file("t"),
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn exchange_admin_record() {
+        let mut e = event(
+            SourceKind::M365Audit,
+            json!({"Operation": "Add-MailboxPermission", "Parameters": [
+                {"Name": "Identity", "Value": "CEO@contoso.com"},
+                {"Name": "User", "Value": "eve@contoso.com"},
+                {"Name": "AccessRights", "Value": "FullAccess"}]}),
+        );
+        add_permission_changes(&mut e);
+        assert_eq!(e.get("tp.permission_change.action"), Some(&json!("grant")));
+        assert_eq!(e.get("tp.target"), Some(&json!("ceo@contoso.com")));
+        assert_eq!(e.get("tp.trustee"), Some(&json!("eve@contoso.com")));
+    }
+
+    #[test]
+    fn obfuscated_script_block() {
+        let mut e = event(
+            SourceKind::Windows,
+            json!({"EventID": 4104, "ScriptBlockText":
+                "$p=@{Identity='ceo@contoso.com'}; ADD-mailbox`Permission @p -u eve@contoso.com -acc FullAccess"}),
+        );
+        add_permission_changes(&mut e);
+        assert_eq!(
+            e.get("tp.permission_change.cmdlet"),
+            Some(&json!("Add-MailboxPermission"))
+        );
+        assert_eq!(e.get("tp.trustee"), Some(&json!("eve@contoso.com")));
+        assert_eq!(e.get("tp.operation"), Some(&json!("Add-MailboxPermission")));
+    }
+
+    #[test]
+    fn send_on_behalf_and_folder_forms() {
+        assert_eq!(
+            send_on_behalf_target("@{add=\"Eve@contoso.com\"}"),
+            ("grant", Some("eve@contoso.com".to_owned()))
+        );
+        assert_eq!(send_on_behalf_target("$null"), ("remove", None));
+        let mut e = event(
+            SourceKind::Windows,
+            json!({"Channel": "MSExchange Management", "Data": [
+                "Add-MailboxFolderPermission",
+                "-Identity \"ceo@contoso.com:\\Inbox\" -User \"eve@contoso.com\" -AccessRights \"Reviewer\"",
+                "contoso.com/Users/admin"]}),
+        );
+        add_permission_changes(&mut e);
+        assert_eq!(
+            e.get("tp.permission_change.folder"),
+            Some(&json!("\\Inbox"))
+        );
+        assert_eq!(e.get("tp.target"), Some(&json!("ceo@contoso.com")));
+    }
+}
