@@ -1,0 +1,253 @@
+//! The validated, typed context: what the analytics and the report read.
+
+use crate::glob::Glob;
+use ipnet::IpNet;
+use jiff::civil::{Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// `[settings]`: engine settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Allowed lateness of events in streaming mode (default 12 h).
+    pub lateness: SignedDuration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lateness: SignedDuration::from_hours(12),
+        }
+    }
+}
+
+/// A partner (CSP / MSP) tenant with delegated access to this organisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partner {
+    /// Display name (defaults to the tenant id).
+    pub name: String,
+    /// The partner's tenant id, lower-case.
+    pub tenant_id: String,
+    /// Address ranges the partner's technicians work from.
+    pub cidrs: Vec<IpNet>,
+    /// Whether the delegated-admin relationship is approved by this organisation.
+    pub approved: bool,
+    /// Roles the approved relationship grants (empty = not restricted).
+    pub approved_roles: Vec<String>,
+    /// When the partner may work; empty = no windows configured.
+    pub support_windows: Vec<SupportWindow>,
+}
+
+impl Partner {
+    /// Whether `ip` lies in one of the partner's ranges (IPv4-mapped IPv6 is unmapped).
+    pub fn owns_ip(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.cidrs.iter().any(|net| net.contains(&ip))
+    }
+
+    /// `Some(true)` inside one of the support windows, `Some(false)` outside all of
+    /// them, `None` when the partner has no windows (unknown: not a reason to raise).
+    pub fn in_support_window(&self, time: Timestamp) -> Option<bool> {
+        if self.support_windows.is_empty() {
+            return None;
+        }
+        Some(self.support_windows.iter().any(|w| w.contains(time)))
+    }
+}
+
+/// A weekly support window in a time zone: `days`, `start`–`end` local time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupportWindow {
+    /// Weekdays the window applies to.
+    pub days: Vec<Weekday>,
+    /// Local start time (inclusive).
+    pub start: Time,
+    /// Local end time (exclusive; `24:00` is written as [`Time::MAX`], inclusive).
+    pub end: Time,
+    /// The IANA time zone name as written.
+    pub timezone_name: String,
+    /// The resolved time zone.
+    pub timezone: TimeZone,
+}
+
+impl SupportWindow {
+    /// Whether an instant falls inside this window in the window's time zone.
+    pub fn contains(&self, time: Timestamp) -> bool {
+        let local = time.to_zoned(self.timezone.clone());
+        let clock = local.time();
+        self.days.contains(&local.weekday())
+            && clock >= self.start
+            && (clock < self.end || self.end == Time::MAX)
+    }
+}
+
+/// A sensitive-mailbox category (`executive`, `finance`, …) and its patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensitiveCategory {
+    /// Category name as written in `[sensitive_mailboxes]`.
+    pub name: String,
+    /// Case-insensitive glob patterns.
+    pub patterns: Vec<Glob>,
+}
+
+/// `[admins]`: known administrator accounts and admin workstations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admins {
+    /// Accounts (UPN or `DOMAIN\user`), compared case-insensitively.
+    pub accounts: Vec<String>,
+    /// Host names, compared case-insensitively, with or without the DNS suffix.
+    pub hosts: Vec<String>,
+}
+
+/// One approved change from the change-ticket CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// Ticket id (`CHG0001234`).
+    pub id: String,
+    /// Start of the approved change window.
+    pub start: Timestamp,
+    /// End of the approved change window (inclusive).
+    pub end: Timestamp,
+    /// Who may act (empty = anyone).
+    pub actor: String,
+    /// What may be changed (mailbox / object; empty = anything).
+    pub target: String,
+    /// The approved action: a glob if it holds `*`/`?`, else a substring (empty = any).
+    pub action: String,
+    /// Line of the row in the CSV.
+    pub line: u64,
+}
+
+/// One `DelegatorToDelegatePairing` entry (AN1051): an expected delegate relationship.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegatePair {
+    /// The mailbox owner.
+    pub delegator: String,
+    /// The expected delegate.
+    pub delegate: String,
+}
+
+/// Tunables of AN1350 (partner trust path → delegation → access).
+#[derive(Debug, Clone, PartialEq)]
+pub struct An1350 {
+    /// Correlation window of the chain (default 7 days).
+    pub window: SignedDuration,
+    /// `MailboxDelegateAllowList`: mailboxes third parties may manage (globs).
+    pub mailbox_delegate_allow_list: Vec<Glob>,
+}
+
+/// Tunables of AN1052 (Exchange PowerShell that grants mailbox permissions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct An1052 {
+    /// `PowerShellCmdletFilter`: the cmdlets that change mailbox permissions.
+    pub powershell_cmdlet_filter: Vec<String>,
+    /// `ExecutionParent`: parent processes expected for admin shells.
+    pub execution_parent: Vec<String>,
+    /// `TimeWindow`: grant followed by use of the permission (default 1 h).
+    pub time_window: SignedDuration,
+}
+
+/// Tunables of AN1051 (delegate / folder permission added in the unified audit log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct An1051 {
+    /// `DelegatePermissionLevel`: permission levels worth reporting.
+    pub delegate_permission_level: Vec<String>,
+    /// `FolderTargetScope`: folders worth reporting.
+    pub folder_target_scope: Vec<String>,
+    /// `DelegatorToDelegatePairing`: expected pairs (not reported).
+    pub delegator_to_delegate_pairing: Vec<DelegatePair>,
+}
+
+/// Tunables of AN1347 (partner sign-ins and delegated admin roles in Entra).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct An1347 {
+    /// `TrustedPartnerTenantIDs` (lower-case). Approved `[[partners]]` are trusted too.
+    pub trusted_partner_tenant_ids: Vec<String>,
+    /// `RequiredMFA`: partner sign-ins must satisfy MFA.
+    pub required_mfa: bool,
+    /// `RoleScopeAllowList`: roles a partner may be assigned.
+    pub role_scope_allow_list: Vec<String>,
+}
+
+/// Every analytic's tunables (`[analytics.ANxxxx]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analytics {
+    /// AN1350.
+    pub an1350: An1350,
+    /// AN1052.
+    pub an1052: An1052,
+    /// AN1051.
+    pub an1051: An1051,
+    /// AN1347.
+    pub an1347: An1347,
+}
+
+/// The default cmdlets of `PowerShellCmdletFilter`.
+pub const DEFAULT_CMDLETS: [&str; 6] = [
+    "Add-MailboxPermission",
+    "Add-RecipientPermission",
+    "Add-MailboxFolderPermission",
+    "Set-MailboxFolderPermission",
+    "Set-Mailbox",
+    "New-ManagementRoleAssignment",
+];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for Analytics {
+    fn default() -> Self {
+        Analytics {
+            an1350: An1350 {
+                window: SignedDuration::from_hours(7 * 24),
+                mailbox_delegate_allow_list: Vec::new(),
+            },
+            an1052: An1052 {
+                powershell_cmdlet_filter: strings(&DEFAULT_CMDLETS),
+                execution_parent: strings(&["explorer.exe", "cmd.exe"]),
+                time_window: SignedDuration::from_hours(1),
+            },
+            an1051: An1051 {
+                delegate_permission_level: strings(&[
+                    "FullAccess",
+                    "Owner",
+                    "PublishingEditor",
+                    "Editor",
+                    "Delegate",
+                ]),
+                folder_target_scope: strings(&["Inbox", "Calendar", "Top of Information Store"]),
+                delegator_to_delegate_pairing: Vec::new(),
+            },
+            an1347: An1347 {
+                trusted_partner_tenant_ids: Vec::new(),
+                required_mfa: true,
+                role_scope_allow_list: strings(&[
+                    "Exchange Administrator",
+                    "Helpdesk Administrator",
+                ]),
+            },
+        }
+    }
+}
+
+/// The organisation's context (`trustpath.toml`), validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Context {
+    /// `[settings]`.
+    pub settings: Settings,
+    /// `[[partners]]`, in file order.
+    pub partners: Vec<Partner>,
+    /// `[sensitive_mailboxes]`, categories in alphabetical order.
+    pub sensitive_mailboxes: Vec<SensitiveCategory>,
+    /// `[admins]`.
+    pub admins: Admins,
+    /// The change-ticket CSV (`[change_tickets] csv`), resolved against the file's folder.
+    pub change_tickets_csv: Option<PathBuf>,
+    /// The rows of the change-ticket CSV, in file order.
+    pub tickets: Vec<Ticket>,
+    /// `[analytics.*]` tunables.
+    pub analytics: Analytics,
+}
