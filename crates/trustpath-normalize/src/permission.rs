@@ -13,8 +13,8 @@
 //!  "params": {"Identity": "ceo@contoso.com", "User": "eve@contoso.com", …}}
 //! ```
 //!
-//! and fills `tp.target` / `tp.trustee` (and `tp.operation` for host events) from the first
-//! change when they are not set. PowerShell text is read with `trustpath-powershell`, so
+//! and sets `tp.target` / `tp.trustee` from the first change (and `tp.operation` for host
+//! events, which have none). PowerShell text is read with `trustpath-powershell`, so
 //! case, backticks, abbreviations, splatting and aliases do not hide a change. Every
 //! cmdlet found in host PowerShell text is listed in `tp.ps_cmdlets`.
 
@@ -49,11 +49,15 @@ pub fn add_permission_changes(event: &mut Event) {
         (norm::TRUSTEE, first.get("trustee")),
         (norm::OPERATION, first.get("cmdlet")),
     ];
+    // The change's own mailbox and trustee are more precise than what the per-format
+    // normalization guessed (e.g. `Identity` `ceo@contoso.com:\Inbox`); the operation is
+    // only filled in where the format had none (host events).
     let mut updates = Vec::new();
     for (key, value) in fill {
-        let missing = !event.fields.get(key).is_some_and(|v| v.is_string());
+        let has = event.fields.get(key).is_some_and(|v| v.is_string());
+        let replace = key != norm::OPERATION || !has;
         if let Some(Value::String(v)) = value
-            && missing
+            && replace
         {
             updates.push((key, v.clone()));
         }
@@ -243,14 +247,9 @@ fn change_of(inv: &Invocation) -> Option<Value> {
             let trustee = p("User")
                 .or_else(|| p("App"))
                 .or_else(|| p("SecurityGroup"));
-            let scope = p("CustomRecipientWriteScope").unwrap_or_else(|| "*".to_owned());
-            (
-                "grant",
-                format!("Role:{role}"),
-                Some(scope.to_lowercase()),
-                lower(trustee),
-                None,
-            )
+            // Org-wide unless a write scope narrows it: no single mailbox.
+            let scope = p("CustomRecipientWriteScope").map(|s| s.to_lowercase());
+            ("grant", format!("Role:{role}"), scope, lower(trustee), None)
         }
         "Remove-ManagementRoleAssignment" => ("remove", "Role".to_owned(), None, None, None),
         _ => return None,

@@ -1,0 +1,156 @@
+//! Rollback: the exact PowerShell that reverses a permission change.
+//!
+//! Input is a `tp.permission_change` object (see `trustpath-normalize`). Every value is
+//! written as a single-quoted PowerShell literal by `trustpath_powershell::quote`, so no
+//! mailbox or user name can inject code (quotes, backticks, `$()`, semicolons, newlines
+//! and Unicode quote look-alikes are all plain text inside it).
+
+use serde_json::Value;
+use trustpath_powershell::{command_line, quote};
+
+/// The command that reverses one granted permission, if trustpath knows how.
+pub fn rollback_for(change: &Value) -> Option<String> {
+    let text = |key: &str| {
+        change
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    if text("action") != Some("grant") {
+        return None;
+    }
+    let cmdlet = text("cmdlet")?;
+    let mailbox = text("mailbox");
+    let trustee = text("trustee");
+    let right = text("right");
+    let params = change.get("params");
+    let param = |key: &str| {
+        params
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match cmdlet {
+        "Add-MailboxPermission" => Some(command_line(
+            "Remove-MailboxPermission",
+            &[
+                ("Identity", Some(param("Identity").or(mailbox)?)),
+                ("User", Some(param("User").or(trustee)?)),
+                ("AccessRights", Some(right.unwrap_or("FullAccess"))),
+                (
+                    "InheritanceType",
+                    Some(param("InheritanceType").unwrap_or("All")),
+                ),
+                ("Confirm:$false", None),
+            ],
+        )),
+        "Add-RecipientPermission" => Some(command_line(
+            "Remove-RecipientPermission",
+            &[
+                ("Identity", Some(param("Identity").or(mailbox)?)),
+                ("Trustee", Some(param("Trustee").or(trustee)?)),
+                ("AccessRights", Some(right.unwrap_or("SendAs"))),
+                ("Confirm:$false", None),
+            ],
+        )),
+        "Set-Mailbox" => {
+            let identity = param("Identity").or(mailbox)?;
+            Some(format!(
+                "Set-Mailbox -Identity {} -GrantSendOnBehalfTo @{{remove={}}}",
+                quote(identity),
+                quote(trustee?)
+            ))
+        }
+        "Add-MailboxFolderPermission"
+        | "Set-MailboxFolderPermission"
+        | "AddFolderPermissions"
+        | "UpdateFolderPermissions"
+        | "ModifyFolderPermissions"
+        | "UpdateCalendarDelegation" => {
+            let identity = match (param("Identity"), mailbox, text("folder")) {
+                (Some(identity), _, _) => identity.to_owned(),
+                (None, Some(m), Some(folder)) => {
+                    let folder = folder.trim_start_matches('\\');
+                    format!("{m}:\\{folder}")
+                }
+                (None, Some(m), None) => m.to_owned(),
+                (None, None, _) => return None,
+            };
+            Some(command_line(
+                "Remove-MailboxFolderPermission",
+                &[
+                    ("Identity", Some(&identity)),
+                    ("User", Some(param("User").or(trustee)?)),
+                    ("Confirm:$false", None),
+                ],
+            ))
+        }
+        "New-ManagementRoleAssignment" => {
+            if let Some(name) = param("Name") {
+                return Some(command_line(
+                    "Remove-ManagementRoleAssignment",
+                    &[("Identity", Some(name)), ("Confirm:$false", None)],
+                ));
+            }
+            let role = param("Role")?;
+            let assignee = param("User").or(param("App")).or(param("SecurityGroup"))?;
+            Some(format!(
+                "Get-ManagementRoleAssignment -Role {} -RoleAssignee {} | Remove-ManagementRoleAssignment -Confirm:$false",
+                quote(role),
+                quote(assignee)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Rollback commands for every granted change an event records (deduplicated, in order).
+pub fn rollbacks_for_event(event: &trustpath_event::Event, out: &mut Vec<String>) {
+    if let Some(Value::Array(changes)) = event.fields.get("tp.permission_change") {
+        for change in changes {
+            if let Some(command) = rollback_for(change)
+                && !out.contains(&command)
+            {
+                out.push(command);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn full_access_rollback() {
+        let change = json!({"cmdlet": "Add-MailboxPermission", "action": "grant",
+            "right": "FullAccess", "mailbox": "ceo@contoso.com", "trustee": "eve@contoso.com",
+            "params": {"Identity": "CEO@contoso.com", "User": "eve@contoso.com"}});
+        assert_eq!(
+            rollback_for(&change).as_deref(),
+            Some(
+                "Remove-MailboxPermission -Identity 'CEO@contoso.com' -User 'eve@contoso.com' -AccessRights 'FullAccess' -InheritanceType 'All' -Confirm:$false"
+            )
+        );
+    }
+
+    #[test]
+    fn hostile_names_are_quoted() {
+        let change = json!({"cmdlet": "Set-Mailbox", "action": "grant", "right": "SendOnBehalf",
+            "mailbox": "o'brien'; Remove-Mailbox ceo; '", "trustee": "$(calc)", "params": {}});
+        let cmd = rollback_for(&change).unwrap_or_default();
+        let parsed = trustpath_powershell::commands(&cmd);
+        assert_eq!(parsed.len(), 1, "{cmd}");
+        assert_eq!(
+            parsed[0].param("Identity"),
+            Some("o'brien'; Remove-Mailbox ceo; '")
+        );
+    }
+
+    #[test]
+    fn removals_have_no_rollback() {
+        let change = json!({"cmdlet": "Remove-MailboxPermission", "action": "remove"});
+        assert_eq!(rollback_for(&change), None);
+    }
+}

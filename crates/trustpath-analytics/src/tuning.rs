@@ -1,0 +1,211 @@
+//! Building findings and tuning them with the organisation's context (DESIGN.md §4).
+//!
+//! Shared by every analytic: entities from evidence, and the priority rules that raise or
+//! lower severity with a stated reason: sensitive mailboxes, first-seen actors, unknown or
+//! unapproved partners, changes outside a partner's support window, unexpected admins,
+//! and approved changes (kept, marked authorised with the ticket id).
+
+use crate::{AnalyticInput, rollback};
+use jiff::Timestamp;
+use std::sync::Arc;
+use trustpath_context::{Context, Partner};
+use trustpath_event::{Event, norm};
+use trustpath_report::{
+    Attack, Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, finding_id,
+};
+
+/// Evidence events with the step each one stands for.
+pub type Cited<'a> = Vec<(String, &'a Arc<Event>)>;
+
+/// A finding for `cited` events, with entities filled from them and rollback commands
+/// for every permission granted in them. `key` distinguishes findings of the same rule
+/// over the same events (usually empty).
+pub fn new_finding(
+    input: &AnalyticInput<'_>,
+    rule: RuleRef,
+    kind: FindingKind,
+    level: Level,
+    base_reason: String,
+    cited: &Cited<'_>,
+    key: &str,
+) -> Finding {
+    let meta = input.meta;
+    let mut evidence: Vec<Evidence> = cited
+        .iter()
+        .map(|(step, event)| Evidence::from_event(step.clone(), event))
+        .collect();
+    evidence.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
+    evidence.dedup_by(|a, b| a.origin == b.origin && a.step == b.step);
+    let start = evidence.first().map_or(Timestamp::UNIX_EPOCH, |e| e.time);
+    let end = evidence.last().map_or(start, |e| e.time);
+    let mut rollback = Vec::new();
+    for (_, event) in cited {
+        rollback::rollbacks_for_event(event, &mut rollback);
+    }
+    Finding {
+        id: finding_id(&rule.id, key, evidence.iter().map(|e| &e.origin)),
+        analytic: Some(meta.id.clone()),
+        title: meta.title.clone(),
+        kind,
+        attack: Attack {
+            technique: vec![meta.technique.clone()],
+            tactics: Vec::new(),
+            detection_strategy: Some(meta.strategy.clone()),
+        },
+        rule,
+        severity: Severity::base(level, base_reason),
+        authorized: None,
+        entities: entities(cited.iter().map(|(_, e)| e.as_ref())),
+        window: Window { start, end },
+        evidence,
+        rollback,
+    }
+}
+
+/// Entities from events: the first value of each normalized field, every IP.
+pub fn entities<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Entities {
+    let first = |key: &str| {
+        events
+            .clone()
+            .find_map(|e| e.norm_str(key).filter(|v| !v.is_empty()))
+            .map(str::to_owned)
+    };
+    let mut ips: Vec<String> = events
+        .clone()
+        .filter_map(|e| e.ip().map(str::to_owned))
+        .collect();
+    ips.sort();
+    ips.dedup();
+    Entities {
+        tenant: first(norm::TENANT),
+        partner: first(PARTNER_TENANT),
+        actor: first(norm::ACTOR),
+        trustee: first(norm::TRUSTEE),
+        mailbox: first(norm::TARGET),
+        ips,
+        host: first(norm::HOST),
+    }
+}
+
+/// The normalized field naming a partner tenant acting in the customer tenant.
+pub const PARTNER_TENANT: &str = "tp.partner_tenant";
+
+/// Raise severity for a sensitive mailbox.
+pub fn sensitive_mailbox(finding: &mut Finding, context: &Context) {
+    if let Some(mailbox) = finding.entities.mailbox.clone()
+        && let Some(category) = context.is_sensitive(&mailbox)
+    {
+        finding
+            .severity
+            .raise(format!("mailbox {mailbox} is sensitive ({category})"));
+    }
+}
+
+/// Raise severity when the acting account has no earlier activity in the input.
+pub fn first_seen_actor(finding: &mut Finding, input: &AnalyticInput<'_>, actor: Option<&str>) {
+    let Some(actor) = actor else {
+        return;
+    };
+    if input.baseline.is_first_seen_at(actor, finding.window.start) {
+        finding.severity.raise(format!(
+            "first-seen actor: {actor} has no earlier activity in the input"
+        ));
+    }
+}
+
+/// Name the partner, and raise severity for an unknown or unapproved partner and for
+/// activity outside its support windows. Returns the configured partner, if any.
+pub fn partner_priority<'c>(
+    finding: &mut Finding,
+    context: &'c Context,
+    partner_tenant: &str,
+    times: &[Timestamp],
+) -> Option<&'c Partner> {
+    let Some(partner) = context.partner_by_tenant(partner_tenant) else {
+        finding.severity.raise(format!(
+            "partner tenant {partner_tenant} is not in the context file (unknown partner)"
+        ));
+        return None;
+    };
+    finding.entities.partner = Some(format!("{} ({})", partner.name, partner.tenant_id));
+    if partner.approved {
+        finding
+            .severity
+            .note(format!("partner {} is approved", partner.name));
+    } else {
+        finding
+            .severity
+            .raise(format!("partner {} is not approved", partner.name));
+    }
+    let outside: Vec<&Timestamp> = times
+        .iter()
+        .filter(|t| partner.in_support_window(**t) == Some(false))
+        .collect();
+    if let Some(first) = outside.first() {
+        finding.severity.raise(format!(
+            "outside the support windows of {} ({} event(s), first at {first})",
+            partner.name,
+            outside.len()
+        ));
+    }
+    Some(partner)
+}
+
+/// Mark the finding authorised when a change ticket covers the change; lower severity.
+///
+/// `actors` are tried in order (e.g. the technician's UPN, then the partner's name).
+pub fn authorise(
+    finding: &mut Finding,
+    context: &Context,
+    actors: &[&str],
+    target: &str,
+    action: &str,
+    time: Timestamp,
+) -> bool {
+    for actor in actors {
+        if let Some(ticket) = context.matching_ticket(actor, target, action, time) {
+            finding.authorized = Some(ticket.id.clone());
+            finding.severity.lower(format!(
+                "matches approved change {} ({} on {target} by {actor})",
+                ticket.id, ticket.action
+            ));
+            return true;
+        }
+    }
+    false
+}
+
+/// Raise severity when an admin-level change is made by an account not listed as admin.
+pub fn unexpected_admin(finding: &mut Finding, context: &Context, actor: Option<&str>) {
+    if let Some(actor) = actor
+        && !context.is_admin_account(actor)
+    {
+        finding
+            .severity
+            .raise(format!("{actor} is not a listed admin account"));
+    }
+}
+
+/// Times of the cited events.
+pub fn times(cited: &Cited<'_>) -> Vec<Timestamp> {
+    cited.iter().map(|(_, e)| e.time).collect()
+}
+
+/// The first event of `cited` that records a permission change.
+pub fn first_change<'a>(cited: &Cited<'a>) -> Option<&'a Arc<Event>> {
+    cited
+        .iter()
+        .map(|(_, e)| *e)
+        .find(|e| e.fields.contains_key("tp.permission_change"))
+}
+
+/// The action words a ticket is matched against for a change event (its cmdlet or
+/// operation).
+pub fn action_of(event: &Event) -> String {
+    event
+        .get("tp.permission_change.cmdlet")
+        .and_then(|v| v.as_str())
+        .or_else(|| event.operation())
+        .unwrap_or("")
+        .to_owned()
+}

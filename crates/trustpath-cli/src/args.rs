@@ -1,0 +1,164 @@
+//! Command-line arguments (clap derive). The help text is the user's manual: keep it
+//! teaching, with an example per command.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Find abuse of delegated access to Microsoft 365 mailboxes in the logs you already export.
+#[derive(Debug, Parser)]
+#[command(name = "trustpath", version, about, long_about = None, after_help = crate::exit::HELP)]
+pub struct Cli {
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// trustpath subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the analytics (and your Sigma rules) over exported logs and report findings.
+    ///
+    /// Reads every file under PATHS (folders recursively, .gz/.zip, `-` for stdin), sniffing
+    /// each format from its content: unified audit log JSON/JSONL, Purview CSV, Graph
+    /// sign-ins and directory audits, Sentinel exports, EVTX and EVTX-as-JSON.
+    ///
+    /// Example: trustpath hunt examples/ --context examples/trustpath.toml
+    #[command(after_help = crate::exit::HELP)]
+    Hunt(HuntArgs),
+    /// Print every record as the normalized event rules see (one JSON object per line).
+    ///
+    /// Use it to debug field mappings: what a rule can match on, and what `tp.*` fields
+    /// normalization added. A per-file summary goes to stderr.
+    ///
+    /// Example: trustpath normalize export.csv | jq 'select(.fields["tp.operation"]=="Add-MailboxPermission")'
+    #[command(after_help = crate::exit::HELP)]
+    Normalize(NormalizeArgs),
+    /// Check Sigma rules: report every rule that would not load or uses an unsupported feature.
+    ///
+    /// Example: trustpath validate my-rules/ sigma/rules/cloud
+    #[command(after_help = crate::exit::HELP)]
+    Validate(ValidateArgs),
+    /// List the built-in analytics.
+    List(ListArgs),
+    /// Explain an analytic: what it detects, its steps, log sources, tunables, false
+    /// positives and response.
+    ///
+    /// Example: trustpath explain AN1350
+    Explain(ExplainArgs),
+}
+
+/// Options for commands that run rules.
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// Sigma rule files or folders to run besides the built-in analytics (repeatable).
+    #[arg(long = "rules", short = 'r', value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Run only the rules given with -r, not the built-in analytics.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// Context and tuning file (default: trustpath.toml inside a folder given as input).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Log-source mapping file that extends or replaces the built-in mapping.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+}
+
+/// `trustpath validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Rule files or folders.
+    #[arg(required = true, value_name = "RULES")]
+    pub paths: Vec<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 3 if any rule does not load (warnings do not count).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `trustpath list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `trustpath explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Analytic id (AN1350, AN1052, AN1051, AN1347).
+    pub id: String,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options shared by commands that read logs.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or folders to read (`-` for stdin).
+    #[arg(required = true, value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// Field holding the event time for generic JSON events (default: @timestamp, timestamp, time, …).
+    #[arg(long, value_name = "FIELD")]
+    pub time_field: Option<String>,
+    /// Exit with code 3 if any record is skipped as malformed.
+    #[arg(long)]
+    pub strict: bool,
+    /// How many skipped records to list on stderr (all are counted).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub show_errors: usize,
+}
+
+/// `trustpath hunt`.
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Rules and context.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Exit with code 4 when an unauthorised finding at or above this level is found.
+    #[arg(long, value_name = "LEVEL", value_parser = ["informational", "low", "medium", "high", "critical"])]
+    pub fail_on: Option<String>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<FormatArg>,
+    /// Write findings here instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the run summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Do not print the summary on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// `trustpath normalize`.
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Aligned table for people.
+    Table,
+    /// One JSON finding per line.
+    Jsonl,
+    /// Evidence timeline for spreadsheets.
+    Csv,
+    /// OCSF 1.3 Detection Finding, one per line.
+    Ocsf,
+}
