@@ -1,0 +1,143 @@
+//! Binary Windows EVTX through the `evtx` crate.
+//!
+//! Records come out as the same JSON `evtx_dump -o json` prints (attributes under
+//! `#attributes`, not separated). `Origin.record` is the `EventRecordID` (for errors too,
+//! when the crate names the record; otherwise unset). A chunk or record the crate cannot
+//! parse becomes a `RecordError` (with the byte offset of the chunk or record, where the
+//! crate tells it) and reading goes on with the next one. A file that ends inside a chunk
+//! gets a `Truncated` error for that partial chunk.
+//!
+//! EVTX needs random access: a file is read in place; EVTX arriving through a stream
+//! (stdin, a zip member, a `.gz`) is buffered into memory first.
+
+use crate::Sink;
+use evtx::err::EvtxError;
+use evtx::{EvtxParser, ParserSettings};
+use std::error::Error as _;
+use std::io::{Read, Seek, SeekFrom};
+use trustpath_event::{ErrorKind, Format, Origin};
+
+/// Size of the EVTX file header; chunk `n` starts at `HEADER + n * CHUNK`.
+const EVTX_HEADER: u64 = 0x1000;
+const EVTX_CHUNK: u64 = 0x10000;
+
+/// The settings trustpath reads EVTX with (those of `evtx_dump -o json`).
+pub(crate) fn parser_settings() -> ParserSettings {
+    ParserSettings::new()
+        .separate_json_attributes(false)
+        .indent(false)
+}
+
+pub(crate) fn read_evtx<R: Read + Seek>(sink: &mut Sink<'_>, mut r: R) {
+    // The crate reads whole 64 KiB chunks only: say so when the file ends inside one.
+    let partial = match r
+        .seek(SeekFrom::End(0))
+        .and_then(|len| r.seek(SeekFrom::Start(0)).map(|_| len))
+    {
+        Ok(len) if len > EVTX_HEADER && !(len - EVTX_HEADER).is_multiple_of(EVTX_CHUNK) => {
+            Some(len)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            let origin = sink.origin(None, Some(0));
+            sink.error(
+                origin,
+                crate::io_kind(&e),
+                format!("EVTX: cannot seek: {e}"),
+            );
+            return;
+        }
+    };
+    let parser = match EvtxParser::from_read_seek(r) {
+        Ok(p) => p,
+        Err(e) => {
+            let origin = sink.origin(None, Some(0));
+            sink.error(
+                origin,
+                ErrorKind::Malformed,
+                format!("not a readable EVTX file: {}", full_message(&e)),
+            );
+            return;
+        }
+    };
+    let mut parser = parser.with_configuration(parser_settings());
+    for item in parser.records_json_value() {
+        match item {
+            Ok(rec) => {
+                let origin = Origin {
+                    file: sink.file.clone(),
+                    line: None,
+                    offset: None,
+                    record: Some(rec.event_record_id),
+                };
+                sink.next_record += 1;
+                sink.record(origin, Format::Evtx, rec.data);
+            }
+            Err(e) => {
+                let (offset, record) = locate(&e);
+                let mut origin = sink.origin(None, offset);
+                origin.record = record;
+                sink.error(
+                    origin,
+                    ErrorKind::Malformed,
+                    format!("EVTX: {}", full_message(&e)),
+                );
+            }
+        }
+    }
+    if let Some(len) = partial {
+        let chunks = (len - EVTX_HEADER) / EVTX_CHUNK;
+        let start = EVTX_HEADER + chunks * EVTX_CHUNK;
+        let mut origin = sink.origin(None, Some(start));
+        origin.record = None;
+        sink.error(
+            origin,
+            ErrorKind::Truncated,
+            format!(
+                "EVTX file ends {} bytes into chunk {chunks} (chunks are {EVTX_CHUNK} bytes); the records of that partial chunk are not read",
+                len - start
+            ),
+        );
+    }
+}
+
+/// Byte offset and record id an error names, where it names them.
+fn locate(e: &EvtxError) -> (Option<u64>, Option<u64>) {
+    match e {
+        EvtxError::FailedToParseChunk { chunk_id, .. } => (
+            Some(EVTX_HEADER + chunk_id.saturating_mul(EVTX_CHUNK)),
+            None,
+        ),
+        EvtxError::FailedToParseRecord { record_id, source } => {
+            (locate(source).0, Some(*record_id))
+        }
+        EvtxError::FailedToReadRecordAt {
+            chunk: Some(chunk),
+            offset,
+            ..
+        } => (
+            Some(
+                EVTX_HEADER
+                    .saturating_add(chunk.saturating_mul(EVTX_CHUNK))
+                    .saturating_add(*offset),
+            ),
+            None,
+        ),
+        _ => (None, None),
+    }
+}
+
+/// The error and all its causes, `: `-separated (the crate's top-level messages are vague).
+fn full_message(e: &EvtxError) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}

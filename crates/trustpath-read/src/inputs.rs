@@ -1,0 +1,115 @@
+//! Turning command-line paths into inputs.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use trustpath_event::{ErrorKind, Origin, RecordError};
+
+/// One input to read: a file, or standard input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Input {
+    /// A regular file (any content: sniffed when read).
+    File(PathBuf),
+    /// Standard input (`-` on the command line).
+    Stdin,
+}
+
+impl Input {
+    /// The name records from this input carry in [`Origin::file`]: the path as given, or `-`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "-".to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Expands command-line paths into inputs.
+///
+/// `-` is standard input; a folder is walked recursively (symbolic links followed, entries
+/// sorted by name so the order is deterministic, every regular file included, hidden ones
+/// too); a file is itself. A path that does not exist or cannot be walked becomes a
+/// [`RecordError`] of kind [`ErrorKind::Io`].
+pub fn expand_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<RecordError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Err(e) => errors.push(io_error(path, &e.to_string())),
+            Ok(meta) if meta.is_dir() => walk(path, &mut inputs, &mut errors),
+            Ok(_) => inputs.push(Input::File(path.clone())),
+        }
+    }
+    (inputs, errors)
+}
+
+fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<RecordError>) {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() => {
+                inputs.push(Input::File(entry.path().to_path_buf()));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let at = e.path().unwrap_or(dir).to_path_buf();
+                errors.push(io_error(&at, &e.to_string()));
+            }
+        }
+    }
+}
+
+fn io_error(path: &Path, what: &str) -> RecordError {
+    RecordError::new(
+        Origin::file(path.display().to_string()),
+        ErrorKind::Io,
+        format!("cannot read input: {what}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_sorted_missing_reported_stdin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("b/sub")).expect("mkdir");
+        for f in ["b/sub/z.json", "b/a.json", "b/.hidden", "c.json"] {
+            std::fs::write(d.join(f), "{}").expect("write");
+        }
+        let (inputs, errors) = expand_inputs(&[
+            d.join("b"),
+            PathBuf::from("-"),
+            d.join("c.json"),
+            d.join("missing.json"),
+        ]);
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| match i {
+                Input::File(p) => p.strip_prefix(d).expect("under tmp").display().to_string(),
+                Input::Stdin => "-".to_string(),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["b/.hidden", "b/a.json", "b/sub/z.json", "-", "c.json"]
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].kind, ErrorKind::Io);
+        assert!(errors[0].origin.file.ends_with("missing.json"));
+        assert_eq!(Input::Stdin.to_string(), "-");
+    }
+}
