@@ -1,0 +1,449 @@
+//! Sigma detection semantics, one test per modifier and condition form, with the edge
+//! cases of the specification.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use trustpath_event::{Event, Format, Origin, SourceKind};
+use trustpath_sigma::{LoadErrorKind, LoadOptions, RuleSet};
+
+fn event(fields: Value) -> Event {
+    Event {
+        time: jiff::Timestamp::UNIX_EPOCH,
+        source: SourceKind::Windows,
+        format: Format::Evtx,
+        origin: Origin::file("test"),
+        fields: fields.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+/// A windows rule (no channel filter) with the given detection body.
+fn rule(detection: &str) -> RuleSet {
+    let yaml = format!(
+        "title: t\nid: r1\nlogsource:\n  product: windows\ndetection:\n{}\n",
+        indent(detection)
+    );
+    let (set, errors) = RuleSet::from_str("test.yml", &yaml, &LoadOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    set
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn hits(set: &RuleSet, fields: Value) -> bool {
+    let mut out = Vec::new();
+    set.compile().matches(&event(fields), &mut out);
+    !out.is_empty()
+}
+
+fn load_error(detection: &str) -> (LoadErrorKind, String) {
+    let yaml = format!(
+        "title: t\nlogsource:\n  product: windows\ndetection:\n{}\n",
+        indent(detection)
+    );
+    let (set, errors) = RuleSet::from_str("bad.yml", &yaml, &LoadOptions::default());
+    assert!(set.rules.is_empty());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    (errors[0].kind, errors[0].reason.clone())
+}
+
+#[test]
+fn field_maps_are_and_lists_are_or() {
+    let r = rule("sel:\n  Image: 'C:\\x.exe'\n  User: [alice, bob]\ncondition: sel");
+    assert!(hits(&r, json!({"Image": "c:\\X.EXE", "User": "BOB"})));
+    assert!(!hits(&r, json!({"Image": "c:\\x.exe", "User": "carol"})));
+    assert!(!hits(&r, json!({"User": "alice"})));
+}
+
+#[test]
+fn list_of_maps_is_or() {
+    let r = rule("sel:\n  - A: 1\n  - B: 2\ncondition: sel");
+    assert!(hits(&r, json!({"B": 2})));
+    assert!(!hits(&r, json!({"A": 2, "B": 1})));
+}
+
+#[test]
+fn numbers_match_numbers_and_numeric_strings() {
+    let r = rule("sel:\n  EventID: 4688\ncondition: sel");
+    assert!(hits(&r, json!({"EventID": 4688})));
+    assert!(hits(&r, json!({"EventID": "4688"})));
+    assert!(!hits(&r, json!({"EventID": 46880})));
+    let r = rule("sel:\n  EventID: '4688'\ncondition: sel");
+    assert!(hits(&r, json!({"EventID": 4688})));
+}
+
+#[test]
+fn wildcards_and_escapes() {
+    let r = rule("sel:\n  F: 'a*b?c'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "aXXbYc"})));
+    assert!(hits(&r, json!({"F": "abzc"})));
+    assert!(!hits(&r, json!({"F": "abc"})));
+    let r = rule("sel:\n  F: 'a\\*b\\?c'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "a*b?c"})));
+    assert!(!hits(&r, json!({"F": "aXbYc"})));
+    let r = rule("sel:\n  F: 'C:\\\\Windows\\\\*'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "c:\\windows\\system32"})));
+    let r = rule("sel:\n  F|endswith: '\\x\\\\'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "a\\x\\"})));
+    let r = rule("sel:\n  F: '*'\ncondition: sel");
+    assert!(hits(&r, json!({"F": ""})));
+    assert!(!hits(&r, json!({"G": "x"})));
+}
+
+#[test]
+fn null_empty_and_missing() {
+    let r = rule("sel:\n  F: null\ncondition: sel");
+    assert!(hits(&r, json!({"G": 1})), "missing is null");
+    assert!(hits(&r, json!({"F": null})), "JSON null is null");
+    assert!(!hits(&r, json!({"F": ""})), "empty string is not null");
+    let r = rule("sel:\n  F: ''\ncondition: sel");
+    assert!(hits(&r, json!({"F": ""})));
+    assert!(!hits(&r, json!({"G": 1})));
+    assert!(!hits(&r, json!({"F": null})));
+    let r = rule("sel:\n  F: null\ncondition: not sel");
+    assert!(hits(&r, json!({"F": "x"})));
+}
+
+#[test]
+fn contains_startswith_endswith_all() {
+    let r = rule("sel:\n  F|contains: Mimi\ncondition: sel");
+    assert!(hits(&r, json!({"F": "x mimikatz y"})));
+    let r = rule("sel:\n  F|startswith: ab\ncondition: sel");
+    assert!(hits(&r, json!({"F": "ABc"})) && !hits(&r, json!({"F": "cab"})));
+    let r = rule("sel:\n  F|endswith: ab\ncondition: sel");
+    assert!(hits(&r, json!({"F": "cAB"})) && !hits(&r, json!({"F": "abc"})));
+    let r = rule("sel:\n  F|contains|all: [a1, b2, c3]\ncondition: sel");
+    assert!(hits(&r, json!({"F": "c3 b2 a1"})));
+    assert!(!hits(&r, json!({"F": "a1 b2"})));
+    let r = rule("sel:\n  F|contains|all: only\ncondition: sel");
+    assert!(hits(&r, json!({"F": "the only one"})));
+    assert!(!hits(&r, json!({"F": "none"})));
+    let r = rule("sel:\n  F|contains: [one, two, three]\ncondition: sel");
+    assert!(hits(&r, json!({"F": "xxTWOxx"})) && !hits(&r, json!({"F": "four"})));
+}
+
+#[test]
+fn cased_is_case_sensitive() {
+    let r = rule("sel:\n  F|contains|cased: Abc\ncondition: sel");
+    assert!(hits(&r, json!({"F": "xAbcx"})));
+    assert!(!hits(&r, json!({"F": "xabcx"})));
+}
+
+#[test]
+fn base64_and_base64offset() {
+    let r = rule("sel:\n  F|base64: 'hello'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "aGVsbG8="})));
+    let r = rule("sel:\n  F|base64offset|contains: 'http://'\ncondition: sel");
+    use base64::Engine;
+    for prefix in ["", "a", "ab"] {
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!("{prefix}http://evil.example"));
+        assert!(hits(&r, json!({"F": encoded})), "offset {}", prefix.len());
+    }
+    assert!(!hits(&r, json!({"F": "aGVsbG8gd29ybGQ="})));
+}
+
+#[test]
+fn utf16_variants_then_base64() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let le: Vec<u8> = "ab".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = "ab".encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let r = rule("sel:\n  F|wide|base64: ab\ncondition: sel");
+    assert!(hits(&r, json!({"F": b64(&le)})));
+    let r = rule("sel:\n  F|utf16le|base64: ab\ncondition: sel");
+    assert!(hits(&r, json!({"F": b64(&le)})));
+    let r = rule("sel:\n  F|utf16be|base64: ab\ncondition: sel");
+    assert!(hits(&r, json!({"F": b64(&be)})));
+    let mut bom = vec![0xFF, 0xFE];
+    bom.extend(&le);
+    let r = rule("sel:\n  F|utf16|base64: ab\ncondition: sel");
+    assert!(hits(&r, json!({"F": b64(&bom)})));
+}
+
+#[test]
+fn windash_variants() {
+    let r = rule("sel:\n  CommandLine|windash|contains: ' -exec bypass'\ncondition: sel");
+    for dash in ["-", "/", "\u{2013}", "\u{2014}", "\u{2015}"] {
+        assert!(
+            hits(
+                &r,
+                json!({"CommandLine": format!("powershell {dash}exec bypass")})
+            ),
+            "{dash}"
+        );
+    }
+    assert!(!hits(&r, json!({"CommandLine": "powershell +exec bypass"})));
+}
+
+#[test]
+fn regex_with_flags() {
+    let r = rule("sel:\n  F|re: 'ab+c'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "xxabbbcxx"})), "regex searches");
+    assert!(!hits(&r, json!({"F": "ABC"})), "regex is case-sensitive");
+    let r = rule("sel:\n  F|re|i: 'ab+c'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "ABC"})));
+    let r = rule("sel:\n  F|re|m: '^b$'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "a\nb\nc"})));
+    let r = rule("sel:\n  F|re|s: 'a.b'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "a\nb"})));
+    let r = rule("sel:\n  F|re: 'a.b'\ncondition: sel");
+    assert!(!hits(&r, json!({"F": "a\nb"})));
+}
+
+#[test]
+fn cidr_v4_and_v6() {
+    let r = rule("sel:\n  Ip|cidr: ['10.0.0.0/8', '2001:db8::/32']\ncondition: sel");
+    assert!(hits(&r, json!({"Ip": "10.1.2.3"})));
+    assert!(hits(&r, json!({"Ip": "2001:db8::1"})));
+    assert!(!hits(&r, json!({"Ip": "11.0.0.1"})));
+    assert!(!hits(&r, json!({"Ip": "not an ip"})));
+}
+
+#[test]
+fn exists() {
+    let r = rule("sel:\n  F|exists: true\ncondition: sel");
+    assert!(hits(&r, json!({"F": ""})) && hits(&r, json!({"F": null})));
+    assert!(!hits(&r, json!({"G": 1})));
+    let r = rule("sel:\n  F|exists: false\ncondition: sel");
+    assert!(hits(&r, json!({"G": 1})) && !hits(&r, json!({"F": 1})));
+}
+
+#[test]
+fn fieldref() {
+    let r = rule("sel:\n  A|fieldref: B\ncondition: sel");
+    assert!(hits(&r, json!({"A": "Same", "B": "same"})));
+    assert!(!hits(&r, json!({"A": "x", "B": "y"})));
+    assert!(!hits(&r, json!({"A": "x"})));
+    let r = rule("sel:\n  A|fieldref|startswith: B\ncondition: sel");
+    assert!(hits(&r, json!({"A": "prefix-rest", "B": "prefix"})));
+}
+
+#[test]
+fn numeric_comparisons_accept_string_numbers() {
+    let r = rule("sel:\n  N|gt: 10\ncondition: sel");
+    assert!(hits(&r, json!({"N": 11})) && hits(&r, json!({"N": "11"})));
+    assert!(!hits(&r, json!({"N": 10})) && !hits(&r, json!({"N": "abc"})));
+    let r = rule("sel:\n  N|gte: 10\ncondition: sel");
+    assert!(hits(&r, json!({"N": " 10 "})));
+    let r = rule("sel:\n  N|lt: 2.5\ncondition: sel");
+    assert!(hits(&r, json!({"N": 2})) && !hits(&r, json!({"N": 3})));
+    let r = rule("sel:\n  N|lte: 2\ncondition: sel");
+    assert!(hits(&r, json!({"N": "2"})));
+}
+
+#[test]
+fn expand_placeholders() {
+    let yaml = "title: t\nlogsource: {product: windows}\ndetection:\n  sel:\n    Host|expand: '%admins%'\n  condition: sel\n";
+    let mut opts = LoadOptions::default();
+    opts.placeholders
+        .insert("admins".into(), vec!["adm1".into(), "adm2".into()]);
+    let (set, errors) = RuleSet::from_str("x.yml", yaml, &opts);
+    assert!(errors.is_empty());
+    assert!(hits(&set, json!({"Host": "ADM2"})) && !hits(&set, json!({"Host": "adm3"})));
+    let (set, errors) = RuleSet::from_str("x.yml", yaml, &LoadOptions::default());
+    assert!(set.rules.is_empty());
+    assert_eq!(errors[0].kind, LoadErrorKind::Placeholder);
+    assert!(errors[0].reason.contains("%admins%"));
+}
+
+#[test]
+fn keywords() {
+    let r = rule("keywords:\n  - 'mimikatz'\n  - 'sekurlsa'\ncondition: keywords");
+    assert!(hits(
+        &r,
+        json!({"Deep": {"Nested": ["x", "run SEKURLSA::logonpasswords"]}})
+    ));
+    assert!(!hits(&r, json!({"F": "benign"})));
+    let r = rule("keywords:\n  '|all':\n    - 'a1'\n    - 'b2'\ncondition: keywords");
+    assert!(hits(&r, json!({"F": "a1", "G": "b2"})));
+    assert!(!hits(&r, json!({"F": "a1"})));
+}
+
+#[test]
+fn one_of_them_vs_all_of_them() {
+    let det = "sel_a:\n  A: 1\nsel_b:\n  B: 2\n_aux:\n  C: 3\ncondition: ";
+    let any = rule(&format!("{det}1 of them"));
+    let all = rule(&format!("{det}all of them"));
+    let two = rule(&format!("{det}2 of sel_*"));
+    assert!(hits(&any, json!({"B": 2})));
+    assert!(!hits(&all, json!({"B": 2})));
+    assert!(hits(&all, json!({"A": 1, "B": 2})), "them skips _aux");
+    assert!(hits(&two, json!({"A": 1, "B": 2})) && !hits(&two, json!({"A": 1})));
+}
+
+#[test]
+fn nested_parentheses_and_not_precedence() {
+    let det = "a:\n  A: 1\nb:\n  B: 1\nc:\n  C: 1\ncondition: ";
+    let r = rule(&format!("{det}not a and b"));
+    assert!(hits(&r, json!({"B": 1})) && !hits(&r, json!({"A": 1, "B": 1})));
+    let r = rule(&format!("{det}not (a and b)"));
+    assert!(hits(&r, json!({"A": 1})) && !hits(&r, json!({"A": 1, "B": 1})));
+    let r = rule(&format!("{det}a or b and c"));
+    assert!(hits(&r, json!({"A": 1})) && !hits(&r, json!({"B": 1})));
+    let r = rule(&format!("{det}((a or b) and (not c))"));
+    assert!(hits(&r, json!({"B": 1})) && !hits(&r, json!({"B": 1, "C": 1})));
+}
+
+#[test]
+fn condition_list_is_or() {
+    let r = rule("a:\n  A: 1\nb:\n  B: 1\ncondition:\n  - a\n  - b");
+    assert!(hits(&r, json!({"B": 1})) && hits(&r, json!({"A": 1})));
+}
+
+#[test]
+fn unsupported_forms_have_reasons() {
+    let (kind, reason) = load_error("sel:\n  A: 1\ncondition: sel | count() > 5");
+    assert_eq!(kind, LoadErrorKind::Unsupported);
+    assert!(reason.contains("use a correlation rule"), "{reason}");
+    let (kind, _) = load_error("sel:\n  A|nosuchmod: 1\ncondition: sel");
+    assert_eq!(kind, LoadErrorKind::Unsupported);
+    let (kind, reason) = load_error("sel:\n  A: 1\ncondition: other");
+    assert_eq!(kind, LoadErrorKind::Schema);
+    assert!(reason.contains("other"));
+    let (kind, _) = load_error("sel:\n  A|re: '(unclosed'\ncondition: sel");
+    assert_eq!(kind, LoadErrorKind::Unsupported);
+}
+
+#[test]
+fn collections_yaml_errors_and_correlations_are_located() {
+    let text = "title: a\nlogsource: {product: windows}\ndetection: {s: {A: 1}, condition: s}\n---\ntitle: [\n---\ntitle: c\ncorrelation: {type: event_count}\n";
+    let (set, errors) = RuleSet::from_str("multi.yml", text, &LoadOptions::default());
+    assert_eq!(set.rules.len(), 1);
+    assert_eq!(set.rules[0].line, 1);
+    assert_eq!(set.correlations.len(), 1);
+    assert_eq!(set.correlations[0].line, 7);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].kind, LoadErrorKind::Yaml);
+    assert!(
+        matches!(errors[0].line, Some(5 | 6)),
+        "{:?}",
+        errors[0].line
+    );
+    let collection = "action: global\nlogsource: {product: windows}\n---\ntitle: g\ndetection: {s: {A: 1}, condition: s}\n";
+    let (set, errors) = RuleSet::from_str("c.yml", collection, &LoadOptions::default());
+    assert!(set.rules.is_empty());
+    assert_eq!(errors.len(), 2);
+    assert!(errors.iter().all(|e| e.kind == LoadErrorKind::Unsupported));
+    assert!(
+        errors[0].reason.contains("action: global"),
+        "{}",
+        errors[0].reason
+    );
+    assert_eq!(errors[1].line, Some(4));
+}
+
+#[test]
+fn logsource_mapping_selects_channel_and_renames_4688() {
+    let yaml = "title: t\nid: pc\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n";
+    let (set, errors) = RuleSet::from_str("pc.yml", yaml, &LoadOptions::default());
+    assert!(errors.is_empty() && set.warnings.is_empty());
+    let sysmon = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "C:\\Windows\\whoami.exe"});
+    let security = json!({"Channel": "Security", "EventID": 4688, "NewProcessName": "C:\\Windows\\whoami.exe"});
+    let wrong_id = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 3, "Image": "C:\\Windows\\whoami.exe"});
+    assert!(hits(&set, sysmon));
+    assert!(hits(&set, security));
+    assert!(!hits(&set, wrong_id));
+}
+
+#[test]
+fn unknown_logsources_warn() {
+    let yaml = "title: t\nlogsource: {product: windows, category: made_up}\ndetection: {s: {A: 1}, condition: s}\n---\ntitle: u\nlogsource: {product: linux}\ndetection: {s: {A: 1}, condition: s}\n";
+    let (set, errors) = RuleSet::from_str("w.yml", yaml, &LoadOptions::default());
+    assert!(errors.is_empty());
+    assert_eq!(set.warnings.len(), 2);
+    assert!(
+        hits(&set, json!({"A": 1})),
+        "unknown windows category still matches windows events"
+    );
+}
+
+#[test]
+fn matches_are_ascending_and_deduplicated() {
+    let yaml = "title: a\nlogsource: {product: windows}\ndetection: {s: {A: 1}, condition: s}\n---\ntitle: b\nlogsource: {product: windows, category: process_creation}\ndetection: {s: {A: 1}, condition: s}\n---\ntitle: c\nlogsource: {product: windows}\ndetection: {s: {A: 1}, condition: s}\n";
+    let (set, _) = RuleSet::from_str("o.yml", yaml, &LoadOptions::default());
+    let mut out = vec![99];
+    set.compile().matches(
+        &event(json!({"A": 1, "Channel": "Security", "EventID": 4688})),
+        &mut out,
+    );
+    assert_eq!(out, vec![0, 1, 2]);
+}
+
+#[test]
+fn cloud_sources() {
+    let yaml = "title: t\nlogsource: {product: m365, service: unified_audit}\ndetection: {s: {Operation: Add-MailboxPermission}, condition: s}\n";
+    let (set, _) = RuleSet::from_str("m.yml", yaml, &LoadOptions::default());
+    let mut e = event(json!({"Operation": "Add-MailboxPermission"}));
+    let mut out = Vec::new();
+    set.compile().matches(&e, &mut out);
+    assert!(out.is_empty(), "windows event must not match an m365 rule");
+    e.source = SourceKind::M365Audit;
+    set.compile().matches(&e, &mut out);
+    assert_eq!(out, vec![0]);
+}
+
+#[test]
+fn matcher_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<trustpath_sigma::Matcher>();
+    assert_send_sync::<RuleSet>();
+}
+
+#[test]
+fn event_ids_outside_the_logsource_warn() {
+    let yaml = "title: t\nlogsource: {product: windows, category: process_creation}\ndetection: {s: {EventID: 4624}, condition: s}\n";
+    let (set, errors) = RuleSet::from_str("e.yml", yaml, &LoadOptions::default());
+    assert!(errors.is_empty());
+    assert_eq!(set.warnings.len(), 1);
+    assert!(
+        set.warnings[0].reason.contains("4624"),
+        "{}",
+        set.warnings[0].reason
+    );
+}
+
+#[test]
+fn user_mapping_overrides_builtin_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("map.yml");
+    std::fs::write(
+        &mapping,
+        "logsources:\n  - product: windows\n    category: process_creation\n    targets:\n      - source: windows\n        channel: ['Custom/Operational']\n        rename: {Image: ExePath}\n",
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        mapping: Some(mapping),
+        ..LoadOptions::default()
+    };
+    let yaml = "title: t\nlogsource: {product: windows, category: process_creation}\ndetection: {s: {Image|endswith: '\\\\x.exe'}, condition: s}\n";
+    let (set, errors) = RuleSet::from_str("u.yml", yaml, &opts);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(hits(
+        &set,
+        json!({"Channel": "custom/operational", "ExePath": "C:\\x.exe"})
+    ));
+    assert!(!hits(
+        &set,
+        json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "C:\\x.exe"})
+    ));
+}
+
+#[test]
+fn validate_reports_errors_and_warnings_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yml"),
+        "title: a\nlogsource: {product: linux}\ndetection: {s: {A: 1}, condition: s}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("b.yaml"), "title: b\nlogsource: {product: windows}\ndetection: {s: {A: 1}, condition: s | count() > 3}\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a rule").unwrap();
+    let found = trustpath_sigma::validate(&[dir.path().to_path_buf()], &LoadOptions::default());
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].is_warning() && found[0].file.ends_with("a.yml"));
+    assert_eq!(found[1].kind, LoadErrorKind::Unsupported);
+    assert_eq!(found[1].line, Some(1));
+}
