@@ -361,7 +361,7 @@ fn correlation_finding(result: &CorrelationResult) -> Finding {
         id: finding_id(
             &result.correlation,
             &key.join(","),
-            evidence.iter().map(|e| &e.origin),
+            evidence.first().map(|e| &e.origin),
         ),
         analytic: None,
         title: result.title.clone(),

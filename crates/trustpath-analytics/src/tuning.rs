@@ -19,7 +19,11 @@ pub type Cited<'a> = Vec<(String, &'a Arc<Event>)>;
 
 /// A finding for `cited` events, with entities filled from them and rollback commands
 /// for every permission granted in them. `key` distinguishes findings of the same rule
-/// over the same events (usually empty).
+/// anchored on the same event (usually empty).
+///
+/// The id hashes the rule, the key and the *earliest* evidence event (the anchor), not
+/// all of the evidence: more evidence arriving later (another access, a follow-on) does
+/// not change a finding's identity, so a streaming run and a hunt agree on ids.
 pub fn new_finding(
     input: &AnalyticInput<'_>,
     rule: RuleRef,
@@ -43,7 +47,7 @@ pub fn new_finding(
         rollback::rollbacks_for_event(event, &mut rollback);
     }
     Finding {
-        id: finding_id(&rule.id, key, evidence.iter().map(|e| &e.origin)),
+        id: finding_id(&rule.id, key, evidence.first().map(|e| &e.origin)),
         analytic: Some(meta.id.clone()),
         title: meta.title.clone(),
         kind,

@@ -62,6 +62,7 @@ pub enum SourceKind {
     /// Microsoft 365 unified audit log record (any workload: Exchange, Entra, SharePoint …).
     M365Audit,
     /// Entra ID sign-in (interactive, non-interactive, service principal, managed identity).
+    #[serde(rename = "entra_signin")]
     EntraSignIn,
     /// Entra ID directory audit (`directoryAudit`, Sentinel `AuditLogs`).
     EntraAudit,

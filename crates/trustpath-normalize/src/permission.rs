@@ -78,6 +78,9 @@ fn audit_changes(fields: &Map<String, Value>) -> Vec<Value> {
     if let Some(change) = folder_audit_change(operation, fields) {
         return vec![change];
     }
+    if !is_permission_cmdlet(operation) {
+        return Vec::new();
+    }
     let params = parameter_bag(fields.get("Parameters"));
     let invocation = Invocation {
         name: operation.to_owned(),
@@ -85,6 +88,23 @@ fn audit_changes(fields: &Map<String, Value>) -> Vec<Value> {
         positional: Vec::new(),
     };
     change_of(&invocation).into_iter().collect()
+}
+
+/// Cmdlets [`change_of`] understands (checked before any allocation: most records are not).
+fn is_permission_cmdlet(name: &str) -> bool {
+    matches!(
+        name,
+        "Add-MailboxPermission"
+            | "Remove-MailboxPermission"
+            | "Add-RecipientPermission"
+            | "Remove-RecipientPermission"
+            | "Set-Mailbox"
+            | "Add-MailboxFolderPermission"
+            | "Set-MailboxFolderPermission"
+            | "Remove-MailboxFolderPermission"
+            | "New-ManagementRoleAssignment"
+            | "Remove-ManagementRoleAssignment"
+    )
 }
 
 /// `Parameters` as name/value pairs (list of `{Name, Value}` or an object).

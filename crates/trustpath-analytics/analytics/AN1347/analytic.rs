@@ -127,6 +127,9 @@ fn cluster_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
         cited,
         "",
     );
+    // Directory targets are roles and groups, not mailboxes.
+    finding.entities.mailbox = None;
+    finding.entities.trustee = None;
     let context = input.context;
     if unique.len() > 1 {
         finding

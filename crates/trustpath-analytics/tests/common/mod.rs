@@ -1,0 +1,71 @@
+//! Shared test helper: a whole hunt (read → normalize → detect) over paths.
+
+use std::path::PathBuf;
+use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
+use trustpath_context::Context;
+use trustpath_pipeline::{ScanConfig, scan};
+use trustpath_report::Finding;
+
+/// What a test hunt produced.
+pub struct Hunt {
+    pub findings: Vec<Finding>,
+    pub events: u64,
+    pub skipped: u64,
+}
+
+/// Run the built-in analytics over `paths` with `context`.
+pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
+    let (detector, problems) = Detector::build(DetectorOptions {
+        builtin: true,
+        context,
+        ..DetectorOptions::default()
+    });
+    assert!(problems.analytics.is_empty(), "{:?}", problems.analytics);
+    assert!(
+        problems.rules.iter().all(|p| p.is_warning()),
+        "{:?}",
+        problems.rules
+    );
+    assert!(
+        problems.correlations.is_empty(),
+        "{:?}",
+        problems.correlations
+    );
+    let (inputs, errors) = trustpath_read::expand_inputs(paths);
+    assert!(errors.is_empty(), "{errors:?}");
+    let inputs: Vec<_> = inputs
+        .into_iter()
+        .filter(|i| match i {
+            trustpath_read::Input::File(p) => !matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("md" | "toml" | "snap")
+            ),
+            trustpath_read::Input::Stdin => true,
+        })
+        .collect();
+    let result = scan(
+        &inputs,
+        &ScanConfig::default(),
+        |b: &mut Baseline, event| {
+            if let Some(actor) = event.actor() {
+                b.observe(actor, event.time);
+            }
+            detector.match_shared(event)
+        },
+    );
+    let events = result.inputs.iter().map(|r| r.summary.events).sum();
+    let skipped = result.inputs.iter().map(|r| r.summary.error_count()).sum();
+    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
+    let mut baseline = Baseline::default();
+    baselines.into_iter().for_each(|b| baseline.merge(b));
+    Hunt {
+        findings: detector.findings(matched, &baseline).findings,
+        events,
+        skipped,
+    }
+}
+
+/// The workspace's `examples/` folder.
+pub fn examples() -> PathBuf {
+    trustpath_testkit::workspace_root().join("examples")
+}
