@@ -48,6 +48,134 @@ pub enum Command {
     ///
     /// Example: trustpath explain AN1350
     Explain(ExplainArgs),
+    /// Which log sources and fields each analytic step has in the input, and the blind
+    /// spots, each named with what to turn on to close it.
+    ///
+    /// Example: trustpath coverage exports/ --navigator layer.json
+    #[command(after_help = crate::exit::HELP)]
+    Coverage(CoverageArgs),
+    /// Partner relationships and mailbox permissions reconstructed from the logs
+    /// (granted, removed, still standing, approved), for access review.
+    ///
+    /// Example: trustpath inventory exports/ --format csv -o review.csv
+    #[command(after_help = crate::exit::HELP)]
+    Inventory(InventoryArgs),
+    /// Print the PowerShell that rolls back the permission changes of a finding.
+    ///
+    /// The finding comes from a findings file written by `hunt --format jsonl` or from a
+    /// hunt over PATHS. Every value is single-quoted so no name can inject PowerShell.
+    ///
+    /// Example: trustpath respond 3f2a9c1d --findings findings.jsonl
+    #[command(after_help = crate::exit::HELP)]
+    Respond(RespondArgs),
+    /// Write a complete, realistic attack chain for an analytic in real log formats, to
+    /// push through your own pipeline and prove the detection fires end to end.
+    ///
+    /// A chain spans several logs (audit log, sign-ins, directory audit, host events):
+    /// each goes to its own file, in the format you choose for that log family.
+    ///
+    /// Example: trustpath simulate AN1350 --format purview-csv --out sim/
+    Simulate(SimulateArgs),
+}
+
+/// `trustpath coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Context file (default: trustpath.toml inside a folder given as input).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write an ATT&CK Navigator layer (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub navigator: Option<PathBuf>,
+    /// A source silent longer than this inside the input's range is a gap.
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub gap: String,
+}
+
+/// `trustpath inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Context file (default: trustpath.toml inside a folder given as input).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "csv")]
+    pub format: InventoryFormat,
+    /// Write here instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Inventory output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    /// One row per mailbox permission and partner relationship.
+    Csv,
+    /// The whole inventory as JSON.
+    Json,
+}
+
+/// `trustpath respond`.
+#[derive(Debug, Args)]
+pub struct RespondArgs {
+    /// Finding id (or a unique prefix of at least 8 characters).
+    pub id: String,
+    /// Findings file written by `trustpath hunt --format jsonl`.
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    pub findings: Option<PathBuf>,
+    /// Or: logs to hunt over to find the finding.
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// Context file when hunting over PATHS.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub context: Option<PathBuf>,
+}
+
+/// `trustpath simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Analytic (AN1350, AN1052, AN1051, AN1347).
+    pub analytic: String,
+    /// Output format for the log family it carries (repeatable; other families use
+    /// their default). Formats: ual-jsonl, ual-json-array, purview-csv,
+    /// sentinel-office-activity, graph-signin-json, sentinel-signinlogs,
+    /// graph-directory-audit-json, sentinel-auditlogs, evtx-dump-jsonl, winlogbeat-jsonl,
+    /// flat-windows-jsonl.
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub format: Vec<String>,
+    /// Folder to write the files to (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+    /// Customer tenant id.
+    #[arg(long, value_name = "GUID")]
+    pub tenant: Option<String>,
+    /// Customer mail domain.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Partner tenant id.
+    #[arg(long, value_name = "GUID")]
+    pub partner_tenant: Option<String>,
+    /// Partner IP address (repeatable).
+    #[arg(long, value_name = "IP")]
+    pub partner_ip: Vec<String>,
+    /// Target mailbox.
+    #[arg(long, value_name = "UPN")]
+    pub mailbox: Option<String>,
+    /// Who receives the permission.
+    #[arg(long, value_name = "UPN")]
+    pub trustee: Option<String>,
+    /// When the chain starts (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
 }
 
 /// Options for commands that run rules.
@@ -161,4 +289,6 @@ pub enum FormatArg {
     Csv,
     /// OCSF 1.3 Detection Finding, one per line.
     Ocsf,
+    /// Self-contained HTML report (summary, findings with evidence, timeline, coverage).
+    Html,
 }

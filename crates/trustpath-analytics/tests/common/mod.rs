@@ -66,6 +66,7 @@ pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
 }
 
 /// The workspace's `examples/` folder.
+#[allow(dead_code)] // used by some test binaries only
 pub fn examples() -> PathBuf {
     trustpath_testkit::workspace_root().join("examples")
 }

@@ -1,33 +1,67 @@
 //! `trustpath hunt`: read everything, run the detections, print findings and a summary.
 
-use crate::args::{FormatArg, HuntArgs};
+use crate::args::{FormatArg, HuntArgs, InputArgs, RuleArgs};
 use crate::exit;
 use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
+use trustpath_assurance::{CoverageCollector, CoverageOptions, CoverageReport};
 use trustpath_event::{FileSummary, RecordError, RunSummary};
 use trustpath_report::{Finding, Level, OutputFormat};
 
-/// Run the command.
-pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
-    let (context, context_path) =
-        super::load_context(args.rules.context.as_deref(), &args.input.paths)?;
+/// Everything a hunt produced.
+pub struct HuntRun {
+    /// Findings, sorted.
+    pub findings: Vec<Finding>,
+    /// Counts.
+    pub summary: RunSummary,
+    /// Skipped records (the first ones per input).
+    pub errors: Vec<RecordError>,
+    /// Rules that did not load.
+    pub problems: LoadProblems,
+    /// The context file used, if any.
+    pub context_path: Option<PathBuf>,
+    /// Files left out as not logs.
+    pub ignored: Vec<PathBuf>,
+    /// Coverage, when asked for.
+    pub coverage: Option<CoverageReport>,
+}
+
+#[derive(Default)]
+struct InputState {
+    baseline: Baseline,
+    coverage: Option<CoverageCollector>,
+}
+
+/// Run a hunt: load rules and context, scan the inputs in parallel, correlate, tune.
+pub fn execute(
+    input: &InputArgs,
+    rules: &RuleArgs,
+    progress: bool,
+    with_coverage: bool,
+) -> anyhow::Result<HuntRun> {
+    let (context, context_path) = super::load_context(rules.context.as_deref(), &input.paths)?;
     let (detector, problems) = Detector::build(DetectorOptions {
-        builtin: !args.rules.no_builtin,
-        rule_paths: args.rules.rules.clone(),
+        builtin: !rules.no_builtin,
+        rule_paths: rules.rules.clone(),
         context,
-        mapping: args.rules.mapping.clone(),
+        mapping: rules.mapping.clone(),
     });
-    let (inputs, missing, ignored) = super::expand(&args.input, Some(detector.context()));
-    let progress = std::io::stderr().is_terminal() && !args.quiet;
-    let config = super::scan_config(&args.input, progress);
-    let result = trustpath_pipeline::scan(&inputs, &config, |baseline: &mut Baseline, event| {
+    let (inputs, missing, ignored) = super::expand(input, Some(detector.context()));
+    let config = super::scan_config(input, progress);
+    let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut InputState, event| {
         if let Some(actor) = event.actor() {
-            baseline.observe(actor, event.time);
+            state.baseline.observe(actor, event.time);
+        }
+        if with_coverage {
+            state
+                .coverage
+                .get_or_insert_with(CoverageCollector::default)
+                .observe(&event);
         }
         detector.match_shared(event)
     });
-
     let mut summary = RunSummary::default();
     let mut errors: Vec<RecordError> = missing.clone();
     if !missing.is_empty() {
@@ -37,56 +71,88 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     summary.files.extend(result.summaries());
     errors.extend(result.errors().cloned());
-    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
+    let (matched, states): (Vec<Matched>, Vec<InputState>) = result.into_parts();
     let mut baseline = Baseline::default();
-    baselines.into_iter().for_each(|b| baseline.merge(b));
+    let mut coverage = with_coverage.then(CoverageCollector::default);
+    for state in states {
+        baseline.merge(state.baseline);
+        if let (Some(all), Some(one)) = (coverage.as_mut(), state.coverage) {
+            all.merge(one);
+        }
+    }
     summary.matched = matched.len() as u64;
-
     let outcome = detector.findings(matched, &baseline);
     summary.late = outcome.stats.late;
     summary.evicted = outcome.stats.evicted_events;
     summary.findings = outcome.findings.len() as u64;
-    write_output(&args, &outcome.findings)?;
-    if let Some(path) = &args.summary_json {
-        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
-    }
-    if !args.quiet {
-        let stderr = &mut std::io::stderr();
-        if let Some(path) = &context_path {
-            writeln!(stderr, "context {}", path.display())?;
-        }
-        if !ignored.is_empty() {
-            let names: Vec<String> = ignored.iter().map(|p| p.display().to_string()).collect();
-            writeln!(
-                stderr,
-                "ignored {} non-log files: {}",
-                ignored.len(),
-                names.join(", ")
-            )?;
-        }
-        report_problems(stderr, &problems)?;
-        let refs: Vec<&RecordError> = errors.iter().collect();
-        crate::summary::print(stderr, &summary, &refs, args.input.show_errors)?;
-        print_severity_line(stderr, &outcome.findings)?;
-    }
-    Ok(exit_code(&args, &summary, &problems, &outcome.findings))
+    let catalog: Vec<_> = trustpath_analytics::catalog()
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    let coverage =
+        coverage.map(|c| c.report(&catalog, detector.context(), &CoverageOptions::default()));
+    Ok(HuntRun {
+        findings: outcome.findings,
+        summary,
+        errors,
+        problems,
+        context_path,
+        ignored,
+        coverage,
+    })
 }
 
-fn exit_code(
-    args: &HuntArgs,
-    summary: &RunSummary,
-    problems: &LoadProblems,
-    findings: &[Finding],
-) -> ExitCode {
+/// Run the command.
+pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
+    let progress = std::io::stderr().is_terminal() && !args.quiet;
+    let format = output_format(&args);
+    let run = execute(&args.input, &args.rules, progress, format == Output::Html)?;
+    write_output(&args, format, &run)?;
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, serde_json::to_vec_pretty(&run.summary)?)?;
+    }
+    if !args.quiet {
+        print_run(&mut std::io::stderr(), &run, args.input.show_errors)?;
+    }
+    Ok(exit_code(&args, &run))
+}
+
+/// The stderr report of a run: context, ignored files, rule problems, summary.
+pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std::io::Result<()> {
+    if let Some(path) = &run.context_path {
+        writeln!(out, "context {}", path.display())?;
+    }
+    if !run.ignored.is_empty() {
+        let names: Vec<String> = run
+            .ignored
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        writeln!(
+            out,
+            "ignored {} non-log files: {}",
+            names.len(),
+            names.join(", ")
+        )?;
+    }
+    report_problems(out, &run.problems)?;
+    let refs: Vec<&RecordError> = run.errors.iter().collect();
+    crate::summary::print(out, &run.summary, &refs, show_errors)?;
+    print_severity_line(out, &run.findings)
+}
+
+fn exit_code(args: &HuntArgs, run: &HuntRun) -> ExitCode {
+    let problems = &run.problems;
     let hard_problems = problems.rules.iter().filter(|p| !p.is_warning()).count()
         + problems.correlations.len()
         + problems.analytics.len();
-    if args.input.strict && (summary.skipped() > 0 || hard_problems > 0) {
+    if args.input.strict && (run.summary.skipped() > 0 || hard_problems > 0) {
         return ExitCode::from(exit::STRICT_INPUT_ERRORS);
     }
     if let Some(level) = &args.fail_on {
         let threshold = Level::from_sigma(Some(level));
-        let hit = findings
+        let hit = run
+            .findings
             .iter()
             .any(|f| f.authorized.is_none() && f.severity.level >= threshold);
         if hit {
@@ -96,7 +162,7 @@ fn exit_code(
     ExitCode::from(exit::OK)
 }
 
-/// Rules that did not load: a count, and each one with where and why.
+/// Rules that did not load: each one with where and why.
 pub fn report_problems(out: &mut dyn Write, problems: &LoadProblems) -> std::io::Result<()> {
     for problem in &problems.analytics {
         writeln!(out, "analytic not loaded: {problem}")?;
@@ -127,26 +193,43 @@ fn print_severity_line(out: &mut dyn Write, findings: &[Finding]) -> std::io::Re
     )
 }
 
-fn output_format(args: &HuntArgs) -> OutputFormat {
+/// Where findings go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Report(OutputFormat),
+    Html,
+}
+
+fn output_format(args: &HuntArgs) -> Output {
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     match args.format {
-        Some(FormatArg::Table) => OutputFormat::Table,
-        Some(FormatArg::Jsonl) => OutputFormat::Jsonl,
-        Some(FormatArg::Csv) => OutputFormat::Csv,
-        Some(FormatArg::Ocsf) => OutputFormat::Ocsf,
-        None if to_terminal => OutputFormat::Table,
-        None => OutputFormat::Jsonl,
+        Some(FormatArg::Table) => Output::Report(OutputFormat::Table),
+        Some(FormatArg::Jsonl) => Output::Report(OutputFormat::Jsonl),
+        Some(FormatArg::Csv) => Output::Report(OutputFormat::Csv),
+        Some(FormatArg::Ocsf) => Output::Report(OutputFormat::Ocsf),
+        Some(FormatArg::Html) => Output::Html,
+        None if to_terminal => Output::Report(OutputFormat::Table),
+        None => Output::Report(OutputFormat::Jsonl),
     }
 }
 
-fn write_output(args: &HuntArgs, findings: &[Finding]) -> anyhow::Result<()> {
-    let format = output_format(args);
+fn write_output(args: &HuntArgs, format: Output, run: &HuntRun) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(std::fs::File::create(path)?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let written =
-        trustpath_report::write_findings(&mut out, format, findings).and_then(|()| out.flush());
+    let written = match format {
+        Output::Report(f) => trustpath_report::write_findings(&mut out, f, &run.findings),
+        Output::Html => {
+            let html = trustpath_assurance::html::render(
+                &run.findings,
+                &run.summary,
+                run.coverage.as_ref(),
+            );
+            out.write_all(html.as_bytes())
+        }
+    }
+    .and_then(|()| out.flush());
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),

@@ -1,9 +1,13 @@
 //! One module per subcommand, plus what they share: input expansion and context loading.
 
+mod coverage;
 mod explain;
 mod hunt;
+mod inventory;
 mod list;
 mod normalize;
+mod respond;
+mod simulate;
 mod validate;
 
 use crate::args::{Command, InputArgs};
@@ -23,6 +27,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::List(args) => list::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Coverage(args) => coverage::run(args),
+        Command::Inventory(args) => inventory::run(args),
+        Command::Respond(args) => respond::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }
 

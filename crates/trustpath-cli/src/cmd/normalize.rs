@@ -62,7 +62,12 @@ pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
 
 /// `OK`, or `STRICT_INPUT_ERRORS` under `--strict` when records were skipped.
 pub fn strict_code(strict: bool, summary: &RunSummary) -> ExitCode {
-    if strict && summary.skipped() > 0 {
+    strict_from_counts(strict, summary.skipped())
+}
+
+/// `OK`, or `STRICT_INPUT_ERRORS` under `--strict` when `skipped` is not zero.
+pub fn strict_from_counts(strict: bool, skipped: u64) -> ExitCode {
+    if strict && skipped > 0 {
         ExitCode::from(exit::STRICT_INPUT_ERRORS)
     } else {
         ExitCode::from(exit::OK)

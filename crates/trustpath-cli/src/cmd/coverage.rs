@@ -1,0 +1,51 @@
+//! `trustpath coverage`: per analytic and step, what the input has and where it is blind.
+
+use crate::args::CoverageArgs;
+use anyhow::Context as _;
+use std::io::Write;
+use std::process::ExitCode;
+use trustpath_assurance::{CoverageCollector, CoverageOptions};
+
+/// Run the command.
+pub fn run(args: CoverageArgs) -> anyhow::Result<ExitCode> {
+    let (context, _) = super::load_context(args.context.as_deref(), &args.input.paths)?;
+    let gap = trustpath_context::parse_duration(&args.gap)
+        .map_err(|e| anyhow::anyhow!("--gap {}: {e}", args.gap))?;
+    let (inputs, missing, _ignored) = super::expand(&args.input, Some(&context));
+    let config = super::scan_config(&args.input, false);
+    let result = trustpath_pipeline::scan(&inputs, &config, |c: &mut CoverageCollector, event| {
+        c.observe(&event);
+        None::<()>
+    });
+    let skipped: u64 = result.inputs.iter().map(|r| r.summary.error_count()).sum();
+    let (_, collectors) = result.into_parts();
+    let mut all = CoverageCollector::default();
+    collectors.into_iter().for_each(|c| all.merge(c));
+    let catalog: Vec<_> = trustpath_analytics::catalog()
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    let report = all.report(&catalog, &context, &CoverageOptions { gap_threshold: gap });
+    let out = &mut std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        report.write_table(out)?;
+    }
+    if let Some(path) = &args.navigator {
+        let layer = serde_json::to_vec_pretty(&report.to_navigator_layer())?;
+        std::fs::write(path, layer)
+            .with_context(|| format!("cannot write the Navigator layer to {}", path.display()))?;
+        eprintln!("ATT&CK Navigator layer written to {}", path.display());
+    }
+    if !missing.is_empty() || skipped > 0 {
+        eprintln!(
+            "{} inputs unusable, {skipped} records skipped (run `trustpath hunt` for the list)",
+            missing.len()
+        );
+    }
+    Ok(super::normalize::strict_from_counts(
+        args.input.strict,
+        skipped + missing.len() as u64,
+    ))
+}
