@@ -3,10 +3,12 @@
 use crate::fields::{Fields, first_text, set_first_ip, set_norm, set_norm_as_is};
 use trustpath_event::norm;
 
-/// Time fields tried in order when `--time-field` is not given.
+/// Time fields tried in order when `--time-field` is not given (`Timestamp` is the
+/// Microsoft 365 Defender advanced-hunting column).
 pub(crate) const TIME_FIELDS: &[&str] = &[
     "@timestamp",
     "timestamp",
+    "Timestamp",
     "time",
     "TimeCreated",
     "TimeGenerated",
