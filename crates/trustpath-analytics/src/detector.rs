@@ -363,6 +363,7 @@ fn correlation_finding(result: &CorrelationResult) -> Finding {
             &key.join(","),
             evidence.first().map(|e| &e.origin),
         ),
+        time: result.first,
         analytic: None,
         title: result.title.clone(),
         kind: if result.partial {

@@ -48,6 +48,7 @@ pub fn new_finding(
     }
     Finding {
         id: finding_id(&rule.id, key, evidence.first().map(|e| &e.origin)),
+        time: start,
         analytic: Some(meta.id.clone()),
         title: meta.title.clone(),
         kind,

@@ -273,6 +273,8 @@ pub enum FindingKind {
 pub struct Finding {
     /// Stable id: the same input gives the same id ([`finding_id`]).
     pub id: String,
+    /// Event time of the finding: its earliest evidence (the window start).
+    pub time: Timestamp,
     /// Analytic id (`AN1350`) for built-in analytics; `null` for plain Sigma rules.
     pub analytic: Option<String>,
     /// Human title.
@@ -355,6 +357,7 @@ pub fn single_event_finding(rule: RuleRef, attack: Attack, event: &Arc<Event>) -
     };
     Finding {
         id,
+        time: event.time,
         analytic: None,
         title: rule.title.clone(),
         kind: FindingKind::Alert,
