@@ -75,7 +75,10 @@ fn positive_fixtures_fire_in_every_format() {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("");
-            let hunt = common::hunt(&[format_dir.clone()], context_for(&analytic_dir));
+            let hunt = common::hunt(
+                std::slice::from_ref(&format_dir),
+                context_for(&analytic_dir),
+            );
             assert_eq!(hunt.skipped, 0, "{id}/{format}: skipped records");
             let own: Vec<Value> = hunt
                 .findings

@@ -29,7 +29,7 @@ fn real_samples_raise_only_reviewed_findings() {
     let text = std::fs::read_to_string(&known_path).expect("known-false-positives.toml");
     let known: Known = toml::from_str(&text).expect("known-false-positives.toml parses");
     let samples = shared.join("samples");
-    let hunt = common::hunt(&[samples.clone()], Context::default());
+    let hunt = common::hunt(std::slice::from_ref(&samples), Context::default());
     assert!(hunt.events > 6_000, "{} events", hunt.events);
     assert_eq!(
         hunt.skipped, 0,

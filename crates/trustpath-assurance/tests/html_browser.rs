@@ -42,6 +42,7 @@ fn chain_finding() -> Finding {
     severity.note("partner Fabrikam Managed Services is not approved");
     Finding {
         id: "3f1d2c0b9a8e7d6c5b4a392817161514".to_owned(),
+        time: ts("2025-03-11T22:40:51Z"),
         analytic: Some("AN1350".to_owned()),
         title: "Partner trust path to mailbox access".to_owned(),
         kind: FindingKind::Alert,
@@ -86,6 +87,7 @@ fn chain_finding() -> Finding {
 fn hostile_finding() -> Finding {
     Finding {
         id: "aa\"bb<cc>".to_owned(),
+        time: ts("2025-03-12T14:12:02Z"),
         analytic: Some("AN1052".to_owned()),
         title: HOSTILE_TITLE.to_owned(),
         kind: FindingKind::HuntingLead,
