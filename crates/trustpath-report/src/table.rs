@@ -64,7 +64,13 @@ fn write_row(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
         writeln!(out, "    {}", who.join("  "))?;
     }
     for reason in finding.severity.reasons.iter().skip(1) {
-        writeln!(out, "    severity {:?}: {}", reason.effect, reason.reason)?;
+        let effect = match reason.effect {
+            crate::Effect::Raised => "raised",
+            crate::Effect::Lowered => "lowered",
+            crate::Effect::Noted => "noted",
+            crate::Effect::Base => "base",
+        };
+        writeln!(out, "    {effect}: {}", reason.reason)?;
     }
     for evidence in &finding.evidence {
         writeln!(
