@@ -194,20 +194,7 @@ impl Detector {
         self.analytics.iter().map(|a| &a.meta)
     }
 
-    /// The rules `event` matches (stateless; call from any thread).
-    pub fn match_event(&self, event: &Event) -> Option<Matched> {
-        let mut rules = Vec::new();
-        self.matcher.matches(event, &mut rules);
-        if rules.is_empty() {
-            return None;
-        }
-        Some(Matched {
-            event: Arc::new(event.clone()),
-            rules,
-        })
-    }
-
-    /// Like [`Detector::match_event`] for an event already shared.
+    /// The rules `event` matches, with the event (stateless; call from any thread).
     pub fn match_shared(&self, event: Arc<Event>) -> Option<Matched> {
         let mut rules = Vec::new();
         self.matcher.matches(&event, &mut rules);

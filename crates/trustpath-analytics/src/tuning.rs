@@ -17,6 +17,37 @@ use trustpath_report::{
 /// Evidence events with the step each one stands for.
 pub type Cited<'a> = Vec<(String, &'a Arc<Event>)>;
 
+/// Split cited events into clusters: same key, and each event no more than `gap` after
+/// the previous one of its cluster. Events are taken in time order (ties by origin);
+/// clusters come out ordered by key, then time.
+pub fn clusters<'a, K: Ord>(
+    mut items: Vec<(K, String, &'a Arc<Event>)>,
+    gap: jiff::SignedDuration,
+) -> Vec<Cited<'a>> {
+    items.sort_by(|a, b| (a.2.time, &a.2.origin).cmp(&(b.2.time, &b.2.origin)));
+    let mut by_key: std::collections::BTreeMap<K, Vec<Cited<'a>>> = Default::default();
+    for (key, step, event) in items {
+        let runs = by_key.entry(key).or_default();
+        let joins = runs
+            .last()
+            .and_then(|run| run.last())
+            .is_some_and(|(_, last)| event.time.duration_since(last.time) <= gap);
+        match runs.last_mut() {
+            Some(run) if joins => run.push((step, event)),
+            _ => runs.push(vec![(step, event)]),
+        }
+    }
+    by_key.into_values().flatten().collect()
+}
+
+/// The (mailbox, trustee) pair an event is about.
+pub fn mailbox_pair(event: &Event) -> (String, String) {
+    (
+        event.norm_str(norm::TARGET).unwrap_or("").to_owned(),
+        event.norm_str(norm::TRUSTEE).unwrap_or("").to_owned(),
+    )
+}
+
 /// A finding for `cited` events, with entities filled from them and rollback commands
 /// for every permission granted in them. `key` distinguishes findings of the same rule
 /// anchored on the same event (usually empty).

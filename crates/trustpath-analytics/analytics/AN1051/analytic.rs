@@ -10,7 +10,6 @@
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
 use jiff::SignedDuration;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use trustpath_event::Event;
 use trustpath_report::{Finding, FindingKind, Level};
@@ -20,28 +19,18 @@ const CLUSTER: SignedDuration = SignedDuration::from_hours(1);
 
 /// Findings of AN1051.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
-    let mut by_pair: BTreeMap<(String, String), Vec<Cited<'_>>> = BTreeMap::new();
-    for event in input.matched(RULE).iter().filter(|e| in_scope(input, e)) {
-        let pair = (
-            event.norm_str("tp.target").unwrap_or("").to_owned(),
-            event.norm_str("tp.trustee").unwrap_or("").to_owned(),
-        );
-        let clusters = by_pair.entry(pair).or_default();
-        let joins = clusters
-            .last()
-            .and_then(|c| c.last())
-            .is_some_and(|(_, last)| event.time.duration_since(last.time) <= CLUSTER);
-        let step = event.operation().unwrap_or("grant").to_owned();
-        if joins && let Some(cluster) = clusters.last_mut() {
-            cluster.push((step, event));
-        } else {
-            clusters.push(vec![(step, event)]);
-        }
-    }
-    by_pair
-        .into_values()
-        .flatten()
-        .map(|cited| grant_finding(input, &cited))
+    let grants = input
+        .matched(RULE)
+        .iter()
+        .filter(|e| in_scope(input, e))
+        .map(|e| {
+            let step = e.operation().unwrap_or("grant").to_owned();
+            (tuning::mailbox_pair(e), step, e)
+        })
+        .collect();
+    tuning::clusters(grants, CLUSTER)
+        .iter()
+        .map(|cited| grant_finding(input, cited))
         .collect()
 }
 

@@ -12,7 +12,6 @@
 
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use trustpath_event::Event;
 use trustpath_report::{Finding, FindingKind, Level};
@@ -24,32 +23,19 @@ const FOLLOW_ON: &str = "an1052_trustee_activity";
 /// Findings of AN1052.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     let window = input.context.analytics.an1052.time_window;
-    let mut changes: Vec<(&'static str, &Arc<Event>)> = Vec::new();
-    changes.extend(input.matched(HOST).iter().map(|e| ("host", e)));
-    changes.extend(input.matched(AUDIT).iter().map(|e| ("exchange audit", e)));
-    changes.sort_by(|a, b| (a.1.time, &a.1.origin).cmp(&(b.1.time, &b.1.origin)));
-    let mut by_pair: BTreeMap<(String, String), Vec<Cited<'_>>> = BTreeMap::new();
-    for (kind, event) in changes {
-        let pair = (
-            event.norm_str("tp.target").unwrap_or("").to_owned(),
-            event.norm_str("tp.trustee").unwrap_or("").to_owned(),
-        );
-        let clusters = by_pair.entry(pair).or_default();
-        let joins = clusters
-            .last()
-            .and_then(|c| c.last())
-            .is_some_and(|(_, last)| event.time.duration_since(last.time) <= window);
-        if joins && let Some(cluster) = clusters.last_mut() {
-            cluster.push((kind.to_owned(), event));
-        } else {
-            clusters.push(vec![(kind.to_owned(), event)]);
-        }
-    }
+    let tagged = |rule: &str, step: &str| -> Vec<_> {
+        input
+            .matched(rule)
+            .iter()
+            .map(|e| (tuning::mailbox_pair(e), step.to_owned(), e))
+            .collect()
+    };
+    let mut changes = tagged(HOST, "host");
+    changes.extend(tagged(AUDIT, "exchange audit"));
     // A change seen only in the unified audit log is AN1051's (it may come from the
     // admin center, not PowerShell); AN1052 needs the host side.
-    by_pair
-        .into_values()
-        .flatten()
+    tuning::clusters(changes, window)
+        .into_iter()
         .filter(|cluster| cluster.iter().any(|(kind, _)| kind == "host"))
         .map(|cluster| change_finding(input, cluster, window))
         .collect()

@@ -8,7 +8,6 @@
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
 use jiff::SignedDuration;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use trustpath_event::Event;
 use trustpath_report::{Finding, FindingKind, Level};
@@ -39,26 +38,13 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
             items.push((format!("role {role} assigned"), e));
         }
     }
-    items.sort_by(|a, b| (a.1.time, &a.1.origin).cmp(&(b.1.time, &b.1.origin)));
-    let mut by_tenant: BTreeMap<String, Vec<Cited<'_>>> = BTreeMap::new();
-    for (step, event) in items {
-        let clusters = by_tenant
-            .entry(event.tenant().unwrap_or("").to_owned())
-            .or_default();
-        let joins = clusters
-            .last()
-            .and_then(|c| c.last())
-            .is_some_and(|(_, last)| event.time.duration_since(last.time) <= CLUSTER);
-        if joins && let Some(cluster) = clusters.last_mut() {
-            cluster.push((step, event));
-        } else {
-            clusters.push(vec![(step, event)]);
-        }
-    }
-    by_tenant
-        .into_values()
-        .flatten()
-        .map(|cited| cluster_finding(input, &cited))
+    let keyed = items
+        .into_iter()
+        .map(|(step, e)| (e.tenant().unwrap_or("").to_owned(), step, e))
+        .collect();
+    tuning::clusters(keyed, CLUSTER)
+        .iter()
+        .map(|cited| cluster_finding(input, cited))
         .collect()
 }
 
