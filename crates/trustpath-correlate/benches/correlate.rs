@@ -1,13 +1,36 @@
-//! Correlation-stage throughput and state size (not a test: prints a table).
+//! Correlation-stage throughput and state size (not a test: prints tables).
 //!
-//! Events are built before timing; only `Engine::push` + `Engine::finish` are timed.
-//! 100,000 group keys (tenants) stay active (timespan 1 h, events 10 ms apart).
-//! Streaming mode with 1 minute lateness, so the queue and timers are exercised.
-//! Memory: the engine's own state accounting at the peak (before `finish`) and RSS growth.
+//! Workload: 100,000 group keys (tenants) stay active (timespan 1 h, events 10 ms apart,
+//! so each key sees an event every 1,000 s). Events are built before timing; only
+//! `Engine::push` + `Engine::finish` are timed, on one thread.
+//!
+//! * `event_count` (`gte 3`, eager: fires every third event of a key) and
+//!   `temporal_ordered` (steps a → b → c, one chain per key, completes every third
+//!   event of a key).
+//! * `streaming`: 1 minute allowed lateness, so the watermark queue and the window
+//!   timers are exercised; `batch`: [`EngineConfig::batch`] (everything sorted at
+//!   `finish`).
+//! * Three input sizes (1M, 2M, 4M events by default) show whether time grows linearly.
+//! * Each timing is repeated (`TP_BENCH_REPS`, default 3): best and median are printed.
+//!   The machine is shared, so the load average is printed too.
+//! * `floor`: a trivial loop over the same events doing one group-key hash lookup
+//!   (read `tp.tenant`, look it up in a map of the 100,000 keys). `x floor` is the
+//!   engine's time divided by that: the engine's overhead over the physical minimum.
+//! * Memory is measured in a fresh child process per configuration (the allocator
+//!   keeps freed pages, so RSS in a reused process says nothing): the engine's own
+//!   accounting ([`Engine::state_bytes`]) and the RSS growth from `/proc/self/statm`,
+//!   both at the peak (before `finish`), divided by the active keys.
+//!
+//! Environment: `TP_BENCH_SIZES=1000000,2000000` (sizes), `TP_BENCH_REPS=5`,
+//! `TP_BENCH_ONLY=event_count|temporal_ordered`, `TP_BENCH_MODE=streaming|batch`,
+//! `TP_BENCH_NO_MEM=1` (skip the child processes).
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
+use std::collections::HashMap;
+use std::hint::black_box;
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 use trustpath_correlate::{
@@ -15,7 +38,10 @@ use trustpath_correlate::{
 };
 use trustpath_event::{Event, Format, Origin, SourceKind};
 
+/// Active group keys.
 const KEYS: usize = 100_000;
+/// Environment variable that turns the process into a memory-measuring child.
+const CHILD_ENV: &str = "TP_BENCH_CHILD";
 
 struct Catalog;
 
@@ -27,6 +53,11 @@ impl RuleCatalog for Catalog {
         "rule"
     }
 }
+
+/// The correlation kinds measured.
+const KINDS: [&str; 2] = ["event_count", "temporal_ordered"];
+/// The engine modes measured.
+const MODES: [&str; 2] = ["streaming", "batch"];
 
 fn set(kind: &str) -> Arc<CorrelationSet> {
     let corr = if kind == "event_count" {
@@ -44,6 +75,22 @@ fn set(kind: &str) -> Arc<CorrelationSet> {
     Arc::new(set)
 }
 
+fn config(mode: &str) -> EngineConfig {
+    if mode == "batch" {
+        EngineConfig::batch()
+    } else {
+        EngineConfig {
+            lateness: Some(SignedDuration::from_mins(1)),
+            ..EngineConfig::default()
+        }
+    }
+}
+
+fn tenant(i: usize) -> String {
+    format!("tenant-{:06}", (i * 7919) % KEYS)
+}
+
+/// `n` events; the chain step (rule) cycles per round over all keys: a, b, c.
 fn events(n: usize) -> Vec<(Arc<Event>, [RuleRef; 1])> {
     let start: Timestamp = "2025-01-01T00:00:00Z"
         .parse()
@@ -51,8 +98,7 @@ fn events(n: usize) -> Vec<(Arc<Event>, [RuleRef; 1])> {
     let file: Arc<str> = Arc::from("bench.jsonl");
     (0..n)
         .map(|i| {
-            let tenant = format!("tenant-{:06}", (i * 7919) % KEYS);
-            let fields = json!({"tp.tenant": tenant, "tp.ip": "192.0.2.1"});
+            let fields = json!({"tp.tenant": tenant(i), "tp.ip": "192.0.2.1"});
             let event = Event {
                 time: start + SignedDuration::from_millis(10 * i as i64),
                 source: SourceKind::M365Audit,
@@ -65,7 +111,6 @@ fn events(n: usize) -> Vec<(Arc<Event>, [RuleRef; 1])> {
                 },
                 fields: fields.as_object().cloned().unwrap_or_default(),
             };
-            // Steps cycle per key: a, b, c for the chain; all `a` for the count.
             (Arc::new(event), [RuleRef((i / KEYS) % 3)])
         })
         .collect()
@@ -82,64 +127,273 @@ fn rss_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
-fn main() {
-    println!(
-        "{:<17} {:>9} {:>10} {:>12} {:>11} {:>13} {:>12} {:>8}",
-        "correlation",
-        "events",
-        "time ms",
-        "events/s",
-        "active keys",
-        "state B/key",
-        "rss Δ MB",
-        "results"
-    );
-    for kind in ["event_count", "temporal_ordered"] {
-        let set = set(kind);
-        for n in [500_000, 1_000_000, 2_000_000] {
-            let input = events(n);
-            let cfg = EngineConfig {
-                lateness: Some(SignedDuration::from_mins(1)),
-                ..EngineConfig::default()
-            };
-            let rss_before = rss_bytes();
-            let mut engine = Engine::new(set.clone(), cfg);
-            let mut out = Vec::new();
-            let mut results = 0;
-            let start = Instant::now();
-            for (event, rules) in &input {
-                let r: &[RuleRef] = if kind == "event_count" {
-                    &[RuleRef(0)]
-                } else {
-                    rules
-                };
-                engine.push(event.clone(), r, &mut out);
-                if out.len() >= 4096 {
-                    // A sink takes the results; they are not correlation state.
-                    results += out.len();
-                    out.clear();
-                }
-            }
-            let peak_keys = engine.stats().active_keys;
-            let state = engine.state_bytes();
-            let rss_peak = rss_bytes();
-            engine.finish(&mut out);
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+fn selected<'a>(all: &[&'a str], env: &str) -> Vec<&'a str> {
+    let only = std::env::var(env).ok();
+    all.iter()
+        .copied()
+        .filter(|k| only.as_deref().is_none_or(|o| o == *k))
+        .collect()
+}
+
+/// CPU time of the calling thread (user + system) from `/proc/thread-self/stat`, in
+/// seconds (clock ticks assumed to be 100 per second, the Linux default; 10 ms
+/// resolution). Unlike wall time it does not count time the scheduler gave to the
+/// other builds sharing the machine.
+fn thread_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the `(comm)` field: state is field 3, utime 14, stime 15.
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// What one engine run measured.
+struct Run {
+    secs: f64,
+    cpu_secs: f64,
+    results: usize,
+    peak_keys: u64,
+    state_bytes: usize,
+    rss_growth: usize,
+}
+
+fn rules_for(kind: &str, rules: &[RuleRef; 1]) -> &'static [RuleRef] {
+    const STEPS: [[RuleRef; 1]; 3] = [[RuleRef(0)], [RuleRef(1)], [RuleRef(2)]];
+    if kind == "event_count" {
+        &STEPS[0]
+    } else {
+        &STEPS[rules[0].0 % 3]
+    }
+}
+
+/// Pushes `input` through a fresh engine, then finishes it.
+fn run_engine(kind: &str, mode: &str, input: &[(Arc<Event>, [RuleRef; 1])]) -> Run {
+    let set = set(kind);
+    let rss_before = rss_bytes();
+    let mut engine = Engine::new(set, config(mode));
+    let mut out = Vec::new();
+    let mut results = 0;
+    let cpu_start = thread_cpu_secs();
+    let start = Instant::now();
+    for (event, rules) in input {
+        engine.push(event.clone(), rules_for(kind, rules), &mut out);
+        if out.len() >= 4096 {
+            // A sink takes the results; they are not correlation state.
             results += out.len();
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{:<17} {:>9} {:>10.0} {:>12.0} {:>11} {:>13} {:>12.1} {:>8}",
-                kind,
-                n,
-                secs * 1e3,
-                n as f64 / secs,
-                peak_keys,
-                state / (peak_keys.max(1) as usize),
-                (rss_peak.saturating_sub(rss_before)) as f64 / 1e6,
-                results
-            );
+            out.clear();
         }
     }
+    let paused = Instant::now();
+    let cpu_paused = thread_cpu_secs();
+    let peak_keys = engine.stats().active_keys;
+    let state_bytes = engine.state_bytes();
+    let rss_growth = rss_bytes().saturating_sub(rss_before);
+    let cpu_resumed = thread_cpu_secs();
+    let resumed = Instant::now();
+    engine.finish(&mut out);
+    results += out.len();
+    let secs = (paused - start + resumed.elapsed()).as_secs_f64();
+    let cpu_secs = cpu_paused - cpu_start + thread_cpu_secs() - cpu_resumed;
+    Run {
+        secs,
+        cpu_secs,
+        results,
+        peak_keys,
+        state_bytes,
+        rss_growth,
+    }
+}
+
+/// The physical floor: read the group key and look it up once per event.
+fn floor_secs(input: &[(Arc<Event>, [RuleRef; 1])], index: &HashMap<String, u32>) -> (f64, f64) {
+    let cpu_start = thread_cpu_secs();
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for (event, _) in input {
+        let key = event
+            .get("tp.tenant")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        sum += u64::from(index.get(key).copied().unwrap_or(0));
+    }
+    black_box(sum);
+    (start.elapsed().as_secs_f64(), thread_cpu_secs() - cpu_start)
+}
+
+fn best_median(mut xs: Vec<f64>) -> (f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    (xs[0], xs[xs.len() / 2])
+}
+
+/// Child process: one configuration's memory at the peak, printed as
+/// `peak_keys state_bytes rss_growth`.
+fn child(spec: &str) {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [kind, mode, n] = parts[..] else {
+        eprintln!("bad {CHILD_ENV}={spec}");
+        return;
+    };
+    let input = events(n.parse().unwrap_or(0));
+    let run = run_engine(kind, mode, &input);
+    println!("{} {} {}", run.peak_keys, run.state_bytes, run.rss_growth);
+}
+
+fn memory_in_child(kind: &str, mode: &str, n: usize) -> Option<(u64, usize, usize)> {
+    let exe = std::env::current_exe().ok()?;
+    let out = Command::new(exe)
+        .env(CHILD_ENV, format!("{kind},{mode},{n}"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|x| x.parse::<usize>().ok());
+    Some((it.next()?? as u64, it.next()??, it.next()??))
+}
+
+/// Keys, state bytes and RSS growth columns: per active key in streaming mode, per
+/// event in batch mode (batch processes nothing before `finish`: the peak holds every
+/// event in the waiting queue and no key).
+fn memory_columns(
+    mode: &str,
+    n: usize,
+    mem: Option<(u64, usize, usize)>,
+    fallback_keys: u64,
+) -> (String, String, String) {
+    let Some((keys, state, rss)) = mem else {
+        return (fallback_keys.to_string(), "-".into(), "-".into());
+    };
+    if mode == "batch" {
+        let n = n.max(1);
+        return (
+            keys.to_string(),
+            format!("{}/ev", state / n),
+            format!("{}/ev", rss / n),
+        );
+    }
+    let k = keys.max(1) as usize;
+    (
+        keys.to_string(),
+        format!("{}/key", state / k),
+        format!("{}/key", rss / k),
+    )
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        child(&spec);
+        return;
+    }
+    let sizes = env_list("TP_BENCH_SIZES", &[1_000_000, 2_000_000, 4_000_000]);
+    let reps = env_list("TP_BENCH_REPS", &[3])[0].max(1);
+    let kinds = selected(&KINDS, "TP_BENCH_ONLY");
+    let modes = selected(&MODES, "TP_BENCH_MODE");
+    let with_mem = std::env::var("TP_BENCH_NO_MEM").is_err();
+    println!("load average at start: {}", loadavg());
+    let max = sizes.iter().copied().max().unwrap_or(0);
+    let built = Instant::now();
+    let input = events(max);
+    let index: HashMap<String, u32> = (0..KEYS).map(|i| (tenant(i), i as u32)).collect();
     println!(
-        "state B/key: engine state accounting (slots, interned key, buffered entries, timers); events are shared Arcs, not copied."
+        "built {max} events in {:.1} s; {KEYS} group keys; {reps} run(s) per row, best / median",
+        built.elapsed().as_secs_f64()
+    );
+    println!();
+    println!(
+        "{:<17} {:<9} {:>8} {:>8} {:>10} {:>10} {:>10} {:>7} {:>6} {:>7} {:>9} {:>9} {:>8}",
+        "correlation",
+        "mode",
+        "events",
+        "best ms",
+        "best ev/s",
+        "med ev/s",
+        "cpu ev/s",
+        "x floor",
+        "ns/ev",
+        "keys",
+        "state B",
+        "rss B",
+        "results"
+    );
+    for &n in &sizes {
+        let slice = &input[..n];
+        // The floor is cheap: measure it more often than the engine.
+        let floors: Vec<(f64, f64)> = (0..reps.max(5))
+            .map(|_| floor_secs(slice, &index))
+            .collect();
+        let (floor_best, floor_med) = best_median(floors.iter().map(|f| f.0).collect());
+        let (floor_cpu, _) = best_median(floors.iter().map(|f| f.1).collect());
+        println!(
+            "{:<17} {:<9} {:>8} {:>8.0} {:>10.0} {:>10.0} {:>10.0} {:>7} {:>6.0}",
+            "floor (1 lookup)",
+            "-",
+            n,
+            floor_best * 1e3,
+            n as f64 / floor_best,
+            n as f64 / floor_med,
+            n as f64 / floor_cpu.max(0.01),
+            "1.0",
+            floor_best * 1e9 / n as f64
+        );
+        for &kind in &kinds {
+            for &mode in &modes {
+                let runs: Vec<Run> = (0..reps).map(|_| run_engine(kind, mode, slice)).collect();
+                let results = runs[0].results;
+                let (best, med) = best_median(runs.iter().map(|r| r.secs).collect());
+                let (cpu_best, _) = best_median(runs.iter().map(|r| r.cpu_secs).collect());
+                let mem = if with_mem {
+                    memory_in_child(kind, mode, n)
+                } else {
+                    None
+                };
+                let (keys, state, rss) = memory_columns(mode, n, mem, runs[0].peak_keys);
+                println!(
+                    "{:<17} {:<9} {:>8} {:>8.0} {:>10.0} {:>10.0} {:>10.0} {:>7.1} {:>6.0} {:>7} {:>9} {:>9} {:>8}",
+                    kind,
+                    mode,
+                    n,
+                    best * 1e3,
+                    n as f64 / best,
+                    n as f64 / med,
+                    n as f64 / cpu_best.max(0.01),
+                    best / floor_best,
+                    best * 1e9 / n as f64,
+                    keys,
+                    state,
+                    rss,
+                    results
+                );
+            }
+        }
+    }
+    println!();
+    println!("load average at end: {}", loadavg());
+    println!(
+        "best/med ev/s: wall clock; cpu ev/s: events per second of this thread's CPU time \
+         (best run; immune to time slices given to other processes, not to their cache \
+         pollution). x floor: best engine wall time / best floor wall time.\n\
+         state B: Engine::state_bytes (slots, interned keys, index, buffered entries, chains, \
+         timers, waiting queue) at the peak (before finish); rss B: RSS growth from engine \
+         creation to the peak (fresh child process). Per active key in streaming mode, per \
+         event in batch mode (the waiting queue holds every event until finish, by design). \
+         Events are shared Arcs built before timing and not counted."
     );
 }

@@ -9,7 +9,13 @@
 //! order, as long as no event is late. A late event (time < watermark on arrival) is
 //! counted and listed, and not correlated: evaluating it against state that has moved on
 //! would make results depend on arrival order. Batch mode (`lateness: None`) releases
-//! nothing before [`Engine::finish`].
+//! nothing before [`Engine::finish`]: it appends events without any watermark work and
+//! sorts them once there (only if they arrived out of order).
+//!
+//! Cost model (see `benches/correlate.rs`): events and timers that arrive in order go to
+//! FIFO runs (O(1)); only out-of-order ones pay for a binary heap. The correlation set is
+//! borrowed, not cloned, while the state is mutated, and an event's rule list is kept
+//! inline, so the per-event path allocates only for new keys, new chains and results.
 
 use crate::keyed::{
     CorrState, Entry, Input, KeyState, add, close_windows, eager_window, expire_front, group_key,
@@ -127,11 +133,49 @@ pub enum SnapshotError {
     },
 }
 
+/// The rules an event matched that some correlation uses: almost always one, so it is
+/// kept inline (no allocation per event). Serialized as a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<RuleRef>", into = "Vec<RuleRef>")]
+enum RuleList {
+    /// Exactly one rule.
+    One(RuleRef),
+    /// Any other number of rules.
+    Many(Vec<RuleRef>),
+}
+
+impl RuleList {
+    fn as_slice(&self) -> &[RuleRef] {
+        match self {
+            RuleList::One(r) => std::slice::from_ref(r),
+            RuleList::Many(v) => v,
+        }
+    }
+}
+
+impl From<Vec<RuleRef>> for RuleList {
+    fn from(v: Vec<RuleRef>) -> Self {
+        match v[..] {
+            [one] => RuleList::One(one),
+            _ => RuleList::Many(v),
+        }
+    }
+}
+
+impl From<RuleList> for Vec<RuleRef> {
+    fn from(r: RuleList) -> Self {
+        match r {
+            RuleList::One(one) => vec![one],
+            RuleList::Many(v) => v,
+        }
+    }
+}
+
 /// A matched event waiting for the watermark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Pending {
     event: Arc<Event>,
-    rules: Vec<RuleRef>,
+    rules: RuleList,
 }
 
 impl Eq for Pending {}
@@ -142,7 +186,7 @@ impl Ord for Pending {
         a.time
             .cmp(&b.time)
             .then_with(|| a.origin.cmp(&b.origin))
-            .then_with(|| self.rules.cmp(&other.rules))
+            .then_with(|| self.rules.as_slice().cmp(other.rules.as_slice()))
             .then_with(|| {
                 if Arc::ptr_eq(a, b) {
                     Ordering::Equal
@@ -178,8 +222,15 @@ struct State {
     in_order: VecDeque<Pending>,
     /// Events that arrived out of order.
     pending: BinaryHeap<Reverse<Pending>>,
+    /// Batch mode: `in_order` received events out of order and is sorted before use.
+    #[serde(default)]
+    unsorted: bool,
     max_seen: Option<Timestamp>,
     corrs: Vec<CorrState>,
+    /// Timers created in order (the common case: O(1)); see [`State::push_timer`].
+    #[serde(default)]
+    timers_in_order: VecDeque<Timer>,
+    /// Timers created out of order.
     timers: BinaryHeap<Reverse<Timer>>,
     late: Vec<LateEvent>,
     evictions: Vec<Evicted>,
@@ -187,11 +238,63 @@ struct State {
 }
 
 impl State {
+    /// Streaming: keeps the waiting events ordered (a sorted run plus a heap).
     fn enqueue(&mut self, p: Pending) {
         if self.in_order.back().is_none_or(|last| *last <= p) {
             self.in_order.push_back(p);
         } else {
             self.pending.push(Reverse(p));
+        }
+    }
+
+    /// Batch: appends; the run is sorted once before processing ([`State::sort_waiting`]).
+    fn append(&mut self, p: Pending) {
+        if self.in_order.back().is_some_and(|last| *last > p) {
+            self.unsorted = true;
+        }
+        self.in_order.push_back(p);
+    }
+
+    /// Makes `in_order` one sorted run again after out-of-order batch appends.
+    fn sort_waiting(&mut self) {
+        if !self.unsorted {
+            return;
+        }
+        self.in_order.extend(self.pending.drain().map(|r| r.0));
+        self.in_order.make_contiguous().sort_unstable();
+        self.unsorted = false;
+    }
+
+    /// Adds a timer: to the ordered run when it sorts last there, else to the heap.
+    fn push_timer(&mut self, t: Timer) {
+        if self.timers_in_order.back().is_none_or(|last| *last <= t) {
+            self.timers_in_order.push_back(t);
+        } else {
+            self.timers.push(Reverse(t));
+        }
+    }
+
+    /// The earliest timer.
+    fn next_timer(&self) -> Option<Timer> {
+        let a = self.timers_in_order.front().copied();
+        let b = self.timers.peek().map(|r| r.0);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Removes and returns the earliest timer.
+    fn pop_timer(&mut self) -> Option<Timer> {
+        let from_heap = match (self.timers_in_order.front(), self.timers.peek()) {
+            (Some(a), Some(b)) => b.0 < *a,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if from_heap {
+            self.timers.pop().map(|r| r.0)
+        } else {
+            self.timers_in_order.pop_front()
         }
     }
 
@@ -234,6 +337,13 @@ type Inputs = Vec<Vec<(u16, Input)>>;
 #[derive(Debug)]
 pub struct Engine {
     set: Arc<CorrelationSet>,
+    core: Core,
+}
+
+/// Everything but the (shared, read-only) correlation set, so processing can borrow the
+/// set while it mutates the state.
+#[derive(Debug)]
+struct Core {
     cfg: EngineConfig,
     st: State,
     key_buf: String,
@@ -251,10 +361,7 @@ impl Engine {
         };
         Engine {
             set,
-            cfg,
-            st,
-            key_buf: String::new(),
-            inputs: vec![Vec::new(); n],
+            core: Core::new(cfg, st, n),
         }
     }
 
@@ -265,9 +372,7 @@ impl Engine {
 
     /// The watermark: latest event time seen minus the lateness (streaming only).
     pub fn watermark(&self) -> Option<Timestamp> {
-        let lateness = self.cfg.lateness?;
-        let max = self.st.max_seen?;
-        Some(max.saturating_sub(lateness).unwrap_or(Timestamp::MIN))
+        self.core.watermark()
     }
 
     /// Feeds one event with the ascending list of detection rules it matched; results
@@ -278,79 +383,43 @@ impl Engine {
         matched: &[RuleRef],
         out: &mut Vec<CorrelationResult>,
     ) {
-        self.st.stats.events += 1;
-        let rules: Vec<RuleRef> = matched
-            .iter()
-            .copied()
-            .filter(|r| self.set.uses_rule(*r))
-            .collect();
-        if rules.is_empty() {
-            self.st.stats.ignored += 1;
-            return;
-        }
-        if let Some(wm) = self.watermark()
-            && event.time < wm
-        {
-            self.record_late(&event, rules, wm);
-            return;
-        }
-        self.st.max_seen = Some(self.st.max_seen.map_or(event.time, |m| m.max(event.time)));
-        self.st.enqueue(Pending { event, rules });
-        if let Some(wm) = self.watermark() {
-            self.advance(Some(wm), out);
-        }
+        self.core.push(&self.set, event, matched, out);
     }
 
     /// Processes everything still buffered and closes every window.
     pub fn finish(&mut self, out: &mut Vec<CorrelationResult>) {
-        self.advance(None, out);
+        self.core.advance(&self.set, None, out);
     }
 
     /// Late events (up to the budget; all are counted in [`EngineStats::late`]).
     pub fn late_events(&self) -> &[LateEvent] {
-        &self.st.late
+        &self.core.st.late
     }
 
     /// State evictions (up to the budget; all are counted).
     pub fn evictions(&self) -> &[Evicted] {
-        &self.st.evictions
+        &self.core.st.evictions
     }
 
     /// Counters and gauges.
     pub fn stats(&self) -> EngineStats {
-        let mut s = self.st.stats.clone();
-        s.pending = (self.st.pending.len() + self.st.in_order.len()) as u64;
+        let st = &self.core.st;
+        let mut s = st.stats.clone();
+        s.pending = (st.pending.len() + st.in_order.len()) as u64;
         s.watermark = self.watermark();
         s
     }
 
-    /// Approximate bytes of keyed state (slots, keys, buffered entries, timers), not
-    /// counting the events themselves, which are shared with the caller.
+    /// Approximate bytes of engine state (slots, keys, index, buffered entries, chains,
+    /// timers, the queue of events waiting for the watermark), not counting the events
+    /// themselves, which are shared with the caller.
     pub fn state_bytes(&self) -> usize {
-        use std::mem::size_of;
-        let mut total = self.st.timers.capacity() * size_of::<Reverse<Timer>>();
-        for cs in &self.st.corrs {
-            total += cs.slots.capacity() * size_of::<crate::keyed::Slot>();
-            total += cs.index.capacity() * (size_of::<Arc<str>>() + size_of::<u32>() + 8);
-            for slot in &cs.slots {
-                if let Some(ks) = &slot.state {
-                    total += ks.key.len() + 16;
-                    total += ks.entries.capacity() * size_of::<Entry>();
-                    total += ks.chains.capacity() * size_of::<crate::keyed::Chain>();
-                    total += ks
-                        .chains
-                        .iter()
-                        .map(|c| c.entries.capacity() * size_of::<Entry>())
-                        .sum::<usize>();
-                }
-            }
-        }
-        total
+        self.core.st.bytes()
     }
 
     /// Serializes the whole engine state (JSON).
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
-        Ok(serde_json::to_vec(&self.st)?)
+        Ok(serde_json::to_vec(&self.core.st)?)
     }
 
     /// An engine continuing from `bytes` (taken with the same correlation set).
@@ -370,11 +439,86 @@ impl Engine {
         let n = set.correlations.len();
         Ok(Engine {
             set,
+            core: Core::new(cfg, st, n),
+        })
+    }
+}
+
+impl State {
+    /// See [`Engine::state_bytes`].
+    fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let mut total = self.timers.capacity() * size_of::<Reverse<Timer>>()
+            + self.timers_in_order.capacity() * size_of::<Timer>()
+            + self.in_order.capacity() * size_of::<Pending>()
+            + self.pending.capacity() * size_of::<Reverse<Pending>>();
+        for cs in &self.corrs {
+            total += cs.bytes();
+        }
+        total
+    }
+}
+
+/// The rules of `matched` that some correlation uses.
+fn used_rules(set: &CorrelationSet, matched: &[RuleRef]) -> Option<RuleList> {
+    let mut used = matched.iter().copied().filter(|r| set.uses_rule(*r));
+    let first = used.next()?;
+    match used.next() {
+        None => Some(RuleList::One(first)),
+        Some(second) => {
+            let mut all = vec![first, second];
+            all.extend(used);
+            Some(RuleList::Many(all))
+        }
+    }
+}
+
+impl Core {
+    fn new(cfg: EngineConfig, st: State, correlations: usize) -> Self {
+        Core {
             cfg,
             st,
             key_buf: String::new(),
-            inputs: vec![Vec::new(); n],
-        })
+            inputs: vec![Vec::new(); correlations],
+        }
+    }
+
+    fn watermark(&self) -> Option<Timestamp> {
+        let lateness = self.cfg.lateness?;
+        let max = self.st.max_seen?;
+        Some(max.saturating_sub(lateness).unwrap_or(Timestamp::MIN))
+    }
+
+    /// See [`Engine::push`].
+    fn push(
+        &mut self,
+        set: &CorrelationSet,
+        event: Arc<Event>,
+        matched: &[RuleRef],
+        out: &mut Vec<CorrelationResult>,
+    ) {
+        self.st.stats.events += 1;
+        let Some(rules) = used_rules(set, matched) else {
+            self.st.stats.ignored += 1;
+            return;
+        };
+        if self.cfg.lateness.is_none() {
+            // Batch: nothing is released before `finish`, so no watermark work.
+            self.st.max_seen = Some(self.st.max_seen.map_or(event.time, |m| m.max(event.time)));
+            self.st.append(Pending { event, rules });
+            return;
+        }
+        if let Some(wm) = self.watermark()
+            && event.time < wm
+        {
+            self.record_late(&event, rules.into(), wm);
+            return;
+        }
+        self.st.max_seen = Some(self.st.max_seen.map_or(event.time, |m| m.max(event.time)));
+        self.st.enqueue(Pending { event, rules });
+        if let Some(wm) = self.watermark() {
+            self.advance(set, Some(wm), out);
+        }
     }
 
     fn record_late(&mut self, event: &Event, rules: Vec<RuleRef>, wm: Timestamp) {
@@ -393,61 +537,82 @@ impl Engine {
     }
 
     /// Releases events and fires timers strictly before `frontier` (all when `None`), in time order.
-    fn advance(&mut self, frontier: Option<Timestamp>, out: &mut Vec<CorrelationResult>) {
+    fn advance(
+        &mut self,
+        set: &CorrelationSet,
+        frontier: Option<Timestamp>,
+        out: &mut Vec<CorrelationResult>,
+    ) {
+        self.st.sort_waiting();
         let before = |t: Timestamp| frontier.is_none_or(|f| t < f);
         loop {
             let slice = self.st.next_time().filter(|t| before(*t));
-            let timer = self.st.timers.peek().map(|t| t.0.at).filter(|t| before(*t));
+            let timer = self.st.next_timer().map(|t| t.at).filter(|t| before(*t));
             match (slice, timer) {
                 (None, None) => break,
-                (Some(t), Some(d)) if d < t => self.fire_timer(out),
-                (Some(t), _) => self.release_slice(t, out),
-                (None, Some(_)) => self.fire_timer(out),
+                (Some(t), Some(d)) if d < t => self.fire_timer(set, out),
+                (Some(t), _) => self.release_slice(set, t, out),
+                (None, Some(_)) => self.fire_timer(set, out),
             }
         }
     }
 
     /// Processes every pending event at time `t`.
-    fn release_slice(&mut self, t: Timestamp, out: &mut Vec<CorrelationResult>) {
+    fn release_slice(
+        &mut self,
+        set: &CorrelationSet,
+        t: Timestamp,
+        out: &mut Vec<CorrelationResult>,
+    ) {
         let mut inputs = std::mem::take(&mut self.inputs);
-        while let Some(p) = self.st.pop_at(t) {
-            for &rule in &p.rules {
-                for &(c, step) in self.set.rule_consumers.get(rule.0).into_iter().flatten() {
-                    inputs[c as usize].push((
-                        step,
-                        Input::Event {
-                            event: p.event.clone(),
-                            rule,
-                        },
-                    ));
+        while let Some(Pending { event, rules }) = self.st.pop_at(t) {
+            let mut targets = rules
+                .as_slice()
+                .iter()
+                .flat_map(|&rule| {
+                    let consumers = set.rule_consumers.get(rule.0).into_iter().flatten();
+                    consumers.map(move |&(c, step)| (c, step, rule))
+                })
+                .peekable();
+            let mut event = Some(event);
+            while let Some((c, step, rule)) = targets.next() {
+                // The last consumer takes the event itself: no reference count traffic.
+                let shared = if targets.peek().is_some() {
+                    event.clone()
+                } else {
+                    event.take()
+                };
+                if let Some(event) = shared {
+                    inputs[c as usize].push((step, Input::Event { event, rule }));
                 }
             }
         }
-        self.run(&mut inputs, 0, t, out);
+        self.run(set, &mut inputs, 0, t, out);
         self.inputs = inputs;
     }
 
     /// Feeds `inputs` to correlations `from..` in dependency order at time `t`.
     fn run(
         &mut self,
+        set: &CorrelationSet,
         inputs: &mut Inputs,
         from: usize,
         t: Timestamp,
         out: &mut Vec<CorrelationResult>,
     ) {
-        let set = self.set.clone();
         let mut produced = Vec::new();
         for c in from..set.correlations.len() {
             if inputs[c].is_empty() {
                 continue;
             }
             let mut items = std::mem::take(&mut inputs[c]);
-            if set.correlations[c].kind == CorrelationType::TemporalOrdered {
+            if set.correlations[c].kind == CorrelationType::TemporalOrdered && items.len() > 1 {
                 items.sort_by_key(|(step, _)| *step);
             }
             for (step, input) in items.drain(..) {
                 self.st.stats.inputs += 1;
                 self.process(
+                    set,
                     c,
                     Entry {
                         time: t,
@@ -457,7 +622,7 @@ impl Engine {
                     &mut produced,
                 );
                 for r in produced.drain(..) {
-                    self.emit(c, r, inputs, out);
+                    self.emit(set, c, r, inputs, out);
                 }
             }
             inputs[c] = items;
@@ -467,6 +632,7 @@ impl Engine {
     /// Counts a result, reports it if the set says so, and feeds outer correlations.
     fn emit(
         &mut self,
+        set: &CorrelationSet,
         c: usize,
         r: CorrelationResult,
         inputs: &mut Inputs,
@@ -476,34 +642,50 @@ impl Engine {
         if r.partial {
             self.st.stats.partial_results += 1;
         }
-        let consumers = &self.set.corr_consumers[c];
+        let consumers = &set.corr_consumers[c];
+        let reported = set.is_reported(c);
         if !r.partial && !consumers.is_empty() {
-            let shared = Arc::new(r.clone());
+            let shared = Arc::new(if reported { r.clone() } else { r });
             for &(outer, step) in consumers {
                 inputs[outer as usize].push((step, Input::Result(shared.clone())));
             }
+            if reported {
+                out.push(CorrelationResult::clone(&shared));
+            }
+            return;
         }
-        if self.set.is_reported(c) {
+        if reported {
             out.push(r);
         }
     }
 
+    /// The slot of the current group key (`key_buf`) in correlation `c`, created (under
+    /// the key budget) when new.
+    fn slot_of_key(&mut self, set: &CorrelationSet, c: usize, at: Timestamp) -> u32 {
+        if let Some(&slot) = self.st.corrs[c].index.get(self.key_buf.as_str()) {
+            return slot;
+        }
+        if self.st.stats.active_keys as usize >= self.cfg.budget.max_keys {
+            self.evict_one_key(set, at);
+        }
+        self.st.stats.active_keys += 1;
+        self.st.corrs[c].insert_key(&self.key_buf)
+    }
+
     /// One input of correlation `c`.
-    fn process(&mut self, c: usize, entry: Entry, produced: &mut Vec<CorrelationResult>) {
-        let set = self.set.clone();
+    fn process(
+        &mut self,
+        set: &CorrelationSet,
+        c: usize,
+        entry: Entry,
+        produced: &mut Vec<CorrelationResult>,
+    ) {
         let corr = &set.correlations[c];
         if !group_key(corr, &entry, &mut self.key_buf) {
             self.st.stats.ungrouped += 1;
             return;
         }
-        let is_new = !self.st.corrs[c].index.contains_key(self.key_buf.as_str());
-        if is_new && self.st.stats.active_keys as usize >= self.cfg.budget.max_keys {
-            self.evict_one_key(entry.time);
-        }
-        let (slot, created) = self.st.corrs[c].slot_for(&self.key_buf);
-        if created {
-            self.st.stats.active_keys += 1;
-        }
+        let slot = self.slot_of_key(set, c, entry.time);
         let Some(ks) = self.st.corrs[c].state_mut(slot) else {
             return;
         };
@@ -516,17 +698,20 @@ impl Engine {
             close_windows(corr, ks, time, produced);
             ks.entries.push_back(entry);
         }
-        self.enforce_event_budget(c, slot, time);
-        self.settle(c, slot);
+        self.enforce_event_budget(set, c, slot, time);
+        self.settle(set, c, slot);
     }
 
     /// Drops the oldest buffered events of a key over the per-key budget.
-    fn enforce_event_budget(&mut self, c: usize, slot: u32, at: Timestamp) {
+    fn enforce_event_budget(&mut self, set: &CorrelationSet, c: usize, slot: u32, at: Timestamp) {
         let max = self.cfg.budget.max_events_per_key.max(1);
-        let corr = &self.set.correlations[c];
+        let corr = &set.correlations[c];
         let Some(ks) = self.st.corrs[c].state_mut(slot) else {
             return;
         };
+        if ks.buffered() <= max {
+            return;
+        }
         let mut dropped = 0;
         let first_origin = ks.oldest_origin();
         while ks.buffered() > max {
@@ -537,22 +722,20 @@ impl Engine {
             }
             dropped += 1;
         }
-        if dropped > 0 {
-            let group = group_map(corr, &ks.key);
-            self.record_eviction(Evicted {
-                correlation: corr.id.clone(),
-                group,
-                reason: EvictReason::EventBudget,
-                events: dropped,
-                first_origin,
-                at,
-            });
-        }
+        let group = group_map(corr, &ks.key);
+        self.record_eviction(Evicted {
+            correlation: corr.id.clone(),
+            group,
+            reason: EvictReason::EventBudget,
+            events: dropped,
+            first_origin,
+            at,
+        });
     }
 
     /// Evicts the group key whose timer is due first (deterministic, close to LRU).
-    fn evict_one_key(&mut self, at: Timestamp) {
-        while let Some(Reverse(timer)) = self.st.timers.pop() {
+    fn evict_one_key(&mut self, set: &CorrelationSet, at: Timestamp) {
+        while let Some(timer) = self.st.pop_timer() {
             let cs = &mut self.st.corrs[timer.corr as usize];
             let valid = cs
                 .slots
@@ -566,7 +749,7 @@ impl Engine {
             };
             self.st.stats.active_keys = self.st.stats.active_keys.saturating_sub(1);
             self.st.stats.evicted_keys += 1;
-            let corr = &self.set.correlations[timer.corr as usize];
+            let corr = &set.correlations[timer.corr as usize];
             self.record_eviction(Evicted {
                 correlation: corr.id.clone(),
                 group: group_map(corr, &ks.key),
@@ -589,8 +772,8 @@ impl Engine {
     }
 
     /// Frees an empty key, or makes sure it has a timer.
-    fn settle(&mut self, c: usize, slot: u32) {
-        let corr = &self.set.correlations[c];
+    fn settle(&mut self, set: &CorrelationSet, c: usize, slot: u32) {
+        let corr = &set.correlations[c];
         let cs = &mut self.st.corrs[c];
         let generation = cs.slots.get(slot as usize).map_or(0, |s| s.generation);
         let Some(ks) = cs.state_mut(slot) else {
@@ -605,22 +788,21 @@ impl Engine {
             && let Some(at) = ks.deadline(corr)
         {
             ks.timer_at = Some(at);
-            self.st.timers.push(Reverse(Timer {
+            self.st.push_timer(Timer {
                 at,
                 corr: c as u32,
                 slot,
                 generation,
-            }));
+            });
         }
     }
 
     /// Runs the earliest timer: closes the windows of its key that end at or before it.
-    fn fire_timer(&mut self, out: &mut Vec<CorrelationResult>) {
-        let Some(Reverse(timer)) = self.st.timers.pop() else {
+    fn fire_timer(&mut self, set: &CorrelationSet, out: &mut Vec<CorrelationResult>) {
+        let Some(timer) = self.st.pop_timer() else {
             return;
         };
         let c = timer.corr as usize;
-        let set = self.set.clone();
         let corr = &set.correlations[c];
         let slot_ok = self.st.corrs[c]
             .slots
@@ -642,15 +824,15 @@ impl Engine {
                 &mut produced,
             );
         }
-        self.settle(c, timer.slot);
+        self.settle(set, c, timer.slot);
         if produced.is_empty() {
             return;
         }
         let mut inputs = std::mem::take(&mut self.inputs);
         for r in produced {
-            self.emit(c, r, &mut inputs, out);
+            self.emit(set, c, r, &mut inputs, out);
         }
-        self.run(&mut inputs, c + 1, timer.at, out);
+        self.run(set, &mut inputs, c + 1, timer.at, out);
         self.inputs = inputs;
     }
 }
@@ -668,5 +850,53 @@ fn close_key(
         expire_front(corr, ks, before);
     } else {
         close_windows(corr, ks, before, out);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn timer(secs: i64, slot: u32) -> Timer {
+        Timer {
+            at: Timestamp::from_second(secs).unwrap(),
+            corr: 0,
+            slot,
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn timers_pop_in_order_whatever_the_push_order() {
+        let mut st = State::default();
+        let pushed = [5, 7, 7, 3, 9, 1, 7, 12, 2];
+        for (i, secs) in pushed.iter().enumerate() {
+            st.push_timer(timer(*secs, i as u32));
+        }
+        assert!(!st.timers.is_empty() && !st.timers_in_order.is_empty());
+        let mut expected: Vec<Timer> = pushed
+            .iter()
+            .enumerate()
+            .map(|(i, s)| timer(*s, i as u32))
+            .collect();
+        expected.sort();
+        let mut popped = Vec::new();
+        while let Some(next) = st.next_timer() {
+            assert_eq!(st.pop_timer(), Some(next));
+            popped.push(next);
+        }
+        assert_eq!(popped, expected);
+    }
+
+    #[test]
+    fn rule_lists_serialize_as_lists() {
+        for rules in [vec![RuleRef(3)], vec![RuleRef(1), RuleRef(2)], vec![]] {
+            let list = RuleList::from(rules.clone());
+            assert_eq!(list.as_slice(), &rules[..]);
+            let json = serde_json::to_string(&list).unwrap();
+            assert_eq!(json, serde_json::to_string(&rules).unwrap());
+            assert_eq!(serde_json::from_str::<RuleList>(&json).unwrap(), list);
+        }
     }
 }

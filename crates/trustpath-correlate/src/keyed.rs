@@ -176,26 +176,43 @@ impl CorrState {
             .and_then(|s| s.state.as_mut())
     }
 
-    /// Finds or allocates the slot for `key`; `true` when it is new.
-    pub fn slot_for(&mut self, key: &str) -> (u32, bool) {
-        if let Some(&slot) = self.index.get(key) {
-            return (slot, false);
-        }
+    /// Allocates a slot for `key`, which must not be in the index yet.
+    pub fn insert_key(&mut self, key: &str) -> u32 {
         let key: Arc<str> = Arc::from(key);
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot::default());
             (self.slots.len() - 1) as u32
         });
-        let s = &mut self.slots[slot as usize];
-        s.generation = s.generation.wrapping_add(1);
-        s.state = Some(KeyState {
-            key: key.clone(),
-            entries: VecDeque::new(),
-            chains: Vec::new(),
-            timer_at: None,
-        });
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.generation = s.generation.wrapping_add(1);
+            s.state = Some(KeyState {
+                key: key.clone(),
+                entries: VecDeque::new(),
+                chains: Vec::new(),
+                timer_at: None,
+            });
+        }
         self.index.insert(key, slot);
-        (slot, true)
+        slot
+    }
+
+    /// Approximate bytes: slots, index, interned keys, buffered entries and chains.
+    pub fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let mut total = self.slots.capacity() * size_of::<Slot>()
+            + self.free.capacity() * size_of::<u32>()
+            + self.index.capacity() * (size_of::<Arc<str>>() + size_of::<u32>() + 8);
+        for ks in self.slots.iter().filter_map(|s| s.state.as_ref()) {
+            total += ks.key.len() + 16;
+            total += ks.entries.capacity() * size_of::<Entry>();
+            total += ks.chains.capacity() * size_of::<Chain>();
+            total += ks
+                .chains
+                .iter()
+                .map(|c| c.entries.capacity() * size_of::<Entry>())
+                .sum::<usize>();
+        }
+        total
     }
 
     /// Frees a slot and returns its state.
@@ -329,7 +346,7 @@ pub(crate) fn make_result<'a>(
     partial: bool,
     value: f64,
 ) -> CorrelationResult {
-    let mut evidence = Vec::new();
+    let mut evidence = Vec::with_capacity(entries.size_hint().0);
     for e in entries {
         e.evidence_into(&mut evidence);
     }
@@ -362,15 +379,15 @@ pub(crate) fn eager_window(
     if let Some(v) = value
         && corr.condition.holds(v)
     {
-        let fired: Vec<Entry> = ks.entries.drain(..).collect();
         out.push(make_result(
             corr,
             &ks.key,
-            fired.iter(),
+            ks.entries.iter(),
             Captures::new(),
             false,
             v,
         ));
+        ks.entries.clear();
     }
 }
 
@@ -401,15 +418,15 @@ pub(crate) fn close_windows(
         let n = ks.entries.iter().take_while(|e| e.time <= end).count();
         match metric(corr, ks.entries.range(..n)) {
             Some(v) if corr.condition.holds(v) => {
-                let fired: Vec<Entry> = ks.entries.drain(..n).collect();
                 out.push(make_result(
                     corr,
                     &ks.key,
-                    fired.iter(),
+                    ks.entries.range(..n),
                     Captures::new(),
                     false,
                     v,
                 ));
+                ks.entries.drain(..n);
             }
             _ => {
                 ks.entries.pop_front();

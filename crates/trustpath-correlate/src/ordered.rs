@@ -69,8 +69,11 @@ pub(crate) fn ordered_step(
             out.push(result);
             return;
         }
+        // Room for one event per step: a chain rarely needs more.
+        let mut entries = Vec::with_capacity(steps.min(16));
+        entries.push(entry);
         ks.chains.push(Chain {
-            entries: vec![entry],
+            entries,
             key: item_key,
         });
     }
@@ -152,6 +155,15 @@ fn emit_complete(
     complete: &[usize],
     out: &mut Vec<CorrelationResult>,
 ) {
+    if let &[i] = complete {
+        // One chain: deduplicate only if two entries could share an identity.
+        let mut chain = ks.chains.remove(i);
+        if has_same_time_and_step(&chain.entries) {
+            dedup_by_identity(&mut chain.entries);
+        }
+        push_complete(corr, &ks.key, chain, out);
+        return;
+    }
     let mut done: Vec<Chain> = Vec::new();
     for &i in complete.iter().rev() {
         done.push(ks.chains.remove(i));
@@ -163,26 +175,52 @@ fn emit_complete(
             entries: Vec::new(),
             key: key.clone(),
         };
-        let mut seen = BTreeSet::new();
         for chain in done.iter().filter(|c| c.key == key) {
-            for e in &chain.entries {
-                if seen.insert(entry_identity(e)) {
-                    merged.entries.push(e.clone());
-                }
-            }
+            merged.entries.extend(chain.entries.iter().cloned());
         }
-        merged.entries.sort_by_key(|e| (e.time, e.step));
-        let caps = chain_captures(corr, &merged);
-        let steps = corr.sources.len() as f64;
-        out.push(make_result(
-            corr,
-            &ks.key,
-            merged.entries.iter(),
-            caps,
-            false,
-            steps,
-        ));
+        dedup_by_identity(&mut merged.entries);
+        push_complete(corr, &ks.key, merged, out);
     }
+}
+
+/// Sorts a completed chain's entries by (time, step) and reports it.
+fn push_complete(
+    corr: &Correlation,
+    group_key: &str,
+    mut chain: Chain,
+    out: &mut Vec<CorrelationResult>,
+) {
+    chain.entries.sort_by_key(|e| (e.time, e.step));
+    let caps = chain_captures(corr, &chain);
+    let steps = corr.sources.len() as f64;
+    out.push(make_result(
+        corr,
+        group_key,
+        chain.entries.iter(),
+        caps,
+        false,
+        steps,
+    ));
+}
+
+/// Whether two entries have the same time and step (a precondition for equal identities).
+fn has_same_time_and_step(entries: &[Entry]) -> bool {
+    if entries.len() <= 16 {
+        return entries.iter().enumerate().any(|(i, a)| {
+            entries[i + 1..]
+                .iter()
+                .any(|b| a.time == b.time && a.step == b.step)
+        });
+    }
+    let mut pairs: Vec<(Timestamp, u16)> = entries.iter().map(|e| (e.time, e.step)).collect();
+    pairs.sort_unstable();
+    pairs.windows(2).any(|w| w[0] == w[1])
+}
+
+/// Keeps the first entry of each identity (time, step, origin), in order.
+fn dedup_by_identity(entries: &mut Vec<Entry>) {
+    let mut seen = BTreeSet::new();
+    entries.retain(|e| seen.insert(entry_identity(e)));
 }
 
 fn entry_identity(e: &Entry) -> (Timestamp, u16, String) {
@@ -200,8 +238,8 @@ pub(crate) fn expire_chains(
 ) {
     let min_steps = corr.chain.as_ref().and_then(|c| c.partial_min_steps);
     let ts = corr.timespan;
-    let key = ks.key.clone();
-    for chain in &mut ks.chains {
+    let KeyState { key, chains, .. } = ks;
+    for chain in chains.iter_mut() {
         let expired = chain
             .entries
             .iter()
@@ -219,7 +257,7 @@ pub(crate) fn expire_chains(
             let caps = chain_captures(corr, chain);
             out.push(make_result(
                 corr,
-                &key,
+                key,
                 chain.entries.iter(),
                 caps,
                 true,
@@ -228,7 +266,7 @@ pub(crate) fn expire_chains(
         }
         chain.entries.drain(..expired);
     }
-    ks.chains.retain(|c| !c.entries.is_empty());
+    chains.retain(|c| !c.entries.is_empty());
 }
 
 fn distinct_steps(entries: &[Entry]) -> usize {

@@ -5,7 +5,9 @@ use crate::spec::{CorrelationType, RuleRef};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use trustpath_event::{ErrorKind, Event, Origin, RecordError};
 
@@ -89,16 +91,7 @@ impl CorrelationResult {
         let mut steps: Vec<usize> = p.evidence.iter().map(|e| e.step).collect();
         steps.sort_unstable();
         steps.dedup();
-        let mut ids: Vec<String> = p.evidence.iter().map(Evidence::identity).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let group: Vec<String> = p.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let id = short_hash(&[
-            p.correlation.as_bytes(),
-            group.join("\u{1f}").as_bytes(),
-            if p.partial { b"partial" } else { b"full" },
-            ids.join("\n").as_bytes(),
-        ]);
+        let id = result_id(&p);
         CorrelationResult {
             id,
             correlation: p.correlation,
@@ -116,16 +109,79 @@ impl CorrelationResult {
     }
 }
 
+/// The result id: [`short_hash`] of the correlation id, the group (`name=value` joined
+/// by U+001F), the partial flag and the sorted, deduplicated evidence identities joined
+/// by newlines. Everything is written into one reused per-thread buffer (no string per
+/// evidence, no allocation per result once the buffer has grown).
+fn result_id(p: &ResultParts) -> String {
+    thread_local! {
+        static SCRATCH: RefCell<(String, Vec<Range<usize>>)> = const {
+            RefCell::new((String::new(), Vec::new()))
+        };
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let (text, spans) = &mut *scratch;
+            result_id_with(p, text, spans)
+        }
+        Err(_) => result_id_with(p, &mut String::new(), &mut Vec::new()),
+    })
+}
+
+fn result_id_with(p: &ResultParts, text: &mut String, spans: &mut Vec<Range<usize>>) -> String {
+    use std::fmt::Write;
+    text.clear();
+    spans.clear();
+    // Writing into a String cannot fail.
+    for (i, (k, v)) in p.group.iter().enumerate() {
+        if i > 0 {
+            text.push('\u{1f}');
+        }
+        let _ = write!(text, "{k}={v}");
+    }
+    let group_end = text.len();
+    for e in &p.evidence {
+        let start = text.len();
+        let _ = write!(text, "{}|{}|{}", e.event.time, e.event.origin, e.rule.0);
+        spans.push(start..text.len());
+    }
+    let text = &*text;
+    spans.sort_unstable_by(|a, b| text[a.clone()].cmp(&text[b.clone()]));
+    spans.dedup_by(|a, b| text[a.clone()] == text[b.clone()]);
+    let ids_len = spans.iter().map(|r| r.len()).sum::<usize>() + spans.len().saturating_sub(1);
+    let mut h = Sha256::new();
+    hash_part(&mut h, p.correlation.as_bytes());
+    hash_part(&mut h, &text.as_bytes()[..group_end]);
+    hash_part(&mut h, if p.partial { b"partial" } else { b"full" });
+    h.update((ids_len as u64).to_le_bytes());
+    for (i, r) in spans.iter().enumerate() {
+        if i > 0 {
+            h.update(b"\n");
+        }
+        h.update(&text.as_bytes()[r.clone()]);
+    }
+    hex_prefix(&h.finalize())
+}
+
+fn hash_part(h: &mut Sha256, part: &[u8]) {
+    h.update((part.len() as u64).to_le_bytes());
+    h.update(part);
+}
+
+/// The first 32 hex characters of a digest.
+fn hex_prefix(digest: &[u8]) -> String {
+    let mut s = hex::encode(&digest[..digest.len().min(16)]);
+    s.truncate(32);
+    s
+}
+
 /// sha256 over length-prefixed parts, hex, first 32 characters.
 pub(crate) fn short_hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
+        hash_part(&mut h, p);
     }
-    let mut s = hex::encode(h.finalize());
-    s.truncate(32);
-    s
+    hex_prefix(&h.finalize())
 }
 
 /// An event that arrived after the watermark had passed its time.
@@ -209,5 +265,71 @@ impl Evicted {
                 self.correlation, self.group, self.events, self.at
             ),
         )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+    use trustpath_event::{Format, SourceKind};
+
+    fn evidence(secs: i64, line: u64, rule: usize) -> Evidence {
+        let event = Event {
+            time: Timestamp::from_second(secs).unwrap(),
+            source: SourceKind::M365Audit,
+            format: Format::UalJson,
+            origin: Origin::file("a.json").with_line(line),
+            fields: Map::new(),
+        };
+        Evidence {
+            event: Arc::new(event),
+            rule: RuleRef(rule),
+            step: rule,
+            via: None,
+        }
+    }
+
+    /// The id as first specified: identities formatted one by one, sorted, joined.
+    fn reference_id(p: &ResultParts) -> String {
+        let mut ids: Vec<String> = p.evidence.iter().map(Evidence::identity).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let group: Vec<String> = p.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        short_hash(&[
+            p.correlation.as_bytes(),
+            group.join("\u{1f}").as_bytes(),
+            if p.partial { b"partial" } else { b"full" },
+            ids.join("\n").as_bytes(),
+        ])
+    }
+
+    #[test]
+    fn result_id_matches_the_reference_formula() {
+        let group: BTreeMap<String, String> = [("tp.tenant", "t1"), ("user", "u")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (partial, evidence) in [
+            (
+                false,
+                vec![evidence(30, 9, 1), evidence(10, 10, 0), evidence(10, 10, 0)],
+            ),
+            (true, vec![evidence(5, 1, 2)]),
+            (false, vec![]),
+        ] {
+            let parts = ResultParts {
+                correlation: "c".into(),
+                title: "t".into(),
+                kind: CorrelationType::EventCount,
+                group: group.clone(),
+                captures: Captures::new(),
+                partial,
+                value: 1.0,
+                evidence,
+            };
+            assert_eq!(result_id(&parts), reference_id(&parts));
+        }
     }
 }
