@@ -12,6 +12,10 @@ pub struct Step {
     pub name: String,
     /// Source kinds that can carry it (`m365_audit`, `entra_signin`, `entra_audit`, `windows`).
     pub sources: Vec<String>,
+    /// Source kinds without which the step is blind even if another of `sources` is
+    /// present (the step's main evidence lives there).
+    #[serde(default)]
+    pub required_sources: Vec<String>,
     /// Fields the step reads.
     pub fields: Vec<String>,
     /// What to turn on when the step is blind.

@@ -542,7 +542,17 @@ impl Judge<'_> {
             .map(|f| self.field(f, &present))
             .collect();
         let mut blind_spots = Vec::new();
-        let verdict = if present.is_empty() {
+        let missing_required: Vec<&String> = step
+            .required_sources
+            .iter()
+            .filter(|r| !sources.iter().any(|s| &s.source == *r && s.events > 0))
+            .collect();
+        let verdict = if !missing_required.is_empty() && !present.is_empty() {
+            // The step's main evidence is missing; the other sources it reads are named
+            // as present, the missing ones as blind spots.
+            self.partial_blind_spots(step, &sources, &fields, &mut blind_spots);
+            Verdict::Blind
+        } else if present.is_empty() {
             blind_spots.push(BlindSpot {
                 kind: BlindSpotKind::MissingSource,
                 what: format!(
