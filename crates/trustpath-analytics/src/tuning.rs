@@ -149,6 +149,25 @@ pub fn first_seen_actor(finding: &mut Finding, input: &AnalyticInput<'_>, actor:
     }
 }
 
+/// Raise severity when the principal receiving access has no earlier activity in the
+/// input (an account nobody has seen before: new, external, or created for the purpose).
+pub fn first_seen_trustee(finding: &mut Finding, input: &AnalyticInput<'_>) {
+    let Some(trustee) = finding.entities.trustee.clone() else {
+        return;
+    };
+    if finding.entities.actor.as_deref() == Some(trustee.as_str()) {
+        return;
+    }
+    if input
+        .baseline
+        .is_first_seen_at(&trustee, finding.window.start)
+    {
+        finding.severity.raise(format!(
+            "first-seen target: {trustee} has no earlier activity in the input"
+        ));
+    }
+}
+
 /// Name the partner, and raise severity for an unknown or unapproved partner and for
 /// activity outside its support windows. Returns the configured partner, if any.
 pub fn partner_priority<'c>(

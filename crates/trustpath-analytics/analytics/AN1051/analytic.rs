@@ -124,6 +124,7 @@ fn grant_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
     tuning::sensitive_mailbox(&mut finding, context);
     let actor = finding.entities.actor.clone();
     tuning::first_seen_actor(&mut finding, input, actor.as_deref());
+    tuning::first_seen_trustee(&mut finding, input);
     if let Some(change) = tuning::first_change(cited) {
         let actors: Vec<&str> = actor.as_deref().into_iter().collect();
         let action = tuning::action_of(change);

@@ -155,6 +155,7 @@ fn tune(
     }
     tuning::sensitive_mailbox(finding, context);
     tuning::first_seen_actor(finding, input, audit_actor.or(host_actor));
+    tuning::first_seen_trustee(finding, input);
     if let Some(first) = follow_on.first() {
         finding.severity.raise(format!(
             "the new trustee used the access within TimeWindow ({} at {})",

@@ -187,6 +187,7 @@ fn tune(
     }
     let actor = finding.entities.actor.clone();
     tuning::first_seen_actor(finding, input, actor.as_deref());
+    tuning::first_seen_trustee(finding, input);
     if let Some(change) = delegation {
         let mut actors: Vec<String> = actor.iter().cloned().collect();
         if let Some(p) = partner {
