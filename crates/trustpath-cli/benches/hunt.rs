@@ -110,29 +110,20 @@ fn main() {
     let (t_hunt, (_, findings)) = best(3, || hunt(&inputs, &detector));
     let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64();
     println!(
-        "{:<11} {:>10} records {:>9.3} s {:>12.0} records/s  ratio",
-        "stage", "", "", ""
+        "{:<11} {:>10} {:>9} {:>12}  {:>6}",
+        "stage", "records", "seconds", "records/s", "ratio"
     );
-    println!(
-        "{:<11} {records:>10} {:>17.3} s {:>12.0}  1.00x",
-        "parse-only",
-        t_parse.as_secs_f64(),
-        rate(records, t_parse)
-    );
-    println!(
-        "{:<11} {events:>10} {:>17.3} s {:>12.0}  {:.2}x",
-        "normalize",
-        t_norm.as_secs_f64(),
-        rate(events, t_norm),
-        t_norm.as_secs_f64() / t_parse.as_secs_f64()
-    );
-    println!(
-        "{:<11} {events:>10} {:>17.3} s {:>12.0}  {:.2}x   ({findings} findings)",
-        "hunt",
-        t_hunt.as_secs_f64(),
-        rate(events, t_hunt),
-        t_hunt.as_secs_f64() / t_parse.as_secs_f64()
-    );
+    let row = |stage: &str, n: u64, t: Duration, extra: String| {
+        println!(
+            "{stage:<11} {n:>10} {:>9.3} {:>12.0}  {:>5.2}x{extra}",
+            t.as_secs_f64(),
+            rate(n, t),
+            t.as_secs_f64() / t_parse.as_secs_f64()
+        );
+    };
+    row("parse-only", records, t_parse, String::new());
+    row("normalize", events, t_norm, String::new());
+    row("hunt", events, t_hunt, format!("   ({findings} findings)"));
 }
 
 fn walk_size(dir: &Path) -> u64 {
