@@ -3,7 +3,7 @@
 //! All lookups here are by exact key: the names are the documented ones, and the hot path
 //! must not scan maps case-insensitively.
 
-use crate::ip::normalize_ip;
+use crate::ip::normalize_ip_text;
 use serde_json::{Map, Value};
 
 /// A record's field map.
@@ -123,12 +123,9 @@ pub(crate) fn set_norm_as_is(map: &mut Fields, key: &str, value: String) {
 
 /// Inserts `tp.ip` when `raw` is an IP address in any accepted shape.
 pub(crate) fn set_norm_ip(map: &mut Fields, raw: &str) -> bool {
-    match normalize_ip(raw) {
+    match normalize_ip_text(raw) {
         Some(ip) => {
-            map.insert(
-                trustpath_event::norm::IP.to_owned(),
-                Value::String(ip.to_string()),
-            );
+            map.insert(trustpath_event::norm::IP.to_owned(), Value::String(ip));
             true
         }
         None => false,
@@ -140,12 +137,9 @@ pub(crate) fn set_first_ip(map: &mut Fields, keys: &[&str]) {
     let found = keys
         .iter()
         .filter_map(|k| text(map, k))
-        .find_map(normalize_ip);
+        .find_map(normalize_ip_text);
     if let Some(ip) = found {
-        map.insert(
-            trustpath_event::norm::IP.to_owned(),
-            Value::String(ip.to_string()),
-        );
+        map.insert(trustpath_event::norm::IP.to_owned(), Value::String(ip));
     }
 }
 

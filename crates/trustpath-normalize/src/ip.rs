@@ -33,6 +33,20 @@ pub fn normalize_ip(s: &str) -> Option<IpAddr> {
     Some(unmap(ip))
 }
 
+/// [`normalize_ip`] as text.
+///
+/// A bare dotted quad is returned as written: the standard parser accepts exactly the
+/// four decimal octets without leading zeros, which is how an `Ipv4Addr` prints, so the
+/// text is already canonical and formatting it again is skipped (the hot path: most
+/// sources write bare IPv4 addresses).
+pub(crate) fn normalize_ip_text(s: &str) -> Option<String> {
+    let trimmed = s.trim();
+    if trimmed.parse::<Ipv4Addr>().is_ok() {
+        return Some(trimmed.to_owned());
+    }
+    normalize_ip(trimmed).map(|ip| ip.to_string())
+}
+
 /// An address without brackets or port; an IPv6 zone id (`%eth0`) is dropped.
 fn parse_bare(s: &str) -> Option<IpAddr> {
     let without_zone = s.split_once('%').map_or(s, |(addr, _zone)| addr);
@@ -85,6 +99,33 @@ mod tests {
             norm("185.73.124.135:19823"),
             Some("185.73.124.135".to_owned())
         );
+    }
+
+    #[test]
+    fn text_form_is_the_display_form() {
+        for s in [
+            "10.11.12.13",
+            " 10.11.12.13 ",
+            "0.0.0.0",
+            "255.255.255.255",
+            "010.1.1.1",
+            "1.2.3.4:80",
+            "::ffff:10.11.12.13",
+            "2001:DB8::ABCD",
+            "host",
+            "",
+        ] {
+            assert_eq!(normalize_ip_text(s), norm(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the standard parser accepts as an IPv4 address prints as written, so
+        /// returning the text unchanged equals formatting the parsed address.
+        #[test]
+        fn parsed_dotted_quads_print_as_written(s in "[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}") {
+            proptest::prop_assert_eq!(normalize_ip_text(&s), norm(&s));
+        }
     }
 
     #[test]

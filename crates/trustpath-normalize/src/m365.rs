@@ -12,8 +12,8 @@
 //! * `tp.*`: tenant, actor, actor tenant, IP, operation, target mailbox/object, trustee.
 
 use crate::fields::{
-    Fields, alias, bag_value, first_text, non_blank, numberize, parse_json_strings, path_text,
-    set_first_ip, set_norm_as_is, text,
+    Fields, alias, bag_value, first_text, non_blank, number_in_string, numberize,
+    parse_json_strings, path_text, set_first_ip, set_norm_as_is, text,
 };
 use serde_json::Value;
 use trustpath_event::{ErrorKind, Format, Origin, RecordError, norm};
@@ -152,9 +152,12 @@ fn normalize_values(map: &mut Fields) {
 
 /// Numeric strings and enum names (case-insensitive) at `key` become the enum's number.
 fn enum_number(map: &mut Fields, key: &str, names: &[&str]) {
-    numberize(map, key);
-    if let Some(value) = map.get_mut(key)
-        && let Some(name) = value.as_str()
+    let Some(value) = map.get_mut(key) else {
+        return;
+    };
+    if let Some(number) = number_in_string(value) {
+        *value = number;
+    } else if let Some(name) = value.as_str()
         && let Some(index) = names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name.trim()))
@@ -183,8 +186,9 @@ fn add_norm_fields(map: &mut Fields) {
     )
     .map(str::to_lowercase);
     let operation = text(map, "Operation").map(str::to_owned);
-    let target = target(map).map(str::to_lowercase);
-    let trustee = trustee(map).map(str::to_lowercase);
+    let parameters = map.get("Parameters");
+    let target = target(map, parameters).map(str::to_lowercase);
+    let trustee = trustee(map, parameters).map(str::to_lowercase);
     set_first_ip(
         map,
         &[
@@ -209,20 +213,21 @@ fn add_norm_fields(map: &mut Fields) {
 }
 
 /// `Parameters.Identity` | `MailboxOwnerUPN` | `ObjectId`.
-fn target(map: &Fields) -> Option<&str> {
-    parameter(map, "Identity").or_else(|| first_text(map, &["MailboxOwnerUPN", "ObjectId"]))
+fn target<'a>(map: &'a Fields, parameters: Option<&'a Value>) -> Option<&'a str> {
+    parameter(parameters, "Identity").or_else(|| first_text(map, &["MailboxOwnerUPN", "ObjectId"]))
 }
 
 /// `Parameters.User` | `.Trustee` | `.GrantSendOnBehalfTo` | `Item.ParentFolder.MemberUpn` |
 /// `Parameters.Delegate`.
-fn trustee(map: &Fields) -> Option<&str> {
-    parameter(map, "User")
-        .or_else(|| parameter(map, "Trustee"))
-        .or_else(|| parameter(map, "GrantSendOnBehalfTo"))
+fn trustee<'a>(map: &'a Fields, parameters: Option<&'a Value>) -> Option<&'a str> {
+    parameter(parameters, "User")
+        .or_else(|| parameter(parameters, "Trustee"))
+        .or_else(|| parameter(parameters, "GrantSendOnBehalfTo"))
         .or_else(|| path_text(map, &["Item", "ParentFolder", "MemberUpn"]))
-        .or_else(|| parameter(map, "Delegate"))
+        .or_else(|| parameter(parameters, "Delegate"))
 }
 
-fn parameter<'a>(map: &'a Fields, name: &str) -> Option<&'a str> {
-    non_blank(bag_value(map.get("Parameters")?, name)?)
+/// The non-blank value of the `Parameters` pair `name` (`parameters` is the bag).
+fn parameter<'a>(parameters: Option<&'a Value>, name: &str) -> Option<&'a str> {
+    non_blank(bag_value(parameters?, name)?)
 }

@@ -16,7 +16,11 @@ pub const PARTNER_TENANT: &str = "tp.partner_tenant";
 
 /// Add `tp.partner_tenant` to `event` when the record shows a partner tenant acting.
 pub fn add_partner_tenant(event: &mut Event) {
-    if event.fields.contains_key(PARTNER_TENANT) {
+    let from_source = matches!(
+        event.source,
+        SourceKind::M365Audit | SourceKind::EntraAudit | SourceKind::EntraSignIn
+    );
+    if !from_source || event.fields.contains_key(PARTNER_TENANT) {
         return;
     }
     let partner = match event.source {

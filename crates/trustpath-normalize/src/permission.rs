@@ -174,13 +174,17 @@ fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<V
 fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
     let mut invocations = Vec::new();
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
-    if let Some(script) = text("ScriptBlockText") {
+    // Text that cannot name a cmdlet (`notepad.exe C:\notes.txt`: no dash, `+` or
+    // built-in alias) is not tokenized: `commands` would find no cmdlet in it, so
+    // neither `tp.ps_cmdlets` nor `tp.permission_change` would change.
+    let powershell = |key: &str| text(key).filter(|t| trustpath_powershell::may_name_cmdlet(t));
+    if let Some(script) = powershell("ScriptBlockText") {
         invocations.extend(trustpath_powershell::commands(script));
     }
     if let Some(payload) = text("Payload") {
         invocations.extend(trustpath_powershell::pipeline_details(payload));
     }
-    if let Some(command_line) = text("CommandLine") {
+    if let Some(command_line) = powershell("CommandLine") {
         invocations.extend(trustpath_powershell::commands(command_line));
     }
     if let Some(Value::Array(data)) = fields.get("Data") {
@@ -188,7 +192,8 @@ fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
     }
     let mut cmdlets: Vec<String> = Vec::new();
     for inv in &invocations {
-        if inv.name.contains('-') && !cmdlets.contains(&inv.name) {
+        let verb_noun = inv.name.contains('-') && !inv.name.contains(['\\', '/', '.', ' ']);
+        if verb_noun && !cmdlets.contains(&inv.name) {
             cmdlets.push(inv.name.clone());
         }
     }
@@ -365,6 +370,111 @@ mod tests {
         );
         assert_eq!(e.get("tp.trustee"), Some(&json!("eve@contoso.com")));
         assert_eq!(e.get("tp.operation"), Some(&json!("Add-MailboxPermission")));
+    }
+
+    /// The `may_name_cmdlet` pre-check in front of the tokenizer keeps every obfuscated
+    /// form (the cases of the `trustpath-powershell` tests) and still skips plain
+    /// process command lines.
+    #[test]
+    fn obfuscated_host_text_passes_the_pre_check() {
+        let script: Vec<u8> = "Add-MailboxPermission -Identity ceo -User eve"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let encoded = base64_standard(&script);
+        let cases = [
+            (
+                "CommandLine",
+                format!("cmd.exe /c powershell -enc {encoded}"),
+            ),
+            (
+                "CommandLine",
+                r#"powershell.exe -NoP -c "Add-MailboxPermission -Identity ceo -User eve""#
+                    .to_owned(),
+            ),
+            (
+                "ScriptBlockText",
+                "aDd-mA`Il`BoxPeRmIssIoN 'ceo@contoso.com' -u eve -Acc FullAccess".to_owned(),
+            ),
+            (
+                "ScriptBlockText",
+                "$p = @{Identity='ceo'; User='eve'}\nSet-Alias amp Add-MailboxPermission\namp @p"
+                    .to_owned(),
+            ),
+            (
+                "ScriptBlockText",
+                "$c = 'Add-Recipient' + 'Permission'; & $c -Identity ceo -Trustee eve".to_owned(),
+            ),
+            (
+                "ScriptBlockText",
+                "i`ex 'Set-Mailbox ceo -GrantSendOnBehalfTo eve'".to_owned(),
+            ),
+        ];
+        for (field, text) in cases {
+            let mut e = event(SourceKind::Windows, json!({ field: text }));
+            add_permission_changes(&mut e);
+            let found = e
+                .fields
+                .get(PERMISSION_CHANGE)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            assert!(found > 0, "{text}");
+        }
+        // Same result as tokenizing unconditionally, also where the pre-check decides.
+        for text in [
+            r#""C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe" -NoP -c "Add-MailboxPermission -Identity ceo -User eve""#,
+            "Add\u{2013}MailboxPermission ceo \u{2013}User eve",
+            r#""C:\x.exe"; Add-MailboxPermission ceo -User eve"#,
+            "notepad.exe C:\\notes.txt",
+        ] {
+            let mut e = event(SourceKind::Windows, json!({ "CommandLine": text }));
+            add_permission_changes(&mut e);
+            let direct = trustpath_powershell::commands(text);
+            let expected = direct.iter().filter_map(change_of).count();
+            let found = e
+                .fields
+                .get(PERMISSION_CHANGE)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            assert_eq!(found, expected, "{text}");
+            let cmdlets = direct.iter().filter(|i| i.name.contains('-')).count();
+            let listed = e
+                .fields
+                .get(PS_CMDLETS)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            assert_eq!(listed, cmdlets, "{text}");
+        }
+        let mut plain = event(
+            SourceKind::Windows,
+            json!({"CommandLine": r#""C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe" --single-argument https://contoso.sharepoint.com/"#}),
+        );
+        add_permission_changes(&mut plain);
+        assert!(!plain.fields.contains_key(PS_CMDLETS));
+        assert!(!plain.fields.contains_key(PERMISSION_CHANGE));
+    }
+
+    /// Standard base64 (the test's own, to keep base64 out of this crate's dependencies).
+    fn base64_standard(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
     }
 
     #[test]

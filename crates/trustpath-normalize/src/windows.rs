@@ -32,6 +32,7 @@ use crate::fields::{
     Fields, alias, json_in_string, non_blank, numberize, path_text, set_norm, text,
 };
 use serde_json::Value;
+use serde_json::map::Entry;
 use trustpath_event::{Format, norm};
 
 /// Where each rendering keeps its time, after flattening.
@@ -68,12 +69,31 @@ pub(crate) fn flatten(map: Fields, format: Format) -> Fields {
     out
 }
 
-/// Inserts `key` = `value`, or `<prefix>.<key>` when `key` is already taken.
+/// Room left in a flattened map for the fields normalization adds afterwards
+/// (`tp.*`, `TimeCreated`, `Channel_original` …), so they never grow the map again.
+const ADDED_FIELDS: usize = 12;
+
+/// Inserts `key` = `value`, or `<prefix>.<key>` when `key` is already taken (one hash
+/// lookup in the usual case).
 fn insert_unique(out: &mut Fields, key: String, value: Value, prefix: &str) {
-    if out.contains_key(&key) {
-        out.insert(format!("{prefix}.{key}"), value);
-    } else {
-        out.insert(key, value);
+    match out.entry(key) {
+        Entry::Vacant(slot) => {
+            slot.insert(value);
+        }
+        Entry::Occupied(taken) => {
+            let path = format!("{prefix}.{}", taken.key());
+            out.insert(path, value);
+        }
+    }
+}
+
+/// Number of fields an `EventData` / `UserData` value can flatten to (an upper bound
+/// for named fields, 1 for the `Data` array).
+fn data_width(data: Option<&Value>) -> usize {
+    match data {
+        Some(Value::Object(fields)) => fields.len(),
+        Some(_) => 1,
+        None => 0,
     }
 }
 
@@ -86,14 +106,27 @@ fn flatten_evtx(mut top: Fields) -> Fields {
         }
         None => top,
     };
-    let mut out = Fields::new();
-    if let Some(Value::Object(system)) = root.shift_remove("System") {
+    let system = root.shift_remove("System");
+    let event_data = root.shift_remove("EventData");
+    let user_data = root.shift_remove("UserData");
+    let width = system
+        .as_ref()
+        .and_then(Value::as_object)
+        .map_or(0, |system| system.len() + SYSTEM_ATTRIBUTES_EXTRA)
+        + data_width(event_data.as_ref())
+        + user_data
+            .as_ref()
+            .and_then(Value::as_object)
+            .map_or(0, |user| user.values().map(|v| data_width(Some(v))).sum())
+        + root.len();
+    let mut out = Fields::with_capacity(width + ADDED_FIELDS);
+    if let Some(Value::Object(system)) = system {
         flatten_system(system, &mut out);
     }
-    if let Some(data) = root.shift_remove("EventData") {
+    if let Some(data) = event_data {
         flatten_event_data(data, &mut out, "EventData");
     }
-    if let Some(Value::Object(user_data)) = root.shift_remove("UserData") {
+    if let Some(Value::Object(user_data)) = user_data {
         for (_element, inner) in user_data {
             flatten_event_data(inner, &mut out, "UserData");
         }
@@ -105,6 +138,10 @@ fn flatten_evtx(mut top: Fields) -> Fields {
     }
     out
 }
+
+/// System children whose attributes add fields beyond the child itself
+/// (`Provider` → `Provider_Name` + `Provider_Guid`, `Execution` → `ProcessID` + `ThreadID`).
+const SYSTEM_ATTRIBUTES_EXTRA: usize = 2;
 
 /// `#attributes`, `Event_attributes`, … carry XML attributes, not fields.
 fn is_attribute_key(key: &str) -> bool {
@@ -147,7 +184,7 @@ fn system_attributes(element: &str, attrs: Fields, out: &mut Fields) {
             continue;
         }
         let key = match (element, name.as_str()) {
-            ("Provider", _) => format!("Provider_{name}"),
+            ("Provider", _) => ["Provider_", &name].concat(),
             ("TimeCreated", "SystemTime") => "TimeCreated".to_owned(),
             _ => name,
         };
@@ -237,7 +274,8 @@ fn flatten_winlogbeat(mut top: Fields) -> Fields {
     let Some(Value::Object(mut winlog)) = top.shift_remove("winlog") else {
         return top;
     };
-    let mut out = Fields::new();
+    let width = WINLOG_SYSTEM.len() + data_width(winlog.get("event_data")) + top.len() + 1;
+    let mut out = Fields::with_capacity(width + ADDED_FIELDS);
     for (path, name) in WINLOG_SYSTEM {
         if let Some(value) = value_at(&winlog, path) {
             out.insert(name.to_owned(), value.clone());

@@ -106,6 +106,11 @@ impl Scope {
             [Token::Word(name), rest @ ..] if !is_keyword(name) => {
                 self.command(name, rest, depth, out);
             }
+            // A process command line (4688, Sysmon 1) starting with a quoted program path:
+            // in PowerShell it would be an expression, for Windows it is the program.
+            [Token::Str { value, .. }, rest @ ..] if is_program_path(value) => {
+                self.command(value, rest, depth, out);
+            }
             _ => {}
         }
     }
@@ -290,6 +295,15 @@ impl Scope {
             }
         }
     }
+}
+
+/// A quoted string naming an executable (`"C:\\…\\powershell.exe"`).
+fn is_program_path(value: &str) -> bool {
+    let lower = value.trim().to_ascii_lowercase();
+    lower.ends_with(".exe")
+        || lower.ends_with(".com")
+        || lower.ends_with(".bat")
+        || lower.ends_with(".cmd")
 }
 
 fn is_keyword(word: &str) -> bool {
@@ -499,6 +513,15 @@ mod tests {
             "Add-MailboxPermission",
         );
         assert_eq!(c.param("Identity"), Some("ceo"));
+    }
+
+    #[test]
+    fn quoted_program_paths_in_process_command_lines() {
+        let c = first(
+            r#""C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe" -NoProfile -c "Add-MailboxPermission -Identity ceo -User eve -AccessRights FullAccess""#,
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("User"), Some("eve"));
     }
 
     #[test]

@@ -8,17 +8,21 @@
 //!   in the script, the call operator, `iex`, `-EncodedCommand`, `cmd /c`). AN1052 matches
 //!   on these rather than on raw text.
 //! * [`pipeline_details`]: the invocations in module-logging text (4103 `Payload`, 800).
+//! * [`may_name_cmdlet`]: a cheap test that lets callers skip [`commands`] on text that
+//!   cannot name a cmdlet (most process command lines).
 //! * [`quote`] / [`command_line`]: safe single-quoted literals for the rollback commands
 //!   trustpath prints.
 
 mod cmdlets;
 mod command;
 mod details;
+mod precheck;
 mod quote;
 mod token;
 
 pub use cmdlets::{KNOWN, KnownCmdlet, find as find_known, resolve_param};
 pub use command::{Invocation, commands, decode_encoded_command};
 pub use details::pipeline_details;
+pub use precheck::may_name_cmdlet;
 pub use quote::{command_line, quote};
 pub use token::{Token, is_dash, tokenize};
