@@ -90,6 +90,20 @@ pub enum Command {
     ///
     /// Example: trustpath simulate AN1350 --format purview-csv --out sim/
     Simulate(SimulateArgs),
+    /// Run continuously on NATS JetStream: consume events, correlate in event time with
+    /// the allowed lateness, publish findings, serve health, metrics and findings over HTTP.
+    ///
+    /// Example: trustpath serve --config serve.toml
+    #[command(after_help = crate::exit::HELP)]
+    Serve(ServeArgs),
+}
+
+/// `trustpath serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The service configuration (TOML: NATS URL, partitions, store, context, HTTP, token).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 /// `trustpath coverage`.

@@ -7,6 +7,7 @@ mod inventory;
 mod list;
 mod normalize;
 mod respond;
+mod serve;
 mod simulate;
 mod validate;
 
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Inventory(args) => inventory::run(args),
         Command::Respond(args) => respond::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

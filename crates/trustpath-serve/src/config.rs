@@ -1,0 +1,285 @@
+//! The service configuration file (TOML): typed, unknown keys refused, errors with the
+//! file name and line.
+//!
+//! ```toml
+//! nats_url = "nats://127.0.0.1:4222"
+//! store = "/var/lib/trustpath/serve.redb"
+//! context = "trustpath.toml"          # optional; relative paths are relative to this file
+//! lateness = "12h"                    # optional; default: the context's [settings] lateness
+//! duplicate_window = "24h"
+//! tick_ms = 200                       # correlation tick: every tick_ms or tick_messages
+//! tick_messages = 500
+//! idle_flush = "2s"                   # optional: end-of-input flush after this idle time
+//! findings_jsonl = "findings.jsonl"   # optional
+//!
+//! [partitions]
+//! total = 4
+//! owned = [0, 1, 2, 3]
+//!
+//! [http]
+//! addr = "127.0.0.1:8080"
+//! token = "…"                         # or token_file = "…" or token_env = "VAR"
+//! ```
+
+use jiff::SignedDuration;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is invalid or does not fit the schema.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is well-formed TOML but unusable.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    nats_url: String,
+    store: PathBuf,
+    context: Option<PathBuf>,
+    lateness: Option<String>,
+    duplicate_window: Option<String>,
+    tick_ms: Option<u64>,
+    tick_messages: Option<usize>,
+    idle_flush: Option<String>,
+    max_window: Option<String>,
+    findings_jsonl: Option<PathBuf>,
+    partitions: PartitionsFile,
+    http: Option<HttpFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionsFile {
+    total: u32,
+    owned: Vec<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    addr: String,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    token_env: Option<String>,
+}
+
+/// The HTTP endpoint settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Listen address (`127.0.0.1:8080`; port 0 picks a free port).
+    pub addr: String,
+    /// The bearer token every endpoint but `/healthz` and `/readyz` requires.
+    pub token: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// NATS server URL(s), comma-separated.
+    pub nats_url: String,
+    /// The redb file holding state and stream positions.
+    pub store: PathBuf,
+    /// The context file (`trustpath.toml`), if any.
+    pub context: Option<PathBuf>,
+    /// Allowed lateness; `None` takes the context's `[settings] lateness`.
+    pub lateness: Option<SignedDuration>,
+    /// JetStream de-duplication window of the findings stream.
+    pub duplicate_window: SignedDuration,
+    /// Longest time an analytic correlates over (retention and finality), default 7 d.
+    pub max_window: SignedDuration,
+    /// Correlation tick period.
+    pub tick: std::time::Duration,
+    /// Correlation tick after this many messages.
+    pub tick_messages: usize,
+    /// End-of-input flush after a partition has been idle this long (off when `None`).
+    pub idle_flush: Option<std::time::Duration>,
+    /// Also append findings and updates to this JSON Lines file.
+    pub findings_jsonl: Option<PathBuf>,
+    /// Number of partitions the server maps tenants onto.
+    pub partitions_total: u32,
+    /// The partitions this worker serves.
+    pub partitions_owned: Vec<u32>,
+    /// HTTP endpoint (off when `None`).
+    pub http: Option<HttpConfig>,
+}
+
+impl ServeConfig {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Parse configuration text; `path` names it in errors and anchors relative paths.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<ServeConfig, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.span().map_or(0, |s| {
+                let before = &text.as_bytes()[..s.start.min(text.len())];
+                before.iter().filter(|&&b| b == b'\n').count() + 1
+            }),
+            message: e.message().to_owned(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let duration =
+            |name: &str, value: Option<&String>, default: Option<SignedDuration>| match value {
+                Some(v) => trustpath_context::parse_duration(v)
+                    .map(Some)
+                    .map_err(|e| invalid(format!("{name}: {e}"))),
+                None => Ok(default),
+            };
+        let lateness = duration("lateness", file.lateness.as_ref(), None)?;
+        let day = SignedDuration::from_hours(24);
+        let duplicate_window =
+            duration("duplicate_window", file.duplicate_window.as_ref(), None)?.unwrap_or(day);
+        let max_window = duration("max_window", file.max_window.as_ref(), None)?.unwrap_or(day * 7);
+        let idle_flush = duration("idle_flush", file.idle_flush.as_ref(), None)?
+            .map(|d| {
+                std::time::Duration::try_from(d).map_err(|e| invalid(format!("idle_flush: {e}")))
+            })
+            .transpose()?;
+        validate_partitions(&file.partitions).map_err(invalid)?;
+        let http = file
+            .http
+            .map(|h| http_config(h, base))
+            .transpose()
+            .map_err(invalid)?;
+        Ok(ServeConfig {
+            nats_url: file.nats_url,
+            store: base.join(file.store),
+            context: file.context.map(|c| base.join(c)),
+            lateness,
+            duplicate_window,
+            max_window,
+            tick: std::time::Duration::from_millis(file.tick_ms.unwrap_or(200).max(1)),
+            tick_messages: file.tick_messages.unwrap_or(500).max(1),
+            idle_flush,
+            findings_jsonl: file.findings_jsonl.map(|p| base.join(p)),
+            partitions_total: file.partitions.total,
+            partitions_owned: file.partitions.owned,
+            http,
+        })
+    }
+}
+
+fn validate_partitions(p: &PartitionsFile) -> Result<(), String> {
+    if p.total == 0 {
+        return Err("partitions.total must be at least 1".into());
+    }
+    if p.owned.is_empty() {
+        return Err("partitions.owned lists no partition".into());
+    }
+    if let Some(bad) = p.owned.iter().find(|&&n| n >= p.total) {
+        return Err(format!(
+            "partitions.owned: partition {bad} does not exist (total {})",
+            p.total
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = p.owned.iter().find(|&&n| !seen.insert(n)) {
+        return Err(format!("partitions.owned lists partition {dup} twice"));
+    }
+    Ok(())
+}
+
+fn http_config(h: HttpFile, base: &Path) -> Result<HttpConfig, String> {
+    let token = match (h.token, h.token_file, h.token_env) {
+        (Some(t), None, None) => t,
+        (None, Some(file), None) => {
+            let file = base.join(file);
+            std::fs::read_to_string(&file)
+                .map_err(|e| format!("http.token_file {}: {e}", file.display()))?
+                .trim()
+                .to_owned()
+        }
+        (None, None, Some(var)) => std::env::var(&var)
+            .map_err(|_| format!("http.token_env: environment variable {var} is not set"))?,
+        (None, None, None) => {
+            return Err("http: set one of token, token_file, token_env".into());
+        }
+        _ => return Err("http: set only one of token, token_file, token_env".into()),
+    };
+    if token.len() < 16 {
+        return Err("http: the token must be at least 16 characters".into());
+    }
+    Ok(HttpConfig {
+        addr: h.addr,
+        token,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "nats_url = \"nats://127.0.0.1:4222\"\nstore = \"s.redb\"\n\
+        [partitions]\ntotal = 4\nowned = [0, 2]\n";
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let c = ServeConfig::from_toml_str(MINIMAL, Path::new("/etc/tp/serve.toml")).unwrap();
+        assert_eq!(c.store, Path::new("/etc/tp/s.redb"));
+        assert_eq!(c.partitions_owned, vec![0, 2]);
+        assert_eq!(c.duplicate_window, SignedDuration::from_hours(24));
+        assert_eq!(c.lateness, None);
+        assert!(c.http.is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let text = format!("{MINIMAL}bogus = 1\n");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        let message = e.to_string();
+        assert!(message.starts_with("serve.toml:6:"), "{message}");
+        assert!(message.contains("bogus"), "{message}");
+    }
+
+    #[test]
+    fn partition_out_of_range_is_refused() {
+        let text = MINIMAL.replace("[0, 2]", "[4]");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(e.to_string().contains("partition 4 does not exist"), "{e}");
+    }
+
+    #[test]
+    fn short_token_is_refused() {
+        let text = format!("{MINIMAL}[http]\naddr = \"127.0.0.1:0\"\ntoken = \"short\"\n");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(e.to_string().contains("at least 16"), "{e}");
+    }
+}

@@ -1,0 +1,224 @@
+//! `trustpath serve`: the streaming service on NATS JetStream.
+//!
+//! Events arrive on `trustpath.events.<tenant>.<source>`; the NATS server maps them onto a
+//! fixed number of partitions (`trustpath.part.<P>.<tenant>.<source>`, subject mapping
+//! with `partition()`), all kept in the stream `TRUSTPATH_EVENTS`. A worker serves the
+//! partitions its configuration lists, one durable pull consumer each, so a tenant's
+//! correlation state lives on exactly one worker.
+//!
+//! Detection is the code path of `trustpath hunt` ([`trustpath_analytics::Detector`]):
+//! per-event matching as events arrive, and batch correlation over the retained matches
+//! on every tick. Event time rules: an event behind the watermark (largest event time −
+//! allowed lateness) is late: it is counted and published to `trustpath.late.<tenant>`,
+//! not added to state. A finding is published to `trustpath.findings.<tenant>` once its
+//! first evidence is behind the watermark, with its id as the JetStream message id; later
+//! changes (more evidence, folded into a stronger finding) go to
+//! `trustpath.findings.<tenant>.updates`.
+//!
+//! Exactly once: per batch the findings are published and their PubAcks awaited, then the
+//! partition state and its stream position are committed in one redb transaction, then
+//! the batch is acknowledged. After a crash the worker restarts from the committed
+//! position; a replayed finding has the same id and JetStream drops it as a duplicate.
+//!
+//! Modules: [`config`] (the TOML file), [`state`] (correlation state, deterministic),
+//! [`store`] (redb), [`worker`] (the consume loop), [`metrics`] and [`http`].
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod state;
+pub mod store;
+pub mod worker;
+
+pub use config::{ConfigError, HttpConfig, ServeConfig};
+pub use metrics::Metrics;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, stream};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use trustpath_analytics::{Detector, DetectorOptions};
+use trustpath_context::Context;
+
+/// A running service's handles, for tests and the CLI.
+#[derive(Clone)]
+pub struct ServeHandle {
+    /// Counters, readiness and current findings.
+    pub metrics: Arc<Metrics>,
+    /// Where HTTP listens, once bound.
+    pub http_addr: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+}
+
+/// Run the service until `shutdown` completes; then every partition flushes (end of
+/// input), commits and stops.
+pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let handle = ServeHandle {
+        metrics: Arc::new(Metrics::default()),
+        http_addr: Arc::new(std::sync::OnceLock::new()),
+    };
+    serve_with(config, shutdown, handle).await
+}
+
+/// [`serve`] with caller-supplied handles (to read metrics or the HTTP address).
+pub async fn serve_with(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+    handle: ServeHandle,
+) -> anyhow::Result<()> {
+    let context = match &config.context {
+        Some(path) => Context::load(path)
+            .with_context(|| format!("cannot use context file {}", path.display()))?,
+        None => Context::default(),
+    };
+    let lateness = config.lateness.unwrap_or(context.settings.lateness);
+    let (detector, problems) = Detector::build(DetectorOptions {
+        builtin: true,
+        context,
+        ..Default::default()
+    });
+    if !problems.is_empty() {
+        tracing::warn!("{} rules or analytics did not load", problems.len());
+    }
+    let processor = Arc::new(state::Processor {
+        detector: Arc::new(detector),
+        lateness,
+        max_window: config.max_window,
+    });
+    let store = Arc::new(store::Store::open(&config.store)?);
+    let metrics = Arc::clone(&handle.metrics);
+    let client = connect(&config.nats_url, Arc::clone(&metrics)).await?;
+    let js = jetstream::new(client);
+    ensure_streams(&js, &config).await?;
+    let findings_jsonl = match &config.findings_jsonl {
+        Some(path) => Some(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open findings file {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let shared = Arc::new(worker::Shared {
+        js,
+        processor,
+        store,
+        metrics: Arc::clone(&metrics),
+        tick: config.tick,
+        tick_messages: config.tick_messages,
+        idle_flush: config.idle_flush,
+        findings_jsonl,
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let http_task = match &config.http {
+        Some(http) => Some(start_http(http, &metrics, &handle, stop_rx.clone()).await?),
+        None => None,
+    };
+    let mut tasks = Vec::new();
+    for &partition in &config.partitions_owned {
+        metrics.set_ready(partition, false);
+        tasks.push(tokio::spawn(worker::run_partition(
+            Arc::clone(&shared),
+            partition,
+            stop_rx.clone(),
+        )));
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        task.await.context("partition task")?;
+    }
+    if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+async fn connect(url: &str, metrics: Arc<Metrics>) -> anyhow::Result<async_nats::Client> {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempt| Duration::from_millis((100 * attempt as u64).min(1000)))
+        .event_callback(move |event| {
+            let metrics = Arc::clone(&metrics);
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        metrics.connected.store(true, Ordering::Relaxed)
+                    }
+                    async_nats::Event::Disconnected => {
+                        metrics.connected.store(false, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+    Ok(client)
+}
+
+/// Create the streams when missing.
+async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow::Result<()> {
+    let streams = [
+        (
+            worker::EVENTS_STREAM,
+            vec!["trustpath.part.>".to_owned()],
+            Duration::from_secs(120),
+        ),
+        (
+            worker::FINDINGS_STREAM,
+            vec!["trustpath.findings.>".to_owned()],
+            Duration::try_from(config.duplicate_window).unwrap_or(Duration::from_secs(86_400)),
+        ),
+        (
+            worker::REJECTS_STREAM,
+            vec![
+                "trustpath.late.>".to_owned(),
+                "trustpath.deadletter.>".to_owned(),
+            ],
+            Duration::from_secs(3600),
+        ),
+    ];
+    for (name, subjects, duplicate_window) in streams {
+        js.get_or_create_stream(stream::Config {
+            name: name.to_owned(),
+            subjects,
+            storage: stream::StorageType::File,
+            duplicate_window,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create stream {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn start_http(
+    http: &HttpConfig,
+    metrics: &Arc<Metrics>,
+    handle: &ServeHandle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(&http.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", http.addr))?;
+    if let Ok(addr) = listener.local_addr() {
+        let _ = handle.http_addr.set(addr);
+    }
+    let app = http::router(http::HttpState {
+        metrics: Arc::clone(metrics),
+        token: http.token.as_str().into(),
+    });
+    Ok(tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        if let Err(e) = server.await {
+            tracing::warn!("http: {e}");
+        }
+    }))
+}

@@ -1,0 +1,571 @@
+//! Per-partition correlation state and the two steps that change it: [`Processor::ingest`]
+//! (one message: read → normalize → late check → baseline → per-event match) and
+//! [`Processor::tick`] (batch correlation over the retained matches, exactly as
+//! `trustpath hunt` does, and the findings that became final).
+//!
+//! Everything here is synchronous and deterministic: the same messages in the same stream
+//! order give the same state and the same publications, which is what makes a replay after
+//! a crash safe.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use trustpath_analytics::{Baseline, Detector, Matched};
+use trustpath_event::{Event, RecordError};
+use trustpath_normalize::{NormalizeOptions, Normalizer};
+use trustpath_read::ReadOptions;
+use trustpath_report::Finding;
+
+/// What the service remembers about one finding it published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedFinding {
+    /// The finding's anchor time (`window.start`).
+    pub start: Timestamp,
+    /// Hash of the content last published for it.
+    pub hash: String,
+    /// Whether the latest correlation run folded it into another finding.
+    pub folded: bool,
+}
+
+/// One tenant's correlation state inside a partition.
+#[derive(Debug, Default)]
+pub struct TenantState {
+    /// Matched events still inside the retention horizon, in arrival order.
+    pub matched: Vec<Matched>,
+    /// First-seen time of every actor (the hunt's baseline).
+    pub first_seen: BTreeMap<String, Timestamp>,
+    /// Largest event time seen.
+    pub max_time: Option<Timestamp>,
+    /// Matched events before this time were evicted.
+    pub evicted_before: Option<Timestamp>,
+    /// Findings published, by id.
+    pub published: BTreeMap<String, PublishedFinding>,
+    /// Latest correlation result, published findings only (for `/v1/findings`).
+    pub current: Vec<Finding>,
+    /// Something changed since the last tick.
+    pub dirty: bool,
+}
+
+/// The persisted form of a [`TenantState`].
+#[derive(Debug, Serialize, Deserialize)]
+struct TenantSnapshot {
+    retained: Vec<Arc<Event>>,
+    first_seen: BTreeMap<String, Timestamp>,
+    max_time: Option<Timestamp>,
+    evicted_before: Option<Timestamp>,
+    published: BTreeMap<String, PublishedFinding>,
+}
+
+/// A partition's whole state: what is committed to the store with the stream position.
+#[derive(Debug, Default)]
+pub struct PartitionState {
+    /// Stream sequence of the last message folded into this state.
+    pub last_seq: u64,
+    /// Tenants by id.
+    pub tenants: BTreeMap<String, TenantState>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PartitionSnapshot {
+    last_seq: u64,
+    tenants: BTreeMap<String, TenantSnapshot>,
+}
+
+impl PartitionState {
+    /// Serialize for the store.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let snapshot = PartitionSnapshot {
+            last_seq: self.last_seq,
+            tenants: self
+                .tenants
+                .iter()
+                .map(|(id, t)| {
+                    let snap = TenantSnapshot {
+                        retained: t.matched.iter().map(|m| Arc::clone(&m.event)).collect(),
+                        first_seen: t.first_seen.clone(),
+                        max_time: t.max_time,
+                        evicted_before: t.evicted_before,
+                        published: t.published.clone(),
+                    };
+                    (id.clone(), snap)
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&snapshot)
+    }
+
+    /// Restore from the store; rule matches are recomputed (deterministic), every tenant
+    /// is marked dirty so the first tick re-publishes anything a crash left unpublished.
+    pub fn from_bytes(bytes: &[u8], detector: &Detector) -> Result<Self, serde_json::Error> {
+        let snapshot: PartitionSnapshot = serde_json::from_slice(bytes)?;
+        let tenants = snapshot
+            .tenants
+            .into_iter()
+            .map(|(id, t)| {
+                let state = TenantState {
+                    matched: t
+                        .retained
+                        .into_iter()
+                        .filter_map(|e| detector.match_shared(e))
+                        .collect(),
+                    first_seen: t.first_seen,
+                    max_time: t.max_time,
+                    evicted_before: t.evicted_before,
+                    published: t.published,
+                    current: Vec::new(),
+                    dirty: true,
+                };
+                (id, state)
+            })
+            .collect();
+        Ok(PartitionState {
+            last_seq: snapshot.last_seq,
+            tenants,
+        })
+    }
+
+    /// Matched events retained over all tenants (the state-size metric).
+    pub fn retained_events(&self) -> usize {
+        self.tenants.values().map(|t| t.matched.len()).sum()
+    }
+}
+
+/// One inbound message.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    /// Tenant token of the subject.
+    pub tenant: &'a str,
+    /// Source token of the subject.
+    pub source: &'a str,
+    /// JetStream stream sequence.
+    pub seq: u64,
+    /// The payload: one record or a batch, in any format the readers accept.
+    pub payload: &'a [u8],
+}
+
+impl Inbound<'_> {
+    /// The name events of this message carry as [`trustpath_event::Origin::file`].
+    pub fn origin_name(&self) -> String {
+        format!(
+            "trustpath.events.{}.{}@{}",
+            self.tenant, self.source, self.seq
+        )
+    }
+}
+
+/// What kind of message a [`Publication`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicationKind {
+    /// A new finding (`trustpath.findings.<tenant>`).
+    Finding,
+    /// A change to a published finding (`trustpath.findings.<tenant>.updates`).
+    Update,
+    /// A late event (`trustpath.late.<tenant>`).
+    Late,
+    /// A malformed payload or record (`trustpath.deadletter.<tenant>`).
+    DeadLetter,
+}
+
+/// A message to publish on JetStream with a de-duplication id.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// What it is.
+    pub kind: PublicationKind,
+    /// Tenant it belongs to.
+    pub tenant: String,
+    /// Subject.
+    pub subject: String,
+    /// `Nats-Msg-Id`.
+    pub msg_id: String,
+    /// JSON body.
+    pub body: Vec<u8>,
+}
+
+/// What ingesting one message did, for metrics.
+#[derive(Debug, Default, Clone)]
+pub struct IngestReport {
+    /// Events accepted into state.
+    pub events: u64,
+    /// Records that could not be read or normalized.
+    pub malformed: u64,
+    /// Events that arrived behind the watermark.
+    pub late: u64,
+    /// Matched events accepted.
+    pub matched: u64,
+}
+
+/// Correlation settings plus the detector, shared by every partition.
+pub struct Processor {
+    /// The compiled rules and analytics.
+    pub detector: Arc<Detector>,
+    /// Allowed lateness.
+    pub lateness: SignedDuration,
+    /// Longest analytic window (finality and retention).
+    pub max_window: SignedDuration,
+}
+
+impl Processor {
+    /// Fold one message into `state`; late events and malformed input become publications.
+    pub fn ingest(
+        &self,
+        state: &mut PartitionState,
+        msg: Inbound<'_>,
+        out: &mut Vec<Publication>,
+    ) -> IngestReport {
+        let mut report = IngestReport::default();
+        let (events, errors) = read_events(&msg);
+        let tenant = state.tenants.entry(msg.tenant.to_owned()).or_default();
+        let mut late = Vec::new();
+        for event in events {
+            let watermark = tenant.max_time.map(|t| t - self.lateness);
+            if watermark.is_some_and(|w| event.time < w) {
+                late.push(late_entry(&event, watermark));
+                continue;
+            }
+            report.events += 1;
+            tenant.dirty = true;
+            tenant.max_time = Some(tenant.max_time.map_or(event.time, |t| t.max(event.time)));
+            if let Some(actor) = event.actor() {
+                observe(&mut tenant.first_seen, actor, event.time);
+            }
+            if let Some(m) = self.detector.match_shared(event) {
+                report.matched += 1;
+                tenant.matched.push(m);
+            }
+        }
+        report.late = late.len() as u64;
+        report.malformed = errors.len() as u64;
+        if !late.is_empty() {
+            out.push(publication(
+                PublicationKind::Late,
+                msg.tenant,
+                format!("trustpath.late.{}", msg.tenant),
+                format!("late.{}", msg.seq),
+                &json!({"subject": msg.origin_name(), "reason": format!(
+                    "event time before the watermark (max event time − lateness {})", self.lateness),
+                    "events": late}),
+            ));
+        }
+        if !errors.is_empty() {
+            out.push(dead_letter(
+                &msg,
+                &errors,
+                report.events == 0 && report.late == 0,
+            ));
+        }
+        report
+    }
+
+    /// Correlate every changed tenant and return what to publish. With `flush` the
+    /// watermark is the largest event time (end of input).
+    pub fn tick(&self, state: &mut PartitionState, flush: bool, out: &mut Vec<Publication>) {
+        let last_seq = state.last_seq;
+        for (tenant_id, tenant) in state.tenants.iter_mut() {
+            if !tenant.dirty && !flush {
+                continue;
+            }
+            tenant.dirty = false;
+            let Some(max_time) = tenant.max_time else {
+                continue;
+            };
+            let watermark = if flush {
+                max_time + SignedDuration::from_nanos(1)
+            } else {
+                max_time - self.lateness
+            };
+            self.correlate(tenant_id, tenant, watermark, last_seq, out);
+            self.evict(tenant, max_time - self.lateness);
+        }
+    }
+
+    fn correlate(
+        &self,
+        tenant_id: &str,
+        tenant: &mut TenantState,
+        watermark: Timestamp,
+        last_seq: u64,
+        out: &mut Vec<Publication>,
+    ) {
+        let baseline = baseline(&tenant.first_seen);
+        let outcome = self.detector.findings(tenant.matched.clone(), &baseline);
+        let trusted_from = tenant.evicted_before.map(|e| e + self.max_window);
+        let trusted = |start: Timestamp| trusted_from.is_none_or(|t| start >= t);
+        let findings_subject = format!("trustpath.findings.{tenant_id}");
+        let updates_subject = format!("{findings_subject}.updates");
+        let mut current_ids = BTreeSet::new();
+        for finding in &outcome.findings {
+            current_ids.insert(finding.id.clone());
+            if !trusted(finding.window.start) {
+                continue;
+            }
+            let hash = content_hash(finding);
+            let entry = tenant.published.get_mut(&finding.id);
+            match entry {
+                None if finding.window.start < watermark => {
+                    out.push(publication(
+                        PublicationKind::Finding,
+                        tenant_id,
+                        findings_subject.clone(),
+                        finding.id.clone(),
+                        finding,
+                    ));
+                    tenant.published.insert(
+                        finding.id.clone(),
+                        PublishedFinding {
+                            start: finding.window.start,
+                            hash,
+                            folded: false,
+                        },
+                    );
+                }
+                Some(p) if p.folded || p.hash != hash => {
+                    out.push(publication(
+                        PublicationKind::Update,
+                        tenant_id,
+                        updates_subject.clone(),
+                        format!("{}.updated.{}.{last_seq}", finding.id, &hash[..16]),
+                        &json!({"id": finding.id, "status": "updated", "finding": finding}),
+                    ));
+                    p.folded = false;
+                    p.hash = hash;
+                }
+                _ => {}
+            }
+        }
+        for (id, p) in tenant.published.iter_mut() {
+            if !p.folded && !current_ids.contains(id) && trusted(p.start) {
+                out.push(publication(
+                    PublicationKind::Update,
+                    tenant_id,
+                    updates_subject.clone(),
+                    format!("{id}.folded.{}.{last_seq}", &p.hash[..16]),
+                    &json!({"id": id, "status": "folded"}),
+                ));
+                p.folded = true;
+            }
+        }
+        tenant.current = outcome
+            .findings
+            .into_iter()
+            .filter(|f| tenant.published.get(&f.id).is_some_and(|p| !p.folded))
+            .collect();
+    }
+
+    /// Drop matched events that no finding still open can use: older than the watermark
+    /// by two analytic windows. Findings that could have cited them are final by then.
+    fn evict(&self, tenant: &mut TenantState, watermark: Timestamp) {
+        let cutoff = watermark - self.max_window * 2;
+        let before = tenant.matched.len();
+        tenant.matched.retain(|m| m.event.time >= cutoff);
+        if tenant.matched.len() < before {
+            tenant.evicted_before = Some(tenant.evicted_before.map_or(cutoff, |e| e.max(cutoff)));
+            let forget = cutoff - self.max_window;
+            tenant.published.retain(|_, p| p.start >= forget);
+        }
+    }
+}
+
+/// Read and normalize a payload: the events and the errors, in record order.
+fn read_events(msg: &Inbound<'_>) -> (Vec<Arc<Event>>, Vec<RecordError>) {
+    let name = msg.origin_name();
+    let mut normalizer = Normalizer::new(NormalizeOptions::default());
+    let mut items = Vec::new();
+    trustpath_read::read_bytes(
+        &name,
+        msg.payload,
+        &ReadOptions::default(),
+        &mut |item| match item {
+            Ok(raw) => normalizer.push(raw, &mut items),
+            Err(e) => items.push(Err(e)),
+        },
+    );
+    normalizer.finish(&mut items);
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for item in items {
+        match item {
+            Ok(event) => events.push(Arc::new(event)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if events.is_empty() && errors.is_empty() {
+        errors.push(RecordError::new(
+            trustpath_event::Origin::file(name),
+            trustpath_event::ErrorKind::Malformed,
+            "the payload holds no record",
+        ));
+    }
+    (events, errors)
+}
+
+fn observe(first_seen: &mut BTreeMap<String, Timestamp>, actor: &str, time: Timestamp) {
+    match first_seen.get_mut(actor) {
+        Some(first) if *first <= time => {}
+        Some(first) => *first = time,
+        None => {
+            first_seen.insert(actor.to_owned(), time);
+        }
+    }
+}
+
+fn baseline(first_seen: &BTreeMap<String, Timestamp>) -> Baseline {
+    let mut baseline = Baseline::default();
+    for (actor, time) in first_seen {
+        baseline.observe(actor, *time);
+    }
+    baseline
+}
+
+fn late_entry(event: &Event, watermark: Option<Timestamp>) -> Value {
+    json!({
+        "time": event.time,
+        "watermark": watermark,
+        "origin": event.origin,
+        "operation": event.norm_str(trustpath_event::norm::OPERATION),
+    })
+}
+
+fn dead_letter(msg: &Inbound<'_>, errors: &[RecordError], whole_payload: bool) -> Publication {
+    let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let mut body = json!({
+        "subject": msg.origin_name(),
+        "stream_sequence": msg.seq,
+        "malformed_records": errors.len(),
+        "reasons": reasons,
+    });
+    if whole_payload {
+        body["payload"] = Value::String(String::from_utf8_lossy(msg.payload).into_owned());
+    }
+    publication(
+        PublicationKind::DeadLetter,
+        msg.tenant,
+        format!("trustpath.deadletter.{}", msg.tenant),
+        format!("deadletter.{}", msg.seq),
+        &body,
+    )
+}
+
+fn publication<T: Serialize>(
+    kind: PublicationKind,
+    tenant: &str,
+    subject: String,
+    msg_id: String,
+    body: &T,
+) -> Publication {
+    Publication {
+        kind,
+        tenant: tenant.to_owned(),
+        subject,
+        msg_id,
+        body: serde_json::to_vec(body).unwrap_or_default(),
+    }
+}
+
+fn content_hash(finding: &Finding) -> String {
+    let bytes = serde_json::to_vec(finding).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use trustpath_analytics::DetectorOptions;
+
+    fn processor() -> Processor {
+        let (detector, _) = Detector::build(DetectorOptions {
+            builtin: true,
+            ..Default::default()
+        });
+        Processor {
+            detector: Arc::new(detector),
+            lateness: SignedDuration::from_hours(12),
+            max_window: SignedDuration::from_hours(24 * 7),
+        }
+    }
+
+    fn ual(time: &str, id: &str) -> Vec<u8> {
+        format!(
+            "{{\"CreationTime\":\"{time}\",\"Id\":\"{id}\",\"Operation\":\"Send\",\"OrganizationId\":\"t1\",\
+             \"RecordType\":2,\"UserId\":\"a@contoso.com\",\"UserType\":0,\"Workload\":\"Exchange\"}}\n"
+        )
+        .into_bytes()
+    }
+
+    fn message(seq: u64, payload: &[u8]) -> Inbound<'_> {
+        Inbound {
+            tenant: "t1",
+            source: "ual",
+            seq,
+            payload,
+        }
+    }
+
+    #[test]
+    fn event_behind_the_watermark_is_late_and_kept_out_of_state() {
+        let p = processor();
+        let mut state = PartitionState::default();
+        let mut out = Vec::new();
+        let first = ual("2025-03-03T20:00:00", "a");
+        let report = p.ingest(&mut state, message(1, &first), &mut out);
+        assert_eq!((report.events, report.late), (1, 0));
+        let six_hours_late = ual("2025-03-03T14:00:00", "b");
+        let report = p.ingest(&mut state, message(2, &six_hours_late), &mut out);
+        assert_eq!((report.events, report.late), (1, 0), "within the lateness");
+        let too_late = ual("2025-03-03T07:59:59", "c");
+        let report = p.ingest(&mut state, message(3, &too_late), &mut out);
+        assert_eq!((report.events, report.late), (0, 1));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, PublicationKind::Late);
+        assert_eq!(out[0].subject, "trustpath.late.t1");
+        let tenant = &state.tenants["t1"];
+        assert_eq!(
+            tenant.first_seen["a@contoso.com"].to_string(),
+            "2025-03-03T14:00:00Z"
+        );
+    }
+
+    #[test]
+    fn malformed_payload_is_dead_lettered_with_the_reason() {
+        let p = processor();
+        let mut state = PartitionState::default();
+        let mut out = Vec::new();
+        let report = p.ingest(&mut state, message(7, b"{\"broken\": "), &mut out);
+        assert_eq!((report.events, report.malformed), (0, 1));
+        assert_eq!(out[0].kind, PublicationKind::DeadLetter);
+        assert_eq!(out[0].msg_id, "deadletter.7");
+        let body: Value = serde_json::from_slice(&out[0].body).unwrap();
+        assert!(
+            body["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains("trustpath.events.t1.ual@7"),
+            "{body}"
+        );
+        let report = p.ingest(&mut state, message(8, b""), &mut out);
+        assert_eq!(report.malformed, 1, "an empty payload is malformed too");
+    }
+
+    #[test]
+    fn state_round_trips_through_the_store_format() {
+        let p = processor();
+        let mut state = PartitionState::default();
+        let mut out = Vec::new();
+        p.ingest(
+            &mut state,
+            message(1, &ual("2025-03-03T20:00:00", "a")),
+            &mut out,
+        );
+        state.last_seq = 1;
+        let bytes = state.to_bytes().unwrap();
+        let back = PartitionState::from_bytes(&bytes, &p.detector).unwrap();
+        assert_eq!(back.last_seq, 1);
+        let tenant = &back.tenants["t1"];
+        assert!(tenant.dirty);
+        assert_eq!(tenant.max_time, state.tenants["t1"].max_time);
+        assert_eq!(tenant.first_seen, state.tenants["t1"].first_seen);
+    }
+}

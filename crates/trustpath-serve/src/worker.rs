@@ -1,0 +1,405 @@
+//! One partition's consume loop: pull a batch → process (CPU work off the async
+//! threads) → publish findings and wait for every PubAck → commit state and stream
+//! position in one redb transaction → ack. Any NATS or store error restarts the loop
+//! from the committed state, with the consumer re-created at the committed position.
+
+use crate::metrics::{Metrics, PartitionGauges};
+use crate::state::{
+    Inbound, IngestReport, PartitionState, Processor, Publication, PublicationKind,
+};
+use crate::store::Store;
+use async_nats::jetstream::{self, consumer::pull, message::Message};
+use futures::StreamExt;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Name of the stream holding every event.
+pub const EVENTS_STREAM: &str = "TRUSTPATH_EVENTS";
+/// Name of the stream holding findings and their updates.
+pub const FINDINGS_STREAM: &str = "TRUSTPATH_FINDINGS";
+/// Name of the stream holding late events and dead letters.
+pub const REJECTS_STREAM: &str = "TRUSTPATH_REJECTS";
+
+/// What every partition loop shares.
+pub struct Shared {
+    /// JetStream context.
+    pub js: jetstream::Context,
+    /// Detection and correlation settings.
+    pub processor: Arc<Processor>,
+    /// The state store.
+    pub store: Arc<Store>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Correlation tick period.
+    pub tick: Duration,
+    /// Messages per tick.
+    pub tick_messages: usize,
+    /// End-of-input flush after this idle time.
+    pub idle_flush: Option<Duration>,
+    /// Findings JSON Lines file.
+    pub findings_jsonl: Option<std::sync::Mutex<std::fs::File>>,
+}
+
+/// Consumer name of a partition.
+pub fn consumer_name(partition: u32) -> String {
+    format!("trustpath-p{partition}")
+}
+
+/// Run a partition until `shutdown` turns true; errors restart the loop after a pause.
+pub async fn run_partition(
+    shared: Arc<Shared>,
+    partition: u32,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match run_once(&shared, partition, &mut shutdown).await {
+            Ok(()) => return,
+            Err(e) => {
+                shared.metrics.set_ready(partition, false);
+                shared
+                    .metrics
+                    .partition_restarts
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("partition {partition}: {e:#}; restarting from the committed state");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+struct Batch {
+    messages: Vec<Message>,
+}
+
+async fn run_once(
+    shared: &Arc<Shared>,
+    partition: u32,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut state = load_state(shared, partition).await?;
+    let consumer = create_consumer(&shared.js, partition, state.last_seq + 1).await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(shared.tick_messages.max(64))
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await?;
+    shared.metrics.set_ready(partition, true);
+    // Recovery: anything a crash left unpublished comes out now (deduplicated by id).
+    state = step(
+        shared,
+        partition,
+        state,
+        Batch {
+            messages: Vec::new(),
+        },
+        false,
+    )
+    .await?;
+    let mut flushed = true;
+    let mut last_message = Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            step(
+                shared,
+                partition,
+                state,
+                Batch {
+                    messages: Vec::new(),
+                },
+                true,
+            )
+            .await?;
+            return Ok(());
+        }
+        let idle_deadline = shared
+            .idle_flush
+            .filter(|_| !flushed)
+            .map(|d| last_message + d);
+        let first = tokio::select! {
+            next = messages.next() => next,
+            _ = shutdown.changed() => continue,
+            _ = sleep_until(idle_deadline) => {
+                state = step(shared, partition, state, Batch { messages: Vec::new() }, true).await?;
+                flushed = true;
+                continue;
+            }
+        };
+        let first = match first {
+            Some(m) => m.map_err(|e| anyhow::anyhow!("consumer: {e}"))?,
+            None => anyhow::bail!("consumer stream ended"),
+        };
+        let mut batch = Batch {
+            messages: vec![first],
+        };
+        let deadline = tokio::time::Instant::now() + shared.tick;
+        while batch.messages.len() < shared.tick_messages {
+            match tokio::time::timeout_at(deadline, messages.next()).await {
+                Ok(Some(m)) => batch
+                    .messages
+                    .push(m.map_err(|e| anyhow::anyhow!("consumer: {e}"))?),
+                Ok(None) => anyhow::bail!("consumer stream ended"),
+                Err(_) => break,
+            }
+        }
+        state = step(shared, partition, state, batch, false).await?;
+        flushed = false;
+        last_message = Instant::now();
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn load_state(shared: &Arc<Shared>, partition: u32) -> anyhow::Result<PartitionState> {
+    let store = Arc::clone(&shared.store);
+    let processor = Arc::clone(&shared.processor);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<PartitionState> {
+        match store.load(partition)? {
+            Some(bytes) => PartitionState::from_bytes(&bytes, &processor.detector).map_err(|e| {
+                anyhow::anyhow!("partition {partition}: stored state unreadable: {e}")
+            }),
+            None => Ok(PartitionState::default()),
+        }
+    })
+    .await?
+}
+
+/// (Re)create the partition's durable pull consumer at `start` (our committed position:
+/// the store, not the consumer, is the source of truth for where we are).
+async fn create_consumer(
+    js: &jetstream::Context,
+    partition: u32,
+    start: u64,
+) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+    let stream = js.get_stream(EVENTS_STREAM).await?;
+    let name = consumer_name(partition);
+    let _ = stream.delete_consumer(&name).await;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name),
+            filter_subject: format!("trustpath.part.{partition}.>"),
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: start.max(1),
+            },
+            ack_policy: jetstream::consumer::AckPolicy::All,
+            ack_wait: Duration::from_secs(60),
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await?;
+    Ok(consumer)
+}
+
+/// One batch: process, publish, commit, ack.
+async fn step(
+    shared: &Arc<Shared>,
+    partition: u32,
+    state: PartitionState,
+    batch: Batch,
+    flush: bool,
+) -> anyhow::Result<PartitionState> {
+    let processor = Arc::clone(&shared.processor);
+    let (state, batch, publications, reports, lag) =
+        tokio::task::spawn_blocking(move || process(&processor, partition, state, batch, flush))
+            .await?;
+    publish_all(shared, &publications).await?;
+    let (state, snapshot_len) = commit(shared, partition, state).await?;
+    if let Some(last) = batch.messages.last() {
+        last.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+    }
+    record_metrics(
+        shared,
+        partition,
+        &state,
+        &reports,
+        batch.messages.len(),
+        lag,
+        snapshot_len,
+    );
+    let current = state
+        .tenants
+        .iter()
+        .map(|(t, s)| (t.clone(), s.current.clone()))
+        .collect();
+    shared.metrics.set_findings(current);
+    Ok(state)
+}
+
+type Processed = (
+    PartitionState,
+    Batch,
+    Vec<Publication>,
+    Vec<(String, IngestReport)>,
+    Option<u64>,
+);
+
+fn process(
+    processor: &Processor,
+    partition: u32,
+    mut state: PartitionState,
+    batch: Batch,
+    flush: bool,
+) -> Processed {
+    let mut publications = Vec::new();
+    let mut reports = Vec::new();
+    let mut lag = None;
+    for message in &batch.messages {
+        let Ok(info) = message.info() else {
+            continue;
+        };
+        let seq = info.stream_sequence;
+        lag = Some(info.pending);
+        if seq <= state.last_seq {
+            continue; // already folded into the committed state
+        }
+        let subject = message.subject.as_str();
+        let (tenant, source) = subject_tokens(subject, partition);
+        let inbound = Inbound {
+            tenant,
+            source,
+            seq,
+            payload: &message.payload,
+        };
+        let report = processor.ingest(&mut state, inbound, &mut publications);
+        reports.push((source.to_owned(), report));
+        state.last_seq = seq;
+    }
+    processor.tick(&mut state, flush, &mut publications);
+    (state, batch, publications, reports, lag)
+}
+
+/// `trustpath.part.<P>.<tenant>.<source>` → (tenant, source).
+fn subject_tokens(subject: &str, partition: u32) -> (&str, &str) {
+    let rest = subject
+        .strip_prefix("trustpath.part.")
+        .and_then(|r| r.strip_prefix(&*partition.to_string()))
+        .and_then(|r| r.strip_prefix('.'))
+        .unwrap_or(subject);
+    match rest.split_once('.') {
+        Some((tenant, source)) => (tenant, source),
+        None => (rest, "unknown"),
+    }
+}
+
+async fn publish_all(shared: &Arc<Shared>, publications: &[Publication]) -> anyhow::Result<()> {
+    let mut acks = Vec::with_capacity(publications.len());
+    for p in publications {
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(p.body.clone().into())
+            .message_id(&p.msg_id);
+        let ack = shared
+            .js
+            .send_publish(p.subject.clone(), publish)
+            .await
+            .map_err(|e| anyhow::anyhow!("publish {}: {e}", p.subject))?;
+        acks.push(ack);
+    }
+    for (p, ack) in publications.iter().zip(acks) {
+        let ack = ack
+            .await
+            .map_err(|e| anyhow::anyhow!("publish {} (id {}): {e}", p.subject, p.msg_id))?;
+        let m = &shared.metrics;
+        if ack.duplicate {
+            m.duplicates_suppressed.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        match p.kind {
+            PublicationKind::Finding => m.findings_published.fetch_add(1, Ordering::Relaxed),
+            PublicationKind::Update => m.finding_updates.fetch_add(1, Ordering::Relaxed),
+            PublicationKind::DeadLetter => m.dead_letters.fetch_add(1, Ordering::Relaxed),
+            PublicationKind::Late => 0,
+        };
+        if matches!(p.kind, PublicationKind::Finding | PublicationKind::Update) {
+            append_jsonl(shared, p);
+        }
+    }
+    Ok(())
+}
+
+fn append_jsonl(shared: &Shared, p: &Publication) {
+    let Some(file) = &shared.findings_jsonl else {
+        return;
+    };
+    let mut file = file
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let written = file.write_all(&p.body).and_then(|()| file.write_all(b"\n"));
+    if let Err(e) = written {
+        tracing::warn!("findings file: {e}");
+    }
+}
+
+async fn commit(
+    shared: &Arc<Shared>,
+    partition: u32,
+    state: PartitionState,
+) -> anyhow::Result<(PartitionState, usize)> {
+    let store = Arc::clone(&shared.store);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<(PartitionState, usize)> {
+        let bytes = state.to_bytes()?;
+        store.save(partition, &bytes)?;
+        Ok((state, bytes.len()))
+    })
+    .await?
+}
+
+fn record_metrics(
+    shared: &Shared,
+    partition: u32,
+    state: &PartitionState,
+    reports: &[(String, IngestReport)],
+    messages: usize,
+    lag: Option<u64>,
+    snapshot_len: usize,
+) {
+    let m = &shared.metrics;
+    m.messages_in.fetch_add(messages as u64, Ordering::Relaxed);
+    for (source, r) in reports {
+        m.add_events(source, r.events);
+        m.malformed_records
+            .fetch_add(r.malformed, Ordering::Relaxed);
+        m.late_events.fetch_add(r.late, Ordering::Relaxed);
+    }
+    let previous_lag = m
+        .partitions
+        .lock()
+        .ok()
+        .and_then(|p| p.get(&partition).map(|g| g.lag))
+        .unwrap_or(0);
+    m.set_partition(
+        partition,
+        PartitionGauges {
+            lag: lag.unwrap_or(if messages == 0 { previous_lag } else { 0 }),
+            retained_events: state.retained_events() as u64,
+            state_bytes: snapshot_len as u64,
+            last_seq: state.last_seq,
+        },
+    );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_tokens_split_tenant_and_source() {
+        assert_eq!(subject_tokens("trustpath.part.3.t1.ual", 3), ("t1", "ual"));
+        assert_eq!(
+            subject_tokens("trustpath.part.12.t1.ual.x", 12),
+            ("t1", "ual.x")
+        );
+    }
+}
