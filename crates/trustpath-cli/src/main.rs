@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    init_logging(matches!(cli.command, args::Command::Serve(_)));
     if let Some(threads) = cli.threads {
         // Only fails if a pool already exists, which cannot happen this early.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -25,4 +26,20 @@ fn main() -> ExitCode {
             ExitCode::from(exit::FATAL)
         }
     }
+}
+
+/// Diagnostics on stderr: `RUST_LOG` when set, else `info` for the long-running service
+/// and `warn` for everything else (results and summaries are printed, not logged).
+fn init_logging(service: bool) {
+    let default = if service {
+        "info,async_nats=warn"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -88,9 +88,19 @@ pub async fn serve_with(
     });
     let store = Arc::new(store::Store::open(&config.store)?);
     let metrics = Arc::clone(&handle.metrics);
+    tracing::info!(
+        "connecting to NATS at {} (retrying until it answers)",
+        config.nats_url
+    );
     let client = connect(&config.nats_url, Arc::clone(&metrics)).await?;
     let js = jetstream::new(client);
     ensure_streams(&js, &config).await?;
+    tracing::info!(
+        "serving partitions {:?} of {}; state in {}",
+        config.partitions_owned,
+        config.partitions_total,
+        config.store.display()
+    );
     let findings_jsonl = match &config.findings_jsonl {
         Some(path) => Some(std::sync::Mutex::new(
             std::fs::OpenOptions::new()
@@ -146,9 +156,11 @@ async fn connect(url: &str, metrics: Arc<Metrics>) -> anyhow::Result<async_nats:
             async move {
                 match event {
                     async_nats::Event::Connected => {
+                        tracing::info!("connected to NATS");
                         metrics.connected.store(true, Ordering::Relaxed)
                     }
                     async_nats::Event::Disconnected => {
+                        tracing::warn!("disconnected from NATS; reconnecting");
                         metrics.connected.store(false, Ordering::Relaxed);
                     }
                     _ => {}
@@ -207,6 +219,9 @@ async fn start_http(
         .await
         .with_context(|| format!("cannot listen on {}", http.addr))?;
     if let Ok(addr) = listener.local_addr() {
+        tracing::info!(
+            "HTTP on http://{addr} (/healthz, /readyz; /metrics and /v1/findings need the token)"
+        );
         let _ = handle.http_addr.set(addr);
     }
     let app = http::router(http::HttpState {
