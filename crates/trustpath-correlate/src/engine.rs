@@ -348,6 +348,8 @@ struct Core {
     st: State,
     key_buf: String,
     inputs: Inputs,
+    /// Results of one input, before they are emitted (reused: no allocation per result).
+    produced: Vec<CorrelationResult>,
 }
 
 impl Engine {
@@ -480,6 +482,7 @@ impl Core {
             st,
             key_buf: String::new(),
             inputs: vec![Vec::new(); correlations],
+            produced: Vec::new(),
         }
     }
 
@@ -600,7 +603,7 @@ impl Core {
         t: Timestamp,
         out: &mut Vec<CorrelationResult>,
     ) {
-        let mut produced = Vec::new();
+        let mut produced = std::mem::take(&mut self.produced);
         for c in from..set.correlations.len() {
             if inputs[c].is_empty() {
                 continue;
@@ -627,6 +630,7 @@ impl Core {
             }
             inputs[c] = items;
         }
+        self.produced = produced;
     }
 
     /// Counts a result, reports it if the set says so, and feeds outer correlations.

@@ -48,21 +48,41 @@ impl Entry {
         }
     }
 
+    /// Appends this entry's evidence to `out`, cloning the event handle.
     fn evidence_into(&self, out: &mut Vec<Evidence>) {
-        let step = usize::from(self.step);
         match &self.input {
             Input::Event { event, rule } => out.push(Evidence {
                 event: event.clone(),
                 rule: *rule,
-                step,
+                step: usize::from(self.step),
                 via: None,
             }),
-            Input::Result(r) => out.extend(r.evidence.iter().map(|e| Evidence {
-                step,
-                via: e.via.clone().or_else(|| Some(r.correlation.clone())),
-                ..e.clone()
-            })),
+            Input::Result(r) => self.result_evidence_into(r, out),
         }
+    }
+
+    /// Appends this entry's evidence to `out`, moving the event handle (no reference
+    /// count traffic on the shared event).
+    fn into_evidence(self, out: &mut Vec<Evidence>) {
+        match self.input {
+            Input::Event { event, rule } => out.push(Evidence {
+                event,
+                rule,
+                step: usize::from(self.step),
+                via: None,
+            }),
+            Input::Result(ref r) => self.result_evidence_into(r, out),
+        }
+    }
+
+    /// The evidence of an inner result, re-labelled with this entry's step.
+    fn result_evidence_into(&self, r: &CorrelationResult, out: &mut Vec<Evidence>) {
+        let step = usize::from(self.step);
+        out.extend(r.evidence.iter().map(|e| Evidence {
+            step,
+            via: e.via.clone().or_else(|| Some(r.correlation.clone())),
+            ..e.clone()
+        }));
     }
 
     /// Calls `f` with every value of group-by name / field `name` for this entry.
@@ -234,11 +254,12 @@ pub(crate) fn group_map(corr: &Correlation, key: &str) -> BTreeMap<String, Strin
     if corr.group_by.is_empty() {
         return BTreeMap::new();
     }
-    corr.group_by
-        .iter()
-        .cloned()
-        .zip(key.split(KEY_SEPARATOR).map(str::to_owned))
-        .collect()
+    // Inserting one by one: `collect` would first gather the pairs in a Vec.
+    let mut group = BTreeMap::new();
+    for (name, value) in corr.group_by.iter().zip(key.split(KEY_SEPARATOR)) {
+        group.insert(name.clone(), value.to_owned());
+    }
+    group
 }
 
 /// Separates group-by values in a key string.
@@ -337,18 +358,36 @@ pub(crate) fn percentile(values: &mut [f64], p: f64) -> f64 {
     a + (b - a) * (rank - lo as f64)
 }
 
-/// Builds a result from entries.
-pub(crate) fn make_result<'a>(
+/// An entry that becomes evidence: borrowed entries are cloned, owned ones moved.
+pub(crate) trait IntoEvidence {
+    /// Appends the evidence to `out`.
+    fn push_evidence(self, out: &mut Vec<Evidence>);
+}
+
+impl IntoEvidence for &Entry {
+    fn push_evidence(self, out: &mut Vec<Evidence>) {
+        self.evidence_into(out);
+    }
+}
+
+impl IntoEvidence for Entry {
+    fn push_evidence(self, out: &mut Vec<Evidence>) {
+        self.into_evidence(out);
+    }
+}
+
+/// Builds a result from entries (borrowed or owned; see [`IntoEvidence`]).
+pub(crate) fn make_result<E: IntoEvidence>(
     corr: &Correlation,
     key: &str,
-    entries: impl Iterator<Item = &'a Entry>,
+    entries: impl Iterator<Item = E>,
     captures: Captures,
     partial: bool,
     value: f64,
 ) -> CorrelationResult {
     let mut evidence = Vec::with_capacity(entries.size_hint().0);
     for e in entries {
-        e.evidence_into(&mut evidence);
+        e.push_evidence(&mut evidence);
     }
     CorrelationResult::build(ResultParts {
         correlation: corr.id.clone(),
@@ -382,12 +421,11 @@ pub(crate) fn eager_window(
         out.push(make_result(
             corr,
             &ks.key,
-            ks.entries.iter(),
+            ks.entries.drain(..),
             Captures::new(),
             false,
             v,
         ));
-        ks.entries.clear();
     }
 }
 
@@ -421,12 +459,11 @@ pub(crate) fn close_windows(
                 out.push(make_result(
                     corr,
                     &ks.key,
-                    ks.entries.range(..n),
+                    ks.entries.drain(..n),
                     Captures::new(),
                     false,
                     v,
                 ));
-                ks.entries.drain(..n);
             }
             _ => {
                 ks.entries.pop_front();

@@ -30,7 +30,7 @@ pub(crate) fn ordered_step(
     let k = usize::from(entry.step);
     let item_key = item_key(corr, &entry);
     let mut accepted = false;
-    let mut complete = Vec::new();
+    let mut complete = Completed::None;
     for (i, chain) in ks.chains.iter_mut().enumerate() {
         if !fits(corr, chain, &entry, item_key.as_ref()) {
             continue;
@@ -42,11 +42,13 @@ pub(crate) fn ordered_step(
         accepted = true;
         let from_start = chain.entries.first().is_some_and(|e| e.step == 0);
         if k + 1 == steps && from_start {
-            complete.push(i);
+            complete.add(i);
         }
     }
-    if !complete.is_empty() {
-        emit_complete(corr, ks, &complete, out);
+    match complete {
+        Completed::None => {}
+        Completed::One(i) => emit_complete(corr, ks, &[i], out),
+        Completed::Many(all) => emit_complete(corr, ks, &all, out),
     }
     let partial = corr
         .chain
@@ -76,6 +78,31 @@ pub(crate) fn ordered_step(
             entries,
             key: item_key,
         });
+    }
+}
+
+/// Indices of the chains an entry completed: almost always none or one, kept without
+/// allocating.
+enum Completed {
+    /// No chain completed.
+    None,
+    /// One chain completed.
+    One(usize),
+    /// Several chains completed, ascending.
+    Many(Vec<usize>),
+}
+
+impl Completed {
+    /// Records chain `i` (indices arrive ascending).
+    fn add(&mut self, i: usize) {
+        *self = match std::mem::replace(self, Completed::None) {
+            Completed::None => Completed::One(i),
+            Completed::One(first) => Completed::Many(vec![first, i]),
+            Completed::Many(mut all) => {
+                all.push(i);
+                Completed::Many(all)
+            }
+        };
     }
 }
 
@@ -196,7 +223,7 @@ fn push_complete(
     out.push(make_result(
         corr,
         group_key,
-        chain.entries.iter(),
+        chain.entries.into_iter(),
         caps,
         false,
         steps,

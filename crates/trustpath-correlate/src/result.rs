@@ -5,9 +5,8 @@ use crate::spec::{CorrelationType, RuleRef};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::sync::Arc;
 use trustpath_event::{ErrorKind, Event, Origin, RecordError};
 
@@ -26,7 +25,8 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// The identity used in result ids: time, origin, rule.
+    /// This evidence's identity as text: time, origin, rule (the parts the result id
+    /// hashes, in binary).
     pub fn identity(&self) -> String {
         format!("{}|{}|{}", self.event.time, self.event.origin, self.rule.0)
     }
@@ -35,8 +35,9 @@ impl Evidence {
 /// A correlation that fired (or, with `partial`, a chain that closed incomplete).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationResult {
-    /// Stable id: sha256 of correlation id, group key, partial flag and sorted evidence
-    /// identities, hex, 32 characters.
+    /// Stable id: sha256 of correlation id, group, partial flag and the sorted evidence
+    /// identities (time, origin, rule), hashed as bytes; hex, 32 characters. The same
+    /// input gives the same id whatever the arrival order and engine count.
     pub id: String,
     /// The correlation's id.
     pub correlation: String,
@@ -109,58 +110,84 @@ impl CorrelationResult {
     }
 }
 
-/// The result id: [`short_hash`] of the correlation id, the group (`name=value` joined
-/// by U+001F), the partial flag and the sorted, deduplicated evidence identities joined
-/// by newlines. Everything is written into one reused per-thread buffer (no string per
-/// evidence, no allocation per result once the buffer has grown).
+/// Tag hashed first into every result id; changes whenever the formula below does.
+const RESULT_ID_FORMULA: &[u8] = b"trustpath-result-id/2";
+
+/// The result id: sha256 over the formula tag, the correlation id, the group (pair
+/// count, then each name and value), the partial flag and the evidence identities
+/// (time, origin, rule) sorted and deduplicated; hex, first 32 characters.
+///
+/// Everything is hashed as bytes, field by field: timestamps as seconds and
+/// nanoseconds, origins part by part, strings length-prefixed, so no text is formatted
+/// and nothing is allocated unless the evidence arrives out of identity order. The
+/// encoding is injective (fixed-width integers, length-prefixed strings), so distinct
+/// inputs hash distinct byte strings.
 fn result_id(p: &ResultParts) -> String {
-    thread_local! {
-        static SCRATCH: RefCell<(String, Vec<Range<usize>>)> = const {
-            RefCell::new((String::new(), Vec::new()))
-        };
+    let mut h = Sha256::new();
+    hash_part(&mut h, RESULT_ID_FORMULA);
+    hash_part(&mut h, p.correlation.as_bytes());
+    h.update((p.group.len() as u64).to_le_bytes());
+    for (name, value) in &p.group {
+        hash_part(&mut h, name.as_bytes());
+        hash_part(&mut h, value.as_bytes());
     }
-    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut scratch) => {
-            let (text, spans) = &mut *scratch;
-            result_id_with(p, text, spans)
-        }
-        Err(_) => result_id_with(p, &mut String::new(), &mut Vec::new()),
-    })
+    h.update([u8::from(p.partial)]);
+    hash_identities(&mut h, &p.evidence);
+    hex_prefix(&h.finalize())
 }
 
-fn result_id_with(p: &ResultParts, text: &mut String, spans: &mut Vec<Range<usize>>) -> String {
-    use std::fmt::Write;
-    text.clear();
-    spans.clear();
-    // Writing into a String cannot fail.
-    for (i, (k, v)) in p.group.iter().enumerate() {
-        if i > 0 {
-            text.push('\u{1f}');
+/// The order of evidence identities: event time, origin, rule.
+fn identity_cmp(a: &Evidence, b: &Evidence) -> Ordering {
+    a.event
+        .time
+        .cmp(&b.event.time)
+        .then_with(|| a.event.origin.cmp(&b.event.origin))
+        .then_with(|| a.rule.cmp(&b.rule))
+}
+
+/// Hashes the distinct identities of `evidence` in [`identity_cmp`] order. Evidence
+/// is usually already strictly ordered (results list it by time): then it is hashed in
+/// place; otherwise references are sorted and deduplicated first.
+fn hash_identities(h: &mut Sha256, evidence: &[Evidence]) {
+    let strictly_ordered = evidence
+        .windows(2)
+        .all(|w| identity_cmp(&w[0], &w[1]) == Ordering::Less);
+    if strictly_ordered {
+        h.update((evidence.len() as u64).to_le_bytes());
+        for e in evidence {
+            hash_identity(h, e);
         }
-        let _ = write!(text, "{k}={v}");
+        return;
     }
-    let group_end = text.len();
-    for e in &p.evidence {
-        let start = text.len();
-        let _ = write!(text, "{}|{}|{}", e.event.time, e.event.origin, e.rule.0);
-        spans.push(start..text.len());
+    let mut sorted: Vec<&Evidence> = evidence.iter().collect();
+    sorted.sort_unstable_by(|a, b| identity_cmp(a, b));
+    sorted.dedup_by(|a, b| identity_cmp(a, b) == Ordering::Equal);
+    h.update((sorted.len() as u64).to_le_bytes());
+    for e in sorted {
+        hash_identity(h, e);
     }
-    let text = &*text;
-    spans.sort_unstable_by(|a, b| text[a.clone()].cmp(&text[b.clone()]));
-    spans.dedup_by(|a, b| text[a.clone()] == text[b.clone()]);
-    let ids_len = spans.iter().map(|r| r.len()).sum::<usize>() + spans.len().saturating_sub(1);
-    let mut h = Sha256::new();
-    hash_part(&mut h, p.correlation.as_bytes());
-    hash_part(&mut h, &text.as_bytes()[..group_end]);
-    hash_part(&mut h, if p.partial { b"partial" } else { b"full" });
-    h.update((ids_len as u64).to_le_bytes());
-    for (i, r) in spans.iter().enumerate() {
-        if i > 0 {
-            h.update(b"\n");
-        }
-        h.update(&text.as_bytes()[r.clone()]);
+}
+
+/// One identity as bytes: seconds (i64), nanoseconds (i32), rule (u64), then per
+/// origin part (line, offset, record) a presence byte and a u64, then the file name,
+/// length-prefixed.
+fn hash_identity(h: &mut Sha256, e: &Evidence) {
+    const LEN: usize = 8 + 4 + 8 + 3 * 9;
+    let origin = &e.event.origin;
+    let mut fixed = [0u8; LEN];
+    fixed[..8].copy_from_slice(&e.event.time.as_second().to_le_bytes());
+    fixed[8..12].copy_from_slice(&e.event.time.subsec_nanosecond().to_le_bytes());
+    fixed[12..20].copy_from_slice(&(e.rule.0 as u64).to_le_bytes());
+    for (i, part) in [origin.line, origin.offset, origin.record]
+        .into_iter()
+        .enumerate()
+    {
+        let at = 20 + 9 * i;
+        fixed[at] = u8::from(part.is_some());
+        fixed[at + 1..at + 9].copy_from_slice(&part.unwrap_or(0).to_le_bytes());
     }
-    hex_prefix(&h.finalize())
+    h.update(fixed);
+    hash_part(h, origin.file.as_bytes());
 }
 
 fn hash_part(h: &mut Sha256, part: &[u8]) {
@@ -170,9 +197,14 @@ fn hash_part(h: &mut Sha256, part: &[u8]) {
 
 /// The first 32 hex characters of a digest.
 fn hex_prefix(digest: &[u8]) -> String {
-    let mut s = hex::encode(&digest[..digest.len().min(16)]);
-    s.truncate(32);
-    s
+    let bytes = &digest[..digest.len().min(16)];
+    let mut buf = [0u8; 32];
+    let text = &mut buf[..bytes.len() * 2];
+    // The buffer is exactly twice the input, and hex digits are ASCII: neither fails.
+    match hex::encode_to_slice(bytes, text).map(|()| std::str::from_utf8(text)) {
+        Ok(Ok(hex)) => hex.to_owned(),
+        _ => hex::encode(bytes),
+    }
 }
 
 /// sha256 over length-prefixed parts, hex, first 32 characters.
@@ -291,45 +323,114 @@ mod tests {
         }
     }
 
-    /// The id as first specified: identities formatted one by one, sorted, joined.
-    fn reference_id(p: &ResultParts) -> String {
-        let mut ids: Vec<String> = p.evidence.iter().map(Evidence::identity).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let group: Vec<String> = p.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        short_hash(&[
-            p.correlation.as_bytes(),
-            group.join("\u{1f}").as_bytes(),
-            if p.partial { b"partial" } else { b"full" },
-            ids.join("\n").as_bytes(),
-        ])
+    fn parts(group: &[(&str, &str)], partial: bool, evidence: Vec<Evidence>) -> ResultParts {
+        ResultParts {
+            correlation: "c".into(),
+            title: "t".into(),
+            kind: CorrelationType::EventCount,
+            group: group
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            captures: Captures::new(),
+            partial,
+            value: 1.0,
+            evidence,
+        }
+    }
+
+    const GROUP: &[(&str, &str)] = &[("tp.tenant", "t1"), ("user", "u")];
+
+    #[test]
+    fn ids_ignore_evidence_order_and_duplicates() {
+        let a = evidence(10, 10, 0);
+        let b = evidence(10, 11, 0);
+        let c = evidence(30, 9, 1);
+        let expected = result_id(&parts(GROUP, false, vec![a.clone(), b.clone(), c.clone()]));
+        for evidence in [
+            vec![c.clone(), b.clone(), a.clone()],
+            vec![b.clone(), a.clone(), c.clone()],
+            vec![a.clone(), c.clone(), a.clone(), b.clone(), c.clone()],
+        ] {
+            assert_eq!(result_id(&parts(GROUP, false, evidence)), expected);
+        }
     }
 
     #[test]
-    fn result_id_matches_the_reference_formula() {
-        let group: BTreeMap<String, String> = [("tp.tenant", "t1"), ("user", "u")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    fn every_identity_part_changes_the_id() {
+        let base = evidence(10, 10, 0);
+        let with = |f: &dyn Fn(&mut Event)| {
+            let mut event = (*base.event).clone();
+            f(&mut event);
+            Evidence {
+                event: Arc::new(event),
+                ..base.clone()
+            }
+        };
+        let variants = [
+            base.clone(),
+            with(&|e| e.time = Timestamp::new(10, 1).unwrap()),
+            with(&|e| e.time = Timestamp::from_second(11).unwrap()),
+            with(&|e| e.origin.line = Some(11)),
+            with(&|e| e.origin.line = None),
+            with(&|e| {
+                e.origin.line = None;
+                e.origin.offset = Some(10);
+            }),
+            with(&|e| e.origin.record = Some(10)),
+            with(&|e| e.origin.file = Arc::from("b.json")),
+            Evidence {
+                rule: RuleRef(1),
+                ..base.clone()
+            },
+        ];
+        let mut ids: Vec<String> = variants
+            .iter()
+            .map(|e| result_id(&parts(GROUP, false, vec![e.clone()])))
             .collect();
-        for (partial, evidence) in [
-            (
-                false,
-                vec![evidence(30, 9, 1), evidence(10, 10, 0), evidence(10, 10, 0)],
-            ),
-            (true, vec![evidence(5, 1, 2)]),
-            (false, vec![]),
-        ] {
-            let parts = ResultParts {
-                correlation: "c".into(),
-                title: "t".into(),
-                kind: CorrelationType::EventCount,
-                group: group.clone(),
-                captures: Captures::new(),
-                partial,
-                value: 1.0,
-                evidence,
-            };
-            assert_eq!(result_id(&parts), reference_id(&parts));
-        }
+        ids.push(result_id(&parts(GROUP, true, vec![base.clone()])));
+        ids.push(result_id(&parts(
+            &[("tp.tenant", "t1")],
+            false,
+            vec![base.clone()],
+        )));
+        ids.push(result_id(&parts(
+            &[("tp.tenant", "t1u")],
+            false,
+            vec![base.clone()],
+        )));
+        ids.push(result_id(&parts(
+            &[("tp.tenan", "tt1")],
+            false,
+            vec![base.clone()],
+        )));
+        ids.push(result_id(&parts(GROUP, false, vec![])));
+        ids.push(result_id(&parts(
+            GROUP,
+            false,
+            vec![base.clone(), variants[1].clone()],
+        )));
+        let mut other_correlation = parts(GROUP, false, vec![base.clone()]);
+        other_correlation.correlation = "d".into();
+        ids.push(result_id(&other_correlation));
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "{ids:#?}");
+    }
+
+    #[test]
+    fn ids_are_32_lowercase_hex_and_pinned() {
+        let id = result_id(&parts(
+            GROUP,
+            false,
+            vec![evidence(30, 9, 1), evidence(10, 10, 0)],
+        ));
+        assert_eq!(id.len(), 32);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        // Pinned: a change here changes every stored result id; bump
+        // `RESULT_ID_FORMULA` when that is intended.
+        assert_eq!(id, "ebfc535d606300e5d1e3d7366b80920a");
     }
 }
