@@ -135,7 +135,11 @@ fn without_sign_in_logs_an1350_step_3_names_the_missing_log() {
     );
     let an1350 = report.analytic("AN1350").expect("AN1350 in the catalog");
     let step3 = &an1350.steps[2];
-    assert_eq!(step3.verdict, Verdict::Blind, "sign-ins are step 3's main evidence");
+    assert_eq!(
+        step3.verdict,
+        Verdict::Blind,
+        "sign-ins are step 3's main evidence"
+    );
     let missing = step3
         .blind_spots
         .iter()
