@@ -19,7 +19,15 @@
 //! [http]
 //! addr = "127.0.0.1:8080"
 //! token = "…"                         # or token_file = "…" or token_env = "VAR"
+//! tls_cert = "server.crt"             # optional, with tls_key: serve HTTPS instead of HTTP
+//! tls_key = "server.key"
 //! ```
+//!
+//! `[http] tls_cert` is a PEM certificate chain (leaf first) and `tls_key` its PEM private
+//! key (PKCS#8, RSA or EC); both paths are relative to this file, and one without the
+//! other is refused. With them the port speaks only TLS (see [`crate::tls`]); the files
+//! are read when the service starts, and an unreadable file, bad PEM or a key that does
+//! not match the certificate stops the start-up with an error naming the file.
 
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -88,6 +96,8 @@ struct HttpFile {
     token: Option<String>,
     token_file: Option<PathBuf>,
     token_env: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// The HTTP endpoint settings.
@@ -97,6 +107,17 @@ pub struct HttpConfig {
     pub addr: String,
     /// The bearer token every endpoint but `/healthz` and `/readyz` requires.
     pub token: String,
+    /// Certificate and key to serve HTTPS with (plain HTTP when `None`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files HTTPS is served with, resolved against the configuration's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain (PEM, leaf first).
+    pub cert: PathBuf,
+    /// Private key (PEM: PKCS#8, RSA or EC).
+    pub key: PathBuf,
 }
 
 /// The validated configuration.
@@ -236,10 +257,32 @@ fn http_config(h: HttpFile, base: &Path) -> Result<HttpConfig, String> {
     if token.len() < 16 {
         return Err("http: the token must be at least 16 characters".into());
     }
+    let tls = tls_files(h.tls_cert, h.tls_key, base)?;
     Ok(HttpConfig {
         addr: h.addr,
         token,
+        tls,
     })
+}
+
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    base: &Path,
+) -> Result<Option<TlsFiles>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert: base.join(cert),
+            key: base.join(key),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err("http.tls_key is missing: tls_cert needs its private key (PEM)".into())
+        }
+        (None, Some(_)) => {
+            Err("http.tls_cert is missing: tls_key needs its certificate (PEM)".into())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +317,33 @@ mod tests {
         let text = MINIMAL.replace("[0, 2]", "[4]");
         let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
         assert!(e.to_string().contains("partition 4 does not exist"), "{e}");
+    }
+
+    const HTTP: &str = "[http]\naddr = \"127.0.0.1:0\"\ntoken = \"0123456789abcdef\"\n";
+
+    #[test]
+    fn tls_files_are_relative_to_the_config() {
+        let text = format!("{MINIMAL}{HTTP}tls_cert = \"tls/s.crt\"\ntls_key = \"/k/s.key\"\n");
+        let c = ServeConfig::from_toml_str(&text, Path::new("/etc/tp/serve.toml")).unwrap();
+        let tls = c.http.unwrap().tls.unwrap();
+        assert_eq!(tls.cert, Path::new("/etc/tp/tls/s.crt"));
+        assert_eq!(tls.key, Path::new("/k/s.key"));
+        let c = ServeConfig::from_toml_str(&format!("{MINIMAL}{HTTP}"), Path::new("s.toml"));
+        assert_eq!(c.unwrap().http.unwrap().tls, None);
+    }
+
+    #[test]
+    fn tls_cert_without_key_is_refused_naming_the_key() {
+        let text = format!("{MINIMAL}{HTTP}tls_cert = \"s.crt\"\n");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("serve.toml: http.tls_key is missing"),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}{HTTP}tls_key = \"s.key\"\n");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(e.to_string().contains("http.tls_cert is missing"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The HTTP endpoint: `/healthz` and `/readyz` without a token; `/metrics` and
 //! `/v1/findings` behind `Authorization: Bearer <token>`, compared in constant time.
-//! Plain HTTP only (TLS is left to a reverse proxy for now).
+//! Served over plain HTTP, or HTTPS when a certificate is configured ([`crate::tls`]).
 
 use crate::metrics::Metrics;
 use axum::Router;

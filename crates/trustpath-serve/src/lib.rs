@@ -21,16 +21,18 @@
 //! position; a replayed finding has the same id and JetStream drops it as a duplicate.
 //!
 //! Modules: [`config`] (the TOML file), [`state`] (correlation state, deterministic),
-//! [`store`] (redb), [`worker`] (the consume loop), [`metrics`] and [`http`].
+//! [`store`] (redb), [`worker`] (the consume loop), [`metrics`], [`http`] and [`tls`]
+//! (HTTPS when `[http] tls_cert` / `tls_key` are set).
 
 pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod worker;
 
-pub use config::{ConfigError, HttpConfig, ServeConfig};
+pub use config::{ConfigError, HttpConfig, ServeConfig, TlsFiles};
 pub use metrics::Metrics;
 
 use anyhow::Context as _;
@@ -67,6 +69,11 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
     handle: ServeHandle,
 ) -> anyhow::Result<()> {
+    // TLS files first: a bad certificate is a start-up error, before waiting for NATS.
+    let tls = match config.http.as_ref().and_then(|h| h.tls.as_ref()) {
+        Some(files) => Some(tls::server_config(files)?),
+        None => None,
+    };
     let context = match &config.context {
         Some(path) => Context::load(path)
             .with_context(|| format!("cannot use context file {}", path.display()))?,
@@ -123,7 +130,7 @@ pub async fn serve_with(
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http_task = match &config.http {
-        Some(http) => Some(start_http(http, &metrics, &handle, stop_rx.clone()).await?),
+        Some(http) => Some(start_http(http, tls, &metrics, &handle, stop_rx.clone()).await?),
         None => None,
     };
     let mut tasks = Vec::new();
@@ -209,8 +216,10 @@ async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow
     Ok(())
 }
 
+/// Bind the HTTP port and serve the router on it: HTTPS when `tls` is set, else HTTP.
 async fn start_http(
     http: &HttpConfig,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     metrics: &Arc<Metrics>,
     handle: &ServeHandle,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -219,8 +228,9 @@ async fn start_http(
         .await
         .with_context(|| format!("cannot listen on {}", http.addr))?;
     if let Ok(addr) = listener.local_addr() {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(
-            "HTTP on http://{addr} (/healthz, /readyz; /metrics and /v1/findings need the token)"
+            "HTTP on {scheme}://{addr} (/healthz, /readyz; /metrics and /v1/findings need the token)"
         );
         let _ = handle.http_addr.set(addr);
     }
@@ -228,6 +238,9 @@ async fn start_http(
         metrics: Arc::clone(metrics),
         token: http.token.as_str().into(),
     });
+    if let Some(tls) = tls {
+        return Ok(tokio::spawn(tls::serve_https(listener, tls, app, stop)));
+    }
     Ok(tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
