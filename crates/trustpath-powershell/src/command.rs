@@ -106,9 +106,9 @@ impl Scope {
             [Token::Word(name), rest @ ..] if !is_keyword(name) => {
                 self.command(name, rest, depth, out);
             }
-            // A process command line (4688, Sysmon 1) starting with a quoted program path:
+            // A process command line (4688, Sysmon 1) starting with a quoted script host:
             // in PowerShell it would be an expression, for Windows it is the program.
-            [Token::Str { value, .. }, rest @ ..] if is_program_path(value) => {
+            [Token::Str { value, .. }, rest @ ..] if is_quoted_script_host(value) => {
                 self.command(value, rest, depth, out);
             }
             _ => {}
@@ -297,13 +297,18 @@ impl Scope {
     }
 }
 
-/// A quoted string naming an executable (`"C:\\…\\powershell.exe"`).
-fn is_program_path(value: &str) -> bool {
-    let lower = value.trim().to_ascii_lowercase();
-    lower.ends_with(".exe")
-        || lower.ends_with(".com")
-        || lower.ends_with(".bat")
-        || lower.ends_with(".cmd")
+/// A quoted string naming a script host whose arguments are a script
+/// (`"C:\\…\\powershell.exe"`, `"pwsh"`, `"cmd.exe"`): other quoted programs run no
+/// PowerShell, so they are not commands here.
+fn is_quoted_script_host(value: &str) -> bool {
+    let path = value.trim();
+    let name = path
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    let name = name.strip_suffix(".exe").unwrap_or(&name);
+    matches!(name, "powershell" | "pwsh" | "powershell_ise" | "cmd")
 }
 
 fn is_keyword(word: &str) -> bool {
