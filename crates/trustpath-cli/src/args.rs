@@ -4,18 +4,15 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-const TOP_HELP: &str = "\
-Start here:
-  trustpath hunt examples/                 the bundled example tenant
+const TOP_HELP: &str = concat!(
+    "Start here:
+  trustpath hunt examples/                    the bundled example tenant
   trustpath hunt exports/ -f html -o r.html   your exports, as a report
-  trustpath explain AN1350                 what an analytic looks for
+  trustpath explain AN1350                    what an analytic looks for
 
-Exit codes:
-  0  the run completed (skipped records are reported on stderr and counted in the summary)
-  1  fatal error: an input, rule path, context file or output could not be used
-  2  usage error
-  3  --strict and at least one record or rule was skipped
-  4  --fail-on LEVEL and an unauthorised finding at or above LEVEL";
+",
+    crate::exit::exit_codes_help!()
+);
 
 /// Find abuse of delegated access to Microsoft 365 mailboxes in the logs you already export:
 /// partner trust paths (AN1350, AN1347) and mailbox permission grants (AN1052, AN1051).

@@ -12,11 +12,18 @@ pub const STRICT_INPUT_ERRORS: u8 = 3;
 /// `--fail-on LEVEL` was given and a finding at or above LEVEL (and not authorised) was found.
 pub const FINDINGS: u8 = 4;
 
-/// The text for `--help`.
-pub const HELP: &str = "\
-Exit codes:
+/// The exit-code table, as a literal so help texts can `concat!` it.
+macro_rules! exit_codes_help {
+    () => {
+        "Exit codes:
   0  the run completed (skipped records are reported on stderr and counted in the summary)
   1  fatal error: an input, rule path, context file or output could not be used
   2  usage error
   3  --strict and at least one record or rule was skipped
-  4  --fail-on LEVEL and an unauthorised finding at or above LEVEL";
+  4  --fail-on LEVEL and an unauthorised finding at or above LEVEL"
+    };
+}
+pub(crate) use exit_codes_help;
+
+/// The text for `--help` of subcommands.
+pub const HELP: &str = exit_codes_help!();

@@ -300,7 +300,7 @@ impl Scope {
 /// A quoted string naming a script host whose arguments are a script
 /// (`"C:\\…\\powershell.exe"`, `"pwsh"`, `"cmd.exe"`): other quoted programs run no
 /// PowerShell, so they are not commands here.
-fn is_quoted_script_host(value: &str) -> bool {
+pub(crate) fn is_quoted_script_host(value: &str) -> bool {
     let path = value.trim();
     let name = path
         .rsplit(['\\', '/'])

@@ -74,14 +74,9 @@ fn is_quoted_path_with_plain_arguments(src: &str) -> bool {
 /// Whether a quoted program is one whose arguments [`commands`](crate::commands) reads
 /// as a script (`powershell`, `pwsh`, `powershell_ise`, `cmd`).
 fn is_script_host(quoted: &str) -> bool {
-    let path = quoted.trim_end_matches(['"', '\u{201C}', '\u{201D}', '\u{201E}']);
-    let name = path
-        .rsplit(['\\', '/'])
-        .next()
-        .unwrap_or(path)
-        .to_ascii_lowercase();
-    let name = name.strip_suffix(".exe").unwrap_or(&name);
-    matches!(name, "powershell" | "pwsh" | "powershell_ise" | "cmd")
+    crate::command::is_quoted_script_host(
+        quoted.trim_end_matches(['"', '\u{201C}', '\u{201D}', '\u{201E}']),
+    )
 }
 
 /// The text after the double-quoted string whose body starts `body`, read like the

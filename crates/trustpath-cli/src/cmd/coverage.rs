@@ -11,14 +11,10 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<ExitCode> {
     let (context, _) = super::load_context(args.context.as_deref(), &args.input.paths)?;
     let gap = trustpath_context::parse_duration(&args.gap)
         .map_err(|e| anyhow::anyhow!("--gap {}: {e}", args.gap))?;
-    let (inputs, missing, _ignored) = super::expand(&args.input, Some(&context));
-    let config = super::scan_config(&args.input, false);
-    let result = trustpath_pipeline::scan(&inputs, &config, |c: &mut CoverageCollector, event| {
-        c.observe(&event);
-        None::<()>
-    });
-    let skipped: u64 = result.inputs.iter().map(|r| r.summary.error_count()).sum();
-    let (_, collectors) = result.into_parts();
+    let (collectors, problems) =
+        super::collect(&args.input, &context, |c: &mut CoverageCollector, e| {
+            c.observe(e)
+        });
     let mut all = CoverageCollector::default();
     collectors.into_iter().for_each(|c| all.merge(c));
     let catalog: Vec<_> = trustpath_analytics::catalog()
@@ -38,14 +34,8 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write the Navigator layer to {}", path.display()))?;
         eprintln!("ATT&CK Navigator layer written to {}", path.display());
     }
-    if !missing.is_empty() || skipped > 0 {
-        eprintln!(
-            "{} inputs unusable, {skipped} records skipped (run `trustpath hunt` for the list)",
-            missing.len()
-        );
-    }
     Ok(super::normalize::strict_from_counts(
         args.input.strict,
-        skipped + missing.len() as u64,
+        problems,
     ))
 }

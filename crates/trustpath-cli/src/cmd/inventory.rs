@@ -8,14 +8,10 @@ use trustpath_assurance::InventoryCollector;
 /// Run the command.
 pub fn run(args: InventoryArgs) -> anyhow::Result<ExitCode> {
     let (context, _) = super::load_context(args.context.as_deref(), &args.input.paths)?;
-    let (inputs, missing, _ignored) = super::expand(&args.input, Some(&context));
-    let config = super::scan_config(&args.input, false);
-    let result = trustpath_pipeline::scan(&inputs, &config, |c: &mut InventoryCollector, event| {
-        c.observe(&event);
-        None::<()>
-    });
-    let skipped: u64 = result.inputs.iter().map(|r| r.summary.error_count()).sum();
-    let (_, collectors) = result.into_parts();
+    let (collectors, problems) =
+        super::collect(&args.input, &context, |c: &mut InventoryCollector, e| {
+            c.observe(e)
+        });
     let mut all = InventoryCollector::default();
     collectors.into_iter().for_each(|c| all.merge(c));
     let inventory = all.report(&context);
@@ -35,14 +31,8 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<ExitCode> {
         inventory.partners.len(),
         inventory.system_noise
     );
-    if !missing.is_empty() || skipped > 0 {
-        eprintln!(
-            "{} inputs unusable, {skipped} records skipped (run `trustpath hunt` for the list)",
-            missing.len()
-        );
-    }
     Ok(super::normalize::strict_from_counts(
         args.input.strict,
-        skipped + missing.len() as u64,
+        problems,
     ))
 }

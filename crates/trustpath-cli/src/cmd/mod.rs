@@ -97,6 +97,31 @@ fn is_log_candidate(path: &Path, tickets: Option<&Path>) -> bool {
     }
 }
 
+/// Scan the inputs keeping only per-input state (e.g. a collector); returns every
+/// input's state and the count of skipped records plus unusable inputs. A note
+/// on stderr says where to see the skipped records.
+fn collect<S, F>(args: &InputArgs, context: &Context, observe: F) -> (Vec<S>, u64)
+where
+    S: Default + Send,
+    F: Fn(&mut S, &trustpath_event::Event) + Sync,
+{
+    let (inputs, missing, _ignored) = expand(args, Some(context));
+    let config = scan_config(args, false);
+    let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut S, event| {
+        observe(state, &event);
+        None::<()>
+    });
+    let skipped: u64 = result.inputs.iter().map(|r| r.summary.error_count()).sum();
+    if !missing.is_empty() || skipped > 0 {
+        eprintln!(
+            "{} inputs unusable, {skipped} records skipped (run `trustpath hunt` for the list)",
+            missing.len()
+        );
+    }
+    let (_, states) = result.into_parts();
+    (states, skipped + missing.len() as u64)
+}
+
 /// The scan configuration for input arguments.
 fn scan_config(args: &InputArgs, progress: bool) -> ScanConfig {
     let mut config = ScanConfig {
