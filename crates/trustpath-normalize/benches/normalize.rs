@@ -62,6 +62,73 @@ fn main() {
         );
         compare("EVTX (evtx_dump JSON)", &evtx, Format::EvtxJson);
     }
+    if wanted("evtx-binary") {
+        compare_binary_evtx();
+    }
+}
+
+/// Binary EVTX through the `evtx` crate: parse-only is the reader (EVTX chunks to JSON
+/// values), normalize adds [`Normalizer`]. Uses the real EVTX samples in `../shared`
+/// (each read many times); says so and skips without them.
+fn compare_binary_evtx() {
+    let Some(shared) = trustpath_testkit::shared_dir("normalize bench (binary EVTX)") else {
+        return;
+    };
+    let (inputs, _) = trustpath_read::expand_inputs(&[shared.join("samples")]);
+    let evtx: Vec<_> = inputs
+        .into_iter()
+        .filter(|i| matches!(i, trustpath_read::Input::File(p) if p.extension().is_some_and(|e| e == "evtx")))
+        .collect();
+    let bytes: u64 = evtx
+        .iter()
+        .filter_map(|i| match i {
+            trustpath_read::Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            trustpath_read::Input::Stdin => None,
+        })
+        .sum();
+    const PASSES: usize = 400;
+    let opts = trustpath_read::ReadOptions::default();
+    let run = |normalize: bool| {
+        let start = Instant::now();
+        let mut records = 0u64;
+        let mut out = Vec::new();
+        for _ in 0..PASSES {
+            for input in &evtx {
+                let mut normalizer = Normalizer::new(NormalizeOptions::default());
+                trustpath_read::read_input(input, &opts, &mut |item| {
+                    if let Ok(raw) = item {
+                        records += 1;
+                        if normalize {
+                            normalizer.push(raw, &mut out);
+                            black_box(out.drain(..).count());
+                        } else {
+                            black_box(raw);
+                        }
+                    }
+                });
+                normalizer.finish(&mut out);
+                black_box(out.drain(..).count());
+            }
+        }
+        (start.elapsed().as_secs_f64(), records)
+    };
+    let mut best = (f64::MAX, f64::MAX, 0u64);
+    for _ in 0..3 {
+        let (parse, records) = run(false);
+        let (norm, _) = run(true);
+        best = (best.0.min(parse), best.1.min(norm), records);
+    }
+    let (parse, norm, records) = best;
+    let mb = (bytes as f64 * PASSES as f64) / 1e6;
+    println!(
+        "EVTX (binary, {} files x {PASSES}): parse-only {:.0} records/s {:.1} MB/s; normalize {:.0} records/s {:.1} MB/s; ratio {:.2}x",
+        evtx.len(),
+        records as f64 / parse,
+        mb / parse,
+        records as f64 / norm,
+        mb / norm,
+        norm / parse
+    );
 }
 
 /// `examples/logs/<rel>` of the workspace.
