@@ -31,19 +31,20 @@ pub fn rollback_for(change: &Value) -> Option<String> {
             .filter(|s| !s.is_empty())
     };
     match cmdlet {
-        "Add-MailboxPermission" => Some(command_line(
-            "Remove-MailboxPermission",
-            &[
+        "Add-MailboxPermission" => {
+            // The removal must name the same entry: InheritanceType only when the grant
+            // gave one (its default matches the grant's default).
+            let mut params = vec![
                 ("Identity", Some(param("Identity").or(mailbox)?)),
                 ("User", Some(param("User").or(trustee)?)),
                 ("AccessRights", Some(right.unwrap_or("FullAccess"))),
-                (
-                    "InheritanceType",
-                    Some(param("InheritanceType").unwrap_or("All")),
-                ),
-                ("Confirm:$false", None),
-            ],
-        )),
+            ];
+            if let Some(inheritance) = param("InheritanceType") {
+                params.push(("InheritanceType", Some(inheritance)));
+            }
+            params.push(("Confirm:$false", None));
+            Some(command_line("Remove-MailboxPermission", &params))
+        }
         "Add-RecipientPermission" => Some(command_line(
             "Remove-RecipientPermission",
             &[
@@ -76,13 +77,26 @@ pub fn rollback_for(change: &Value) -> Option<String> {
                 (None, Some(m), None) => m.to_owned(),
                 (None, None, _) => return None,
             };
-            Some(command_line(
+            let user = param("User").or(trustee)?;
+            let removal = command_line(
                 "Remove-MailboxFolderPermission",
                 &[
                     ("Identity", Some(&identity)),
-                    ("User", Some(param("User").or(trustee)?)),
+                    ("User", Some(user)),
                     ("Confirm:$false", None),
                 ],
+            );
+            if cmdlet.starts_with("Add") {
+                return Some(removal);
+            }
+            // A changed entry: the earlier rights are not in the record, and removing the
+            // entry also removes access the delegate had before the change.
+            let restore = command_line(
+                "Set-MailboxFolderPermission",
+                &[("Identity", Some(&identity)), ("User", Some(user))],
+            );
+            Some(format!(
+                "# {cmdlet} changed an existing entry; its earlier rights are unknown. To restore them instead of removing all access: {restore} -AccessRights <earlier rights>\n{removal}"
             ))
         }
         "New-ManagementRoleAssignment" => {
@@ -130,8 +144,23 @@ mod tests {
         assert_eq!(
             rollback_for(&change).as_deref(),
             Some(
-                "Remove-MailboxPermission -Identity 'CEO@contoso.com' -User 'eve@contoso.com' -AccessRights 'FullAccess' -InheritanceType 'All' -Confirm:$false"
+                "Remove-MailboxPermission -Identity 'CEO@contoso.com' -User 'eve@contoso.com' -AccessRights 'FullAccess' -Confirm:$false"
             )
+        );
+    }
+
+    #[test]
+    fn changed_folder_entries_say_earlier_rights_are_unknown() {
+        let change = json!({"cmdlet": "Set-MailboxFolderPermission", "action": "grant",
+            "right": "Owner", "mailbox": "cfo@contoso.com", "trustee": "x@fabrikam.com",
+            "folder": "Inbox", "params": {"Identity": "cfo@contoso.com:\\Inbox", "User": "x@fabrikam.com"}});
+        let rollback = rollback_for(&change).unwrap_or_default();
+        let lines: Vec<&str> = rollback.lines().collect();
+        assert_eq!(lines.len(), 2, "{rollback}");
+        assert!(lines[0].starts_with("# Set-MailboxFolderPermission changed an existing entry"));
+        assert!(
+            lines[1]
+                .starts_with("Remove-MailboxFolderPermission -Identity 'cfo@contoso.com:\\Inbox'")
         );
     }
 

@@ -126,14 +126,118 @@ pub fn entities<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Entities
 /// The normalized field naming a partner tenant acting in the customer tenant.
 pub const PARTNER_TENANT: &str = "tp.partner_tenant";
 
-/// Raise severity for a sensitive mailbox.
-pub fn sensitive_mailbox(finding: &mut Finding, context: &Context) {
-    if let Some(mailbox) = finding.entities.mailbox.clone()
-        && let Some(category) = context.is_sensitive(&mailbox)
-    {
+/// One granted permission change recorded by an event.
+pub struct Grant<'a> {
+    /// The event recording it.
+    pub event: &'a Arc<Event>,
+    /// Mailbox (or scope) the access is on.
+    pub mailbox: String,
+    /// Cmdlet or mailbox-audit operation.
+    pub cmdlet: String,
+}
+
+/// Every granted change the events record, in event order. An event can hold several
+/// (a script granting on two mailboxes): each counts, not only the first.
+pub fn grants<'a>(events: impl IntoIterator<Item = &'a Arc<Event>>) -> Vec<Grant<'a>> {
+    let mut out = Vec::new();
+    for event in events {
+        let Some(serde_json::Value::Array(changes)) = event.fields.get("tp.permission_change")
+        else {
+            continue;
+        };
+        for change in changes {
+            let text = |k: &str| change.get(k).and_then(|v| v.as_str()).unwrap_or("");
+            if text("action") == "grant" {
+                out.push(Grant {
+                    event,
+                    mailbox: text("mailbox").to_owned(),
+                    cmdlet: text("cmdlet").to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Raise severity for sensitive mailboxes: the finding's own and every granted change's.
+pub fn sensitive_mailbox(finding: &mut Finding, context: &Context, grants: &[Grant<'_>]) {
+    let mut mailboxes: Vec<String> = finding.entities.mailbox.iter().cloned().collect();
+    for grant in grants {
+        if !grant.mailbox.is_empty() && !mailboxes.contains(&grant.mailbox) {
+            mailboxes.push(grant.mailbox.clone());
+        }
+    }
+    let sensitive: Vec<String> = mailboxes
+        .iter()
+        .filter_map(|m| context.is_sensitive(m).map(|c| format!("{m} ({c})")))
+        .collect();
+    if !sensitive.is_empty() {
+        let noun = if sensitive.len() == 1 {
+            "mailbox"
+        } else {
+            "mailboxes"
+        };
         finding
             .severity
-            .raise(format!("mailbox {mailbox} is sensitive ({category})"));
+            .raise(format!("sensitive {noun}: {}", sensitive.join(", ")));
+    }
+}
+
+/// Mark the finding authorised when change tickets cover *every* granted change (one of
+/// `actors`, the change's mailbox and cmdlet, its time); lower severity. A ticket that
+/// covers only some changes is named, and the finding stays unauthorised. Without
+/// granted changes, `fallback` (target, action, time) is matched instead.
+pub fn authorise_grants(
+    finding: &mut Finding,
+    context: &Context,
+    actors: &[&str],
+    grants: &[Grant<'_>],
+    fallback: Option<(&str, &str, Timestamp)>,
+) -> bool {
+    if grants.is_empty() {
+        return match fallback {
+            Some((target, action, time)) => {
+                authorise(finding, context, actors, target, action, time)
+            }
+            None => false,
+        };
+    }
+    // An unknown actor can still match a ticket that names no actor.
+    let actors: &[&str] = if actors.is_empty() { &[""] } else { actors };
+    let tickets: Vec<Option<&trustpath_context::Ticket>> = grants
+        .iter()
+        .map(|g| {
+            actors.iter().find_map(|actor| {
+                context.matching_ticket(actor, &g.mailbox, &g.cmdlet, g.event.time)
+            })
+        })
+        .collect();
+    let mut ids: Vec<&str> = tickets.iter().flatten().map(|t| t.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let covered = tickets.iter().filter(|t| t.is_some()).count();
+    if covered == grants.len() {
+        let ids = ids.join(", ");
+        finding.authorized = Some(ids.clone());
+        finding.severity.lower(format!(
+            "matches approved change {ids} ({} granted change(s) on {})",
+            grants.len(),
+            grants
+                .iter()
+                .map(|g| g.mailbox.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        true
+    } else {
+        if covered > 0 {
+            finding.severity.note(format!(
+                "change ticket {} covers only {covered} of {} granted changes",
+                ids.join(", "),
+                grants.len()
+            ));
+        }
+        false
     }
 }
 
@@ -217,6 +321,7 @@ pub fn authorise(
     action: &str,
     time: Timestamp,
 ) -> bool {
+    let actors: &[&str] = if actors.is_empty() { &[""] } else { actors };
     for actor in actors {
         if let Some(ticket) = context.matching_ticket(actor, target, action, time) {
             finding.authorized = Some(ticket.id.clone());
@@ -244,14 +349,6 @@ pub fn unexpected_admin(finding: &mut Finding, context: &Context, actor: Option<
 /// Times of the cited events.
 pub fn times(cited: &Cited<'_>) -> Vec<Timestamp> {
     cited.iter().map(|(_, e)| e.time).collect()
-}
-
-/// The first event of `cited` that records a permission change.
-pub fn first_change<'a>(cited: &Cited<'a>) -> Option<&'a Arc<Event>> {
-    cited
-        .iter()
-        .map(|(_, e)| *e)
-        .find(|e| e.fields.contains_key("tp.permission_change"))
 }
 
 /// The action words a ticket is matched against for a change event (its cmdlet or

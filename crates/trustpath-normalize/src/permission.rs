@@ -78,33 +78,40 @@ fn audit_changes(fields: &Map<String, Value>) -> Vec<Value> {
     if let Some(change) = folder_audit_change(operation, fields) {
         return vec![change];
     }
-    if !is_permission_cmdlet(operation) {
+    // Exports and SIEM pipelines do not always keep the cmdlet's case.
+    let Some(cmdlet) = permission_cmdlet(operation) else {
         return Vec::new();
-    }
+    };
     let params = parameter_bag(fields.get("Parameters"));
     let invocation = Invocation {
-        name: operation.to_owned(),
+        name: cmdlet.to_owned(),
         params,
         positional: Vec::new(),
     };
-    change_of(&invocation).into_iter().collect()
+    changes_of(&invocation)
 }
 
-/// Cmdlets [`change_of`] understands (checked before any allocation: most records are not).
-fn is_permission_cmdlet(name: &str) -> bool {
-    matches!(
-        name,
-        "Add-MailboxPermission"
-            | "Remove-MailboxPermission"
-            | "Add-RecipientPermission"
-            | "Remove-RecipientPermission"
-            | "Set-Mailbox"
-            | "Add-MailboxFolderPermission"
-            | "Set-MailboxFolderPermission"
-            | "Remove-MailboxFolderPermission"
-            | "New-ManagementRoleAssignment"
-            | "Remove-ManagementRoleAssignment"
-    )
+/// Cmdlets [`change_of`] understands, canonical spelling (checked before any allocation:
+/// most records are not one of these).
+const PERMISSION_CMDLETS: [&str; 10] = [
+    "Add-MailboxPermission",
+    "Remove-MailboxPermission",
+    "Add-RecipientPermission",
+    "Remove-RecipientPermission",
+    "Set-Mailbox",
+    "Add-MailboxFolderPermission",
+    "Set-MailboxFolderPermission",
+    "Remove-MailboxFolderPermission",
+    "New-ManagementRoleAssignment",
+    "Remove-ManagementRoleAssignment",
+];
+
+/// The canonical name of a permission cmdlet written in any case.
+fn permission_cmdlet(name: &str) -> Option<&'static str> {
+    PERMISSION_CMDLETS
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 /// `Parameters` as name/value pairs (list of `{Name, Value}` or an object).
@@ -129,22 +136,35 @@ fn parameter_bag(value: Option<&Value>) -> Vec<(String, String)> {
     out
 }
 
+/// A parameter value as text; a list of strings (as some exports write multi-valued
+/// parameters) is joined with commas, as PowerShell would take it.
 fn value_text(value: Option<&Value>) -> String {
     match value {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
         Some(other) => other.to_string(),
     }
 }
 
 /// Mailbox-audit delegate actions made from Outlook or other clients.
 fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<Value> {
-    let action = match operation {
-        "AddFolderPermissions" | "UpdateFolderPermissions" | "ModifyFolderPermissions" => "grant",
-        "UpdateCalendarDelegation" => "grant",
-        "RemoveFolderPermissions" | "RemoveCalendarDelegation" => "remove",
-        _ => return None,
-    };
+    const ACTIONS: [(&str, &str); 6] = [
+        ("AddFolderPermissions", "grant"),
+        ("UpdateFolderPermissions", "grant"),
+        ("ModifyFolderPermissions", "grant"),
+        ("UpdateCalendarDelegation", "grant"),
+        ("RemoveFolderPermissions", "remove"),
+        ("RemoveCalendarDelegation", "remove"),
+    ];
+    let (operation, action) = ACTIONS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(operation))
+        .copied()?;
     let folder = fields.get("Item").and_then(|i| i.get("ParentFolder"));
     let text = |key: &str| {
         folder
@@ -197,7 +217,7 @@ fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
             cmdlets.push(inv.name.clone());
         }
     }
-    let changes = invocations.iter().filter_map(change_of).collect();
+    let changes = invocations.iter().flat_map(changes_of).collect();
     (changes, cmdlets)
 }
 
@@ -221,7 +241,23 @@ fn data_invocations(fields: &Map<String, Value>, data: &[Value]) -> Vec<Invocati
     out
 }
 
-/// The permission change an invocation makes, if any.
+/// The permission changes an invocation makes (`Set-Mailbox -GrantSendOnBehalfTo` can
+/// add and remove several delegates at once; every other cmdlet makes at most one).
+fn changes_of(inv: &Invocation) -> Vec<Value> {
+    if inv.name != "Set-Mailbox" {
+        return change_of(inv).into_iter().collect();
+    }
+    let Some(delegates) = inv.param("GrantSendOnBehalfTo") else {
+        return Vec::new();
+    };
+    let mailbox = inv.param("Identity").map(|s| s.trim().to_lowercase());
+    send_on_behalf_changes(delegates)
+        .into_iter()
+        .map(|(action, who)| change_value(inv, action, "SendOnBehalf", mailbox.clone(), who, None))
+        .collect()
+}
+
+/// The permission change an invocation of any cmdlet but `Set-Mailbox` makes, if any.
 fn change_of(inv: &Invocation) -> Option<Value> {
     let p = |name: &str| inv.param(name).map(str::to_owned);
     let lower = |v: Option<String>| v.map(|s| s.trim().to_lowercase());
@@ -240,17 +276,6 @@ fn change_of(inv: &Invocation) -> Option<Value> {
             lower(p("Trustee")),
             None,
         ),
-        "Set-Mailbox" => {
-            let delegate = p("GrantSendOnBehalfTo")?;
-            let (action, who) = send_on_behalf_target(&delegate);
-            (
-                action,
-                "SendOnBehalf".to_owned(),
-                lower(p("Identity")),
-                who,
-                None,
-            )
-        }
         "Add-MailboxFolderPermission"
         | "Set-MailboxFolderPermission"
         | "Remove-MailboxFolderPermission" => {
@@ -279,12 +304,24 @@ fn change_of(inv: &Invocation) -> Option<Value> {
         "Remove-ManagementRoleAssignment" => ("remove", "Role".to_owned(), None, None, None),
         _ => return None,
     };
+    Some(change_value(inv, action, &right, mailbox, trustee, folder))
+}
+
+/// One `tp.permission_change` object.
+fn change_value(
+    inv: &Invocation,
+    action: &str,
+    right: &str,
+    mailbox: Option<String>,
+    trustee: Option<String>,
+    folder: Option<String>,
+) -> Value {
     let params: Map<String, Value> = inv
         .params
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    Some(json!({
+    json!({
         "cmdlet": inv.name,
         "action": action,
         "right": right,
@@ -292,7 +329,7 @@ fn change_of(inv: &Invocation) -> Option<Value> {
         "trustee": trustee,
         "folder": folder,
         "params": params,
-    }))
+    })
 }
 
 fn grant_or_remove(cmdlet: &str) -> &'static str {
@@ -303,27 +340,38 @@ fn grant_or_remove(cmdlet: &str) -> &'static str {
     }
 }
 
-/// `-GrantSendOnBehalfTo` takes a user, a list, `@{add=…}`, `@{remove=…}` or `$null`.
-fn send_on_behalf_target(value: &str) -> (&'static str, Option<String>) {
+/// `-GrantSendOnBehalfTo` takes a user, a list (`'a','b'`), a hashtable of changes
+/// (`@{Add='a','b'; Remove='c'}`) or `$null` (remove everyone). One (action, delegate)
+/// per delegate named; only a `Remove` key removes.
+fn send_on_behalf_changes(value: &str) -> Vec<(&'static str, Option<String>)> {
     let v = value.trim();
-    let lower = v.to_lowercase();
-    if lower == "$null" || lower.is_empty() {
-        return ("remove", None);
+    if v.is_empty() || v.eq_ignore_ascii_case("$null") {
+        return vec![("remove", None)];
     }
-    let action = if lower.contains("remove") {
-        "remove"
-    } else {
-        "grant"
+    let names = |list: &str| -> Vec<Option<String>> {
+        list.split(',')
+            .map(|n| n.trim().trim_matches(['"', '\'']).trim().to_lowercase())
+            .filter(|n| !n.is_empty())
+            .map(Some)
+            .collect()
     };
-    let who = v
-        .trim_start_matches("@{")
-        .trim_end_matches('}')
-        .split_once('=')
-        .map_or(v, |(_, rest)| rest)
-        .trim()
-        .trim_matches(['"', '\''])
-        .to_lowercase();
-    (action, Some(who))
+    let Some(body) = v.strip_prefix("@{") else {
+        return names(v).into_iter().map(|n| ("grant", n)).collect();
+    };
+    let body = body.strip_suffix('}').unwrap_or(body);
+    let mut out = Vec::new();
+    for entry in body.split([';', '\n']) {
+        let Some((key, list)) = entry.split_once('=') else {
+            continue;
+        };
+        let action = if key.trim().eq_ignore_ascii_case("remove") {
+            "remove"
+        } else {
+            "grant"
+        };
+        out.extend(names(list).into_iter().map(|n| (action, n)));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -480,10 +528,22 @@ mod tests {
     #[test]
     fn send_on_behalf_and_folder_forms() {
         assert_eq!(
-            send_on_behalf_target("@{add=\"Eve@contoso.com\"}"),
-            ("grant", Some("eve@contoso.com".to_owned()))
+            send_on_behalf_changes("@{add=\"Eve@contoso.com\"}"),
+            vec![("grant", Some("eve@contoso.com".to_owned()))]
         );
-        assert_eq!(send_on_behalf_target("$null"), ("remove", None));
+        assert_eq!(send_on_behalf_changes("$null"), vec![("remove", None)]);
+        assert_eq!(
+            send_on_behalf_changes("@{Add='a@x','b@x'; Remove='c@x'}"),
+            vec![
+                ("grant", Some("a@x".to_owned())),
+                ("grant", Some("b@x".to_owned())),
+                ("remove", Some("c@x".to_owned())),
+            ]
+        );
+        assert_eq!(
+            send_on_behalf_changes("remover@contoso.com"),
+            vec![("grant", Some("remover@contoso.com".to_owned()))]
+        );
         let mut e = event(
             SourceKind::Windows,
             json!({"Channel": "MSExchange Management", "Data": [

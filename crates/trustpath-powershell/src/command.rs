@@ -62,7 +62,13 @@ impl Scope {
         self.statements(&tokens, depth, out);
     }
 
+    /// Split `tokens` into pipeline elements, nested blocks included, without recursion
+    /// (a script can nest groups as deep as it likes): entering a group remembers where
+    /// the enclosing element started; leaving it ends the group's last element and
+    /// resumes the enclosing one, which thus keeps the group as an argument
+    /// (`-Identity (Get-Mailbox x)`).
     fn statements(&mut self, tokens: &[Token], depth: usize, out: &mut Vec<Invocation>) {
+        let mut enclosing: Vec<usize> = Vec::new();
         let mut start = 0;
         let mut i = 0;
         while i < tokens.len() {
@@ -72,29 +78,48 @@ impl Scope {
                     start = i + 1;
                 }
                 Token::OpenBrace | Token::OpenParen => {
-                    // A nested block: its statements run too; the outer element continues
-                    // after it (so `-Identity (Get-Mailbox x)` keeps its parameter).
-                    let close = matching_close(tokens, i);
-                    self.statements(&tokens[i + 1..close], depth, out);
-                    i = close;
+                    enclosing.push(start);
+                    start = i + 1;
                 }
                 Token::OpenHash => i = matching_close(tokens, i),
                 Token::CloseBrace | Token::CloseParen => {
                     self.element(&tokens[start..i], depth, out);
-                    start = i + 1;
+                    start = enclosing.pop().unwrap_or(i + 1);
                 }
                 _ => {}
             }
             i += 1;
         }
-        self.element(&tokens[start.min(tokens.len())..], depth, out);
+        let end = tokens.len();
+        self.element(&tokens[start.min(end)..], depth, out);
+        while let Some(outer) = enclosing.pop() {
+            self.element(&tokens[outer.min(end)..], depth, out);
+        }
     }
 
     /// One pipeline element: an assignment or a command.
     fn element(&mut self, tokens: &[Token], depth: usize, out: &mut Vec<Invocation>) {
+        // Type constraints before an assignment (`[hashtable]$p = @{…}`) change nothing here.
+        let untyped = tokens
+            .iter()
+            .position(|t| !matches!(t, Token::Bracket(_)))
+            .map_or(&tokens[tokens.len()..], |first| &tokens[first..]);
+        if let [Token::Variable(name), Token::Assign, rest @ ..] = untyped {
+            self.assign(name, rest);
+            return;
+        }
         match tokens {
             [] => {}
             [Token::Variable(name), Token::Assign, rest @ ..] => self.assign(name, rest),
+            // `& ('Add-Mail' + 'boxPermission') …`: the command name is an expression.
+            [Token::Call, Token::OpenParen, ..] => {
+                let close = matching_close(tokens, 1);
+                let name = self.value_of(&tokens[2..close.min(tokens.len())]);
+                if let Some(name) = name {
+                    let rest = tokens.get(close + 1..).unwrap_or(&[]);
+                    self.command(&name, rest, depth, out);
+                }
+            }
             [Token::Call | Token::Other(_), target, rest @ ..]
                 if matches!(tokens[0], Token::Call)
                     || matches!(&tokens[0], Token::Other(s) if s == ".") =>
@@ -172,7 +197,11 @@ impl Scope {
     }
 
     fn resolve_name(&self, written: &str) -> String {
-        let mut name = written.to_owned();
+        // `ExchangeOnlineManagement\Add-MailboxPermission`: a module-qualified cmdlet.
+        let mut name = match written.rsplit_once('\\') {
+            Some((_, cmdlet)) if cmdlets::find(cmdlet).is_some() => cmdlet.to_owned(),
+            _ => written.to_owned(),
+        };
         for _ in 0..4 {
             let lower = name.to_ascii_lowercase();
             if let Some(target) = self.aliases.get(&lower) {
@@ -357,11 +386,11 @@ fn top_level(tokens: &[Token]) -> Vec<&Token> {
     out
 }
 
-fn strip_parens(tokens: &[Token]) -> &[Token] {
-    match tokens {
-        [Token::OpenParen, inner @ .., Token::CloseParen] => strip_parens(inner),
-        other => other,
+fn strip_parens(mut tokens: &[Token]) -> &[Token] {
+    while let [Token::OpenParen, inner @ .., Token::CloseParen] = tokens {
+        tokens = inner;
     }
+    tokens
 }
 
 /// The script a `powershell.exe`/`pwsh`/`cmd.exe` invocation runs, if any.
@@ -527,6 +556,48 @@ mod tests {
             "Add-MailboxPermission",
         );
         assert_eq!(c.param("User"), Some("eve"));
+    }
+
+    #[test]
+    fn module_qualified_typed_and_computed_names() {
+        let c = first(
+            "ExchangeOnlineManagement\\Add-MailboxPermission -Identity ceo -User eve -AccessRights FullAccess",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("User"), Some("eve"));
+        let c = first(
+            "[hashtable]$p = @{Identity='ceo'; User='eve'}; Add-MailboxPermission @p",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("Identity"), Some("ceo"));
+        let c = first(
+            "$x='Add-Mailbox'; & ($x+'Permission') -Identity ceo -User eve",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("User"), Some("eve"));
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let src = format!(
+            "{}Add-MailboxPermission -Identity ceo -User eve",
+            "(".repeat(200_000)
+        );
+        assert!(
+            commands(&src)
+                .iter()
+                .any(|c| c.name == "Add-MailboxPermission")
+        );
+        let closed = format!(
+            "{}Add-MailboxPermission -Identity ceo -User eve{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert!(
+            commands(&closed)
+                .iter()
+                .any(|c| c.name == "Add-MailboxPermission")
+        );
     }
 
     #[test]

@@ -121,21 +121,12 @@ fn grant_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
             "delegate {trustee} is outside the mailbox's domain"
         ));
     }
-    tuning::sensitive_mailbox(&mut finding, context);
+    let grants = tuning::grants(cited.iter().map(|(_, e)| *e));
+    tuning::sensitive_mailbox(&mut finding, context, &grants);
     let actor = finding.entities.actor.clone();
     tuning::first_seen_actor(&mut finding, input, actor.as_deref());
     tuning::first_seen_trustee(&mut finding, input);
-    if let Some(change) = tuning::first_change(cited) {
-        let actors: Vec<&str> = actor.as_deref().into_iter().collect();
-        let action = tuning::action_of(change);
-        tuning::authorise(
-            &mut finding,
-            context,
-            &actors,
-            &mailbox,
-            &action,
-            change.time,
-        );
-    }
+    let actors: Vec<&str> = actor.as_deref().into_iter().collect();
+    tuning::authorise_grants(&mut finding, context, &actors, &grants, None);
     finding
 }

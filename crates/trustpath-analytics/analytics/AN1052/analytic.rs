@@ -153,7 +153,8 @@ fn tune(
             .severity
             .raise(format!("run by {a}, which is not a listed admin account"));
     }
-    tuning::sensitive_mailbox(finding, context);
+    let grants = tuning::grants(changes.iter().copied());
+    tuning::sensitive_mailbox(finding, context, &grants);
     tuning::first_seen_actor(finding, input, audit_actor.or(host_actor));
     tuning::first_seen_trustee(finding, input);
     if let Some(first) = follow_on.first() {
@@ -163,10 +164,6 @@ fn tune(
             first.time
         ));
     }
-    if let Some(change) = changes.first() {
-        let actors: Vec<&str> = [audit_actor, host_actor].into_iter().flatten().collect();
-        let target = finding.entities.mailbox.clone().unwrap_or_default();
-        let action = tuning::action_of(change);
-        tuning::authorise(finding, context, &actors, &target, &action, change.time);
-    }
+    let actors: Vec<&str> = [audit_actor, host_actor].into_iter().flatten().collect();
+    tuning::authorise_grants(finding, context, &actors, &grants, None);
 }

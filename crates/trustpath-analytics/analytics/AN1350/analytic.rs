@@ -176,7 +176,14 @@ fn tune(
             None
         }
     };
-    tuning::sensitive_mailbox(finding, context);
+    let delegations: Vec<_> = result
+        .evidence
+        .iter()
+        .filter(|e| e.step == 1)
+        .map(|e| &e.event)
+        .collect();
+    let grants = tuning::grants(delegations.iter().copied());
+    tuning::sensitive_mailbox(finding, context, &grants);
     if let (Some(mailbox), Some(p)) = (finding.entities.mailbox.clone(), partner)
         && p.approved
         && context.delegate_allowed(&mailbox)
@@ -197,6 +204,7 @@ fn tune(
         let refs: Vec<&str> = actors.iter().map(String::as_str).collect();
         let target = finding.entities.mailbox.clone().unwrap_or_default();
         let action = tuning::action_of(change);
-        tuning::authorise(finding, context, &refs, &target, &action, change.time);
+        let fallback = Some((target.as_str(), action.as_str(), change.time));
+        tuning::authorise_grants(finding, context, &refs, &grants, fallback);
     }
 }
