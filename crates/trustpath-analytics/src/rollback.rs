@@ -24,11 +24,13 @@ pub fn rollback_for(change: &Value) -> Option<String> {
     let trustee = text("trustee");
     let right = text("right");
     let params = change.get("params");
+    // A value the script took from a variable trustpath could not resolve names nothing
+    // to remove: no command rather than a wrong one.
     let param = |key: &str| {
         params
             .and_then(|p| p.get(key))
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && !trustpath_normalize::is_unresolved(s))
     };
     match cmdlet {
         "Add-MailboxPermission" => {
@@ -175,6 +177,14 @@ mod tests {
             parsed[0].param("Identity"),
             Some("o'brien'; Remove-Mailbox ceo; '")
         );
+    }
+
+    #[test]
+    fn unresolved_variables_give_no_rollback() {
+        let change = json!({"cmdlet": "Add-MailboxPermission", "action": "grant",
+            "right": "FullAccess", "mailbox": null, "trustee": "eve@contoso.com",
+            "params": {"Identity": "$target", "User": "eve@contoso.com"}});
+        assert_eq!(rollback_for(&change), None);
     }
 
     #[test]

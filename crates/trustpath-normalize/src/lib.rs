@@ -39,7 +39,7 @@ mod windows;
 
 pub use ip::normalize_ip;
 pub use partner::{PARTNER_TENANT, add_partner_tenant};
-pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes};
+pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes, is_unresolved};
 pub use scriptblock::{SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS, SCRIPT_BLOCK_PARTS};
 pub use time::parse_time;
 

@@ -260,7 +260,12 @@ fn changes_of(inv: &Invocation) -> Vec<Value> {
 /// The permission change an invocation of any cmdlet but `Set-Mailbox` makes, if any.
 fn change_of(inv: &Invocation) -> Option<Value> {
     let p = |name: &str| inv.param(name).map(str::to_owned);
-    let lower = |v: Option<String>| v.map(|s| s.trim().to_lowercase());
+    // A variable the script never assigned (`-Identity $t`) names no mailbox or user:
+    // it stays in `params` as written but is not taken as an entity.
+    let lower = |v: Option<String>| {
+        v.map(|s| s.trim().to_lowercase())
+            .filter(|s| !is_unresolved(s))
+    };
     let (action, right, mailbox, trustee, folder) = match inv.name.as_str() {
         "Add-MailboxPermission" | "Remove-MailboxPermission" => (
             grant_or_remove(&inv.name),
@@ -340,6 +345,12 @@ fn grant_or_remove(cmdlet: &str) -> &'static str {
     }
 }
 
+/// A value PowerShell would take from a variable or expression trustpath could not
+/// resolve (`$t`, `$($x)`).
+pub fn is_unresolved(value: &str) -> bool {
+    value.trim_start().starts_with('$')
+}
+
 /// `-GrantSendOnBehalfTo` takes a user, a list (`'a','b'`), a hashtable of changes
 /// (`@{Add='a','b'; Remove='c'}`) or `$null` (remove everyone). One (action, delegate)
 /// per delegate named; only a `Remove` key removes.
@@ -352,7 +363,7 @@ fn send_on_behalf_changes(value: &str) -> Vec<(&'static str, Option<String>)> {
         list.split(',')
             .map(|n| n.trim().trim_matches(['"', '\'']).trim().to_lowercase())
             .filter(|n| !n.is_empty())
-            .map(Some)
+            .map(|n| Some(n).filter(|n| !is_unresolved(n)))
             .collect()
     };
     let Some(body) = v.strip_prefix("@{") else {
@@ -387,6 +398,22 @@ mod tests {
             origin: Origin::file("t"),
             fields: fields.as_object().cloned().unwrap_or_default(),
         }
+    }
+
+    #[test]
+    fn unassigned_variables_name_no_entity() {
+        let mut e = event(
+            SourceKind::Windows,
+            json!({"EventID": 4104, "ScriptBlockText": "Add-MailboxPermission -Identity $t -User eve@contoso.com"}),
+        );
+        add_permission_changes(&mut e);
+        assert_eq!(e.get("tp.permission_change.mailbox"), Some(&Value::Null));
+        assert_eq!(
+            e.get("tp.permission_change.params.Identity"),
+            Some(&json!("$t"))
+        );
+        assert_eq!(e.get("tp.target"), None);
+        assert_eq!(e.get("tp.trustee"), Some(&json!("eve@contoso.com")));
     }
 
     #[test]
