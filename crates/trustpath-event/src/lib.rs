@@ -19,6 +19,7 @@
 mod lookup;
 mod origin;
 mod summary;
+pub mod ual;
 
 pub use origin::Origin;
 pub use summary::{FileSummary, RunSummary, TimeRange};

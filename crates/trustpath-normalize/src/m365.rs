@@ -16,6 +16,7 @@ use crate::fields::{
     parse_json_strings, path_text, set_first_ip, set_norm_as_is, text,
 };
 use serde_json::Value;
+use trustpath_event::ual::{LOGON_TYPES, USER_TYPES};
 use trustpath_event::{ErrorKind, Format, Origin, RecordError, norm};
 
 /// Time fields, most precise first.
@@ -26,32 +27,6 @@ pub(crate) const OFFICE_ACTIVITY_TIME_FIELDS: &[&str] = &[
     "TimeGenerated",
     "TimeGenerated [UTC]",
     "Start_Time",
-];
-
-/// UAL `UserType` enum (schema doc "Enum: User Type"), by Sentinel's names.
-const USER_TYPES: [&str; 11] = [
-    "Regular",
-    "Reserved",
-    "Admin",
-    "DcAdmin",
-    "System",
-    "Application",
-    "ServicePrincipal",
-    "CustomPolicy",
-    "SystemPolicy",
-    "PartnerTechnician",
-    "Guest",
-];
-
-/// Exchange mailbox `LogonType` enum, by Sentinel's names.
-const LOGON_TYPES: [&str; 7] = [
-    "Owner",
-    "Admin",
-    "Delegated",
-    "Transport",
-    "SystemService",
-    "BestAccess",
-    "DelegatedAdmin",
 ];
 
 /// Fields that carry a number in the API and a string in some exports.

@@ -11,6 +11,7 @@ use crate::windows::{to_evtx_dump, to_flat, to_winlogbeat};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::fmt;
+use trustpath_event::ual::{LOGON_TYPES, USER_TYPES};
 
 /// An output format: one real-world export shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -234,29 +235,6 @@ fn purview_csv(records: &[&Record]) -> Vec<u8> {
     }
     writer.into_inner().unwrap_or_default()
 }
-
-const USER_TYPES: [&str; 11] = [
-    "Regular",
-    "Reserved",
-    "Admin",
-    "DcAdmin",
-    "System",
-    "Application",
-    "ServicePrincipal",
-    "CustomPolicy",
-    "SystemPolicy",
-    "PartnerTechnician",
-    "Guest",
-];
-const LOGON_TYPES: [&str; 7] = [
-    "Owner",
-    "Admin",
-    "Delegated",
-    "Transport",
-    "SystemService",
-    "BestAccess",
-    "DelegatedAdmin",
-];
 
 fn enum_name(v: &Value, names: &[&str]) -> Value {
     let name = v
