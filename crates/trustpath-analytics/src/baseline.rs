@@ -1,55 +1,117 @@
-//! First-seen times over the whole input, for "first-seen actor" priority.
+//! First-seen times per tenant, for "first-seen actor / target" priority.
+//!
+//! "First seen" is a claim about history: it is made only when the tenant's own data
+//! reaches back at least the learning period (`[settings] first_seen_learning`, default
+//! 7 days) before the event. With less history the finding says "no baseline yet" and
+//! severity is not raised. Another tenant's records never count as history.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
+use trustpath_event::Event;
 
-/// When each actor was first seen doing anything in the input.
+/// When each actor was first seen in each tenant, and where each tenant's data starts.
 #[derive(Debug, Clone, Default)]
 pub struct Baseline {
-    first_seen: HashMap<String, Timestamp>,
-    /// Earliest event time of the whole input.
-    pub start: Option<Timestamp>,
+    /// (tenant, actor lower-case) → first activity.
+    first_seen: HashMap<(String, String), Timestamp>,
+    /// tenant → earliest event time of that tenant's data.
+    starts: HashMap<String, Timestamp>,
+}
+
+/// What the baseline says about an actor at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstSeen {
+    /// The actor has earlier activity in the tenant.
+    Known,
+    /// The tenant's data covers the learning period and the actor has no earlier activity.
+    New,
+    /// The tenant's data does not reach back the learning period: nothing can be said.
+    NoBaseline,
+}
+
+fn min_into(slot: &mut Timestamp, time: Timestamp) {
+    if time < *slot {
+        *slot = time;
+    }
 }
 
 impl Baseline {
-    /// Record that `actor` acted at `time`.
-    pub fn observe(&mut self, actor: &str, time: Timestamp) {
-        self.start = Some(self.start.map_or(time, |s| s.min(time)));
-        match self.first_seen.get_mut(actor) {
-            Some(first) if *first <= time => {}
-            Some(first) => *first = time,
+    /// Record activity in `tenant` (None: a record naming no tenant) at `time`, by
+    /// `actor` when known.
+    pub fn observe(&mut self, tenant: Option<&str>, actor: Option<&str>, time: Timestamp) {
+        let tenant = tenant.unwrap_or("").to_ascii_lowercase();
+        if let Some(actor) = actor.map(str::trim).filter(|a| !a.is_empty()) {
+            let key = (tenant.clone(), actor.to_lowercase());
+            match self.first_seen.get_mut(&key) {
+                Some(first) => min_into(first, time),
+                None => {
+                    self.first_seen.insert(key, time);
+                }
+            }
+        }
+        match self.starts.get_mut(&tenant) {
+            Some(start) => min_into(start, time),
             None => {
-                self.first_seen.insert(actor.to_owned(), time);
+                self.starts.insert(tenant, time);
             }
         }
     }
 
+    /// Record an event (its tenant, actor and time).
+    pub fn observe_event(&mut self, event: &Event) {
+        self.observe(event.tenant(), event.actor(), event.time);
+    }
+
     /// Merge another baseline (order-independent).
     pub fn merge(&mut self, other: Baseline) {
-        for (actor, time) in other.first_seen {
-            self.observe(&actor, time);
+        for ((tenant, actor), time) in other.first_seen {
+            self.observe(Some(&tenant), Some(&actor), time);
         }
-        if let Some(start) = other.start {
-            self.start = Some(self.start.map_or(start, |s| s.min(start)));
+        for (tenant, time) in other.starts {
+            self.observe(Some(&tenant), None, time);
         }
     }
 
-    /// When `actor` was first seen.
-    pub fn first_seen(&self, actor: &str) -> Option<Timestamp> {
-        self.first_seen.get(actor).copied()
+    /// When `actor` was first seen in `tenant`.
+    pub fn first_seen(&self, tenant: Option<&str>, actor: &str) -> Option<Timestamp> {
+        let key = (
+            tenant.unwrap_or("").to_ascii_lowercase(),
+            actor.trim().to_lowercase(),
+        );
+        self.first_seen.get(&key).copied()
     }
 
-    /// Whether `actor`'s first activity in the input is at or after `time` — i.e. the
-    /// input holds no earlier activity of theirs — while the input does reach back
-    /// further (otherwise nobody could be "first seen").
-    pub fn is_first_seen_at(&self, actor: &str, time: Timestamp) -> bool {
-        let Some(start) = self.start else {
-            return false;
-        };
-        start < time && self.first_seen(actor).is_none_or(|first| first >= time)
+    /// Where `tenant`'s data starts.
+    pub fn tenant_start(&self, tenant: Option<&str>) -> Option<Timestamp> {
+        self.starts
+            .get(&tenant.unwrap_or("").to_ascii_lowercase())
+            .copied()
     }
 
-    /// Number of actors known.
+    /// Whether `actor` is new in `tenant` at `time`, given `learning` of history needed.
+    pub fn judge(
+        &self,
+        tenant: Option<&str>,
+        actor: &str,
+        time: Timestamp,
+        learning: SignedDuration,
+    ) -> FirstSeen {
+        let covered = self
+            .tenant_start(tenant)
+            .is_some_and(|start| time.duration_since(start) >= learning);
+        if self
+            .first_seen(tenant, actor)
+            .is_some_and(|first| first < time)
+        {
+            FirstSeen::Known
+        } else if covered {
+            FirstSeen::New
+        } else {
+            FirstSeen::NoBaseline
+        }
+    }
+
+    /// Number of (tenant, actor) pairs known.
     pub fn len(&self) -> usize {
         self.first_seen.len()
     }
@@ -57,5 +119,47 @@ impl Baseline {
     /// Whether no actor is known.
     pub fn is_empty(&self) -> bool {
         self.first_seen.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("test time")
+    }
+
+    const WEEK: SignedDuration = SignedDuration::from_hours(168);
+
+    #[test]
+    fn another_tenants_history_is_no_baseline() {
+        let mut b = Baseline::default();
+        b.observe(Some("B"), Some("x@b.example"), t("2025-03-06T09:00:00Z"));
+        b.observe(Some("A"), Some("eve@a.example"), t("2025-03-06T09:01:00Z"));
+        let verdict = b.judge(Some("a"), "eve@a.example", t("2025-03-06T09:01:00Z"), WEEK);
+        assert_eq!(verdict, FirstSeen::NoBaseline);
+    }
+
+    #[test]
+    fn a_week_of_history_makes_a_new_actor_new() {
+        let mut b = Baseline::default();
+        b.observe(Some("A"), Some("bob@a.example"), t("2025-03-01T09:00:00Z"));
+        b.observe(Some("A"), Some("eve@a.example"), t("2025-03-09T09:00:00Z"));
+        let at = t("2025-03-09T09:00:00Z");
+        assert_eq!(
+            b.judge(Some("A"), "eve@a.example", at, WEEK),
+            FirstSeen::New
+        );
+        assert_eq!(
+            b.judge(Some("A"), "BOB@a.example", at, WEEK),
+            FirstSeen::Known
+        );
+        // One minute of history is not a baseline.
+        let short = SignedDuration::from_hours(24 * 30);
+        assert_eq!(
+            b.judge(Some("A"), "eve@a.example", at, short),
+            FirstSeen::NoBaseline
+        );
     }
 }

@@ -483,7 +483,11 @@ fn fuse(findings: Vec<Finding>) -> Vec<Finding> {
             let stronger = big.analytic.is_some()
                 && (priority(big) < priority(small)
                     || (priority(big) == priority(small) && origins[j].len() > origins[i].len()));
-            if i != j && stronger && origins[i].is_subset(&origins[j]) {
+            // Folding never turns an alert into a lead and never lends one finding's
+            // authorisation to another's evidence.
+            let downgrades = small.kind == FindingKind::Alert && big.kind != FindingKind::Alert;
+            let launders = big.authorized.is_some() && small.authorized.is_none();
+            if i != j && stronger && !downgrades && !launders && origins[i].is_subset(&origins[j]) {
                 absorbed_by[i] = Some(j);
                 break;
             }

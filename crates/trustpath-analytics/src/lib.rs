@@ -23,7 +23,7 @@ mod metadata;
 pub mod rollback;
 pub mod tuning;
 
-pub use baseline::Baseline;
+pub use baseline::{Baseline, FirstSeen};
 pub use detector::{Detector, DetectorOptions, HuntOutcome, LoadProblems, Matched};
 pub use metadata::{Metadata, Step, Tunable};
 
@@ -40,7 +40,7 @@ pub struct AnalyticInput<'a> {
     pub meta: &'a Metadata,
     /// The organisation's context and tuning.
     pub context: &'a Context,
-    /// First-seen times of actors over the whole input.
+    /// First-seen times of actors per tenant.
     pub baseline: &'a Baseline,
     /// Events matched by each of the analytic's rules (by rule name), in event-time order.
     pub matches: BTreeMap<String, Vec<Arc<Event>>>,

@@ -5,6 +5,7 @@
 //! unapproved partners, changes outside a partner's support window, unexpected admins,
 //! and approved changes (kept, marked authorised with the ticket id).
 
+use crate::baseline::FirstSeen;
 use crate::{AnalyticInput, rollback};
 use jiff::Timestamp;
 use std::sync::Arc;
@@ -241,20 +242,19 @@ pub fn authorise_grants(
     }
 }
 
-/// Raise severity when the acting account has no earlier activity in the input.
+/// Raise severity when the acting account has no earlier activity in the finding's
+/// tenant, judged only when that tenant's data covers the learning period
+/// (`[settings] first_seen_learning`); otherwise say there is no baseline yet.
 pub fn first_seen_actor(finding: &mut Finding, input: &AnalyticInput<'_>, actor: Option<&str>) {
     let Some(actor) = actor else {
         return;
     };
-    if input.baseline.is_first_seen_at(actor, finding.window.start) {
-        finding.severity.raise(format!(
-            "first-seen actor: {actor} has no earlier activity in the input"
-        ));
-    }
+    first_seen(finding, input, actor, "actor");
 }
 
 /// Raise severity when the principal receiving access has no earlier activity in the
-/// input (an account nobody has seen before: new, external, or created for the purpose).
+/// finding's tenant (an account nobody has seen before: new, external, or created for the
+/// purpose), with the same learning-period rule as [`first_seen_actor`].
 pub fn first_seen_trustee(finding: &mut Finding, input: &AnalyticInput<'_>) {
     let Some(trustee) = finding.entities.trustee.clone() else {
         return;
@@ -262,13 +262,37 @@ pub fn first_seen_trustee(finding: &mut Finding, input: &AnalyticInput<'_>) {
     if finding.entities.actor.as_deref() == Some(trustee.as_str()) {
         return;
     }
-    if input
-        .baseline
-        .is_first_seen_at(&trustee, finding.window.start)
-    {
-        finding.severity.raise(format!(
-            "first-seen target: {trustee} has no earlier activity in the input"
-        ));
+    first_seen(finding, input, &trustee, "target");
+}
+
+fn first_seen(finding: &mut Finding, input: &AnalyticInput<'_>, who: &str, role: &str) {
+    let learning = input.context.settings.first_seen_learning;
+    let tenant = finding.entities.tenant.clone();
+    let at = finding.window.start;
+    match input.baseline.judge(tenant.as_deref(), who, at, learning) {
+        FirstSeen::Known => {}
+        FirstSeen::New => finding.severity.raise(format!(
+            "first-seen {role}: {who} has no earlier activity in this tenant's last {}",
+            crate::tuning::human_duration(learning)
+        )),
+        FirstSeen::NoBaseline => finding.severity.note(format!(
+            "no baseline yet for first-seen {role} {who}: this tenant's data starts less than {} before the event",
+            crate::tuning::human_duration(learning)
+        )),
+    }
+}
+
+/// A duration as people write it (`7d`, `36h`, `90m`).
+pub fn human_duration(d: jiff::SignedDuration) -> String {
+    let secs = d.as_secs();
+    if secs % 86_400 == 0 {
+        format!("{}d", secs / 86_400)
+    } else if secs % 3_600 == 0 {
+        format!("{}h", secs / 3_600)
+    } else if secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
     }
 }
 

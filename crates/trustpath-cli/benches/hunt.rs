@@ -61,9 +61,7 @@ fn normalize_only(inputs: &[Input]) -> u64 {
 
 fn hunt(inputs: &[Input], detector: &Detector) -> (u64, usize) {
     let result = scan(inputs, &ScanConfig::default(), |b: &mut Baseline, event| {
-        if let Some(actor) = event.actor() {
-            b.observe(actor, event.time);
-        }
+        b.observe_event(&event);
         detector.match_shared(event)
     });
     let events = result.inputs.iter().map(|r| r.summary.events).sum();

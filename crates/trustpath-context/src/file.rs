@@ -25,6 +25,7 @@ pub(crate) struct RawContext {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawSettings {
     pub lateness: Option<Spanned<String>>,
+    pub first_seen_learning: Option<Spanned<String>>,
 }
 
 /// One `[[partners]]` entry.
@@ -42,6 +43,8 @@ pub(crate) struct RawPartner {
     pub approved_roles: Vec<String>,
     #[serde(default)]
     pub support_windows: Vec<RawSupportWindow>,
+    #[serde(default)]
+    pub domains: Vec<Spanned<String>>,
 }
 
 /// One `[[partners.support_windows]]` entry.

@@ -13,12 +13,16 @@ use std::path::PathBuf;
 pub struct Settings {
     /// Allowed lateness of events in streaming mode (default 12 h).
     pub lateness: SignedDuration,
+    /// History of a tenant's data needed before an actor can be called "first seen"
+    /// (default 7 days before the event).
+    pub first_seen_learning: SignedDuration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             lateness: SignedDuration::from_hours(12),
+            first_seen_learning: SignedDuration::from_hours(7 * 24),
         }
     }
 }
@@ -38,9 +42,26 @@ pub struct Partner {
     pub approved_roles: Vec<String>,
     /// When the partner may work; empty = no windows configured.
     pub support_windows: Vec<SupportWindow>,
+    /// DNS domains of the partner's own accounts (lower-case, e.g. `fabrikam-msp.com`):
+    /// an account `x@<domain>` or `x@sub.<domain>` is one of the partner's principals.
+    pub domains: Vec<String>,
 }
 
 impl Partner {
+    /// Whether `account` (a UPN or address) is in one of the partner's domains.
+    pub fn owns_account(&self, account: &str) -> bool {
+        let Some((_, domain)) = account.trim().rsplit_once('@') else {
+            return false;
+        };
+        let domain = domain.to_ascii_lowercase();
+        self.domains.iter().any(|d| {
+            domain == *d
+                || domain
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
+    }
+
     /// Whether `ip` lies in one of the partner's ranges (IPv4-mapped IPv6 is unmapped).
     pub fn owns_ip(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();

@@ -32,6 +32,12 @@ pub(crate) fn validate(raw: RawContext, src: &Source<'_>, base_dir: &Path) -> Re
             raw.settings.lateness.as_ref(),
             defaults.settings.lateness,
         )?,
+        first_seen_learning: duration_or(
+            src,
+            "settings.first_seen_learning",
+            raw.settings.first_seen_learning.as_ref(),
+            defaults.settings.first_seen_learning,
+        )?,
     };
     let partners = raw
         .partners
@@ -104,6 +110,12 @@ fn partner(src: &Source<'_>, index: usize, raw: &RawPartner) -> Result<Partner> 
         .enumerate()
         .map(|(i, w)| support_window(src, &format!("{key}.support_windows[{i}]"), w))
         .collect::<Result<Vec<_>>>()?;
+    let domains = raw
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| partner_domain(src, &format!("{key}.domains[{i}]"), d))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Partner {
         name: raw.name.clone().unwrap_or_else(|| tenant_id.clone()),
         tenant_id,
@@ -111,7 +123,30 @@ fn partner(src: &Source<'_>, index: usize, raw: &RawPartner) -> Result<Partner> 
         approved: raw.approved,
         approved_roles: raw.approved_roles.clone(),
         support_windows,
+        domains,
     })
+}
+
+/// A partner domain: a DNS name without `@`, stored lower-case.
+fn partner_domain(src: &Source<'_>, key: &str, value: &Spanned<String>) -> Result<String> {
+    let text = value.get_ref().trim().trim_start_matches('.');
+    let valid = !text.is_empty()
+        && text.contains('.')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if valid {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(src.invalid(
+            key,
+            value.span(),
+            format!(
+                "`{}` is not a domain name (expected e.g. fabrikam-msp.com, without `@`)",
+                value.get_ref()
+            ),
+        ))
+    }
 }
 
 /// A tenant id must be a GUID; it is stored lower-case.

@@ -289,7 +289,7 @@ impl Processor {
         last_seq: u64,
         out: &mut Vec<Publication>,
     ) {
-        let baseline = baseline(&tenant.first_seen);
+        let baseline = baseline(tenant_id, &tenant.first_seen);
         let outcome = self.detector.findings(tenant.matched.clone(), &baseline);
         let trusted_from = tenant.evicted_before.map(|e| e + self.max_window);
         let trusted = |start: Timestamp| trusted_from.is_none_or(|t| start >= t);
@@ -411,10 +411,12 @@ fn observe(first_seen: &mut BTreeMap<String, Timestamp>, actor: &str, time: Time
     }
 }
 
-fn baseline(first_seen: &BTreeMap<String, Timestamp>) -> Baseline {
+/// The tenant's baseline from its first-seen times: its data is taken to start at the
+/// earliest of them.
+fn baseline(tenant_id: &str, first_seen: &BTreeMap<String, Timestamp>) -> Baseline {
     let mut baseline = Baseline::default();
     for (actor, time) in first_seen {
-        baseline.observe(actor, *time);
+        baseline.observe(Some(tenant_id), Some(actor), *time);
     }
     baseline
 }

@@ -1,210 +1,768 @@
-//! AN1350: partner trust path to mailbox access — findings from the `an1350` chain.
+//! AN1350: partner trust path to mailbox access, bound to one partner across all steps.
 //!
-//! A complete chain (relationship → delegation → partner access) is an alert at the
-//! analytic's base level; a partial chain (1→2 without access, or 2→3 without a
-//! relationship event in the window) is a hunting lead at low. Both are tuned by the
-//! context: partner known/approved and support windows, sensitive mailbox,
-//! `MailboxDelegateAllowList`, change tickets, first-seen actor.
+//! Flow, per customer tenant (`tp.tenant`; records naming no tenant are never guessed):
+//! 1. Attribute every matched event to the partner acting in it, if any: the actor's home
+//!    tenant (`tp.actor_tenant` ≠ the tenant, `tp.partner_tenant` on access records), a
+//!    configured partner domain, or an account already seen acting from that partner's
+//!    tenant. IPs of a partner's own principals become that partner's IPs, unless a
+//!    customer-side actor used them too (an office NAT is never a "partner IP").
+//! 2. Step 1: relationship changes naming partner P (DAP and GDAP). A GDAP approval made
+//!    by the partner first-party apps that names no partner tenant is bound to P only when
+//!    P is the only partner delegating in the window after it (or its target names P).
+//! 3. Step 2: successful delegations made by, or granted to, a principal of P.
+//! 4. Step 3: successful access by P (its principals or home tenant, its configured
+//!    ranges, or its principals' IPs) — on a mailbox P delegated, when it is mailbox access.
+//! 5. Chains per (tenant, P) within `[analytics.AN1350] window` from the relationship
+//!    change: complete (1→2→3) = alert with every access in the window as evidence;
+//!    1→2, or 2→3 with no relationship change, = hunting lead. Another partner never
+//!    inherits evidence.
+//!
+//! Cost is linear in the matched events (hash lookups; per-partner sorted lists), so no
+//! volume of internal grants slows or evicts a partner's chain.
 
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
-use trustpath_correlate::CorrelationResult;
+use jiff::{SignedDuration, Timestamp};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use trustpath_context::{Context, Partner};
+use trustpath_event::{Event, SourceKind, norm};
 use trustpath_report::{Finding, FindingKind, Level, RuleRef};
 
-const STEPS: [&str; 3] = ["1 relationship", "2 delegation", "3 partner access"];
+const RELATIONSHIP: &str = "an1350_partner_relationship";
+const DELEGATION: &str = "an1350_mailbox_delegation";
+const ACCESS: &str = "an1350_partner_access";
+
+/// The chain's rule identity (kept from the former correlation document).
+const CHAIN_ID: &str = "5682de50-aa1b-4b2a-9514-cc0c4dafbf31";
+const CHAIN_TITLE: &str = "AN1350 partner trust path to mailbox access";
+
+/// GDAP first-party service principals acting in the customer tenant.
+const GDAP_APPS: [&str; 3] = [
+    "2832473f-ec63-45fb-976f-5d45a7d4bb91",
+    "a3475900-ccec-4a69-98f5-a65cd5dc5306",
+    "b39d63e7-7fa3-4b2b-94ea-ee256fdb8c2f",
+];
+
+const STEP1: &str = "1 relationship";
+const STEP2: &str = "2 delegation";
+const STEP3: &str = "3 partner access";
+
+type Ev = Arc<Event>;
 
 /// Findings of AN1350.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
-    merge_chains(input)
-        .iter()
-        .map(|result| chain_finding(input, result))
-        .collect()
+    let window = input.context.analytics.an1350.window;
+    let mut tenants: BTreeMap<String, [Vec<&Ev>; 3]> = BTreeMap::new();
+    for (step, rule) in [RELATIONSHIP, DELEGATION, ACCESS].into_iter().enumerate() {
+        for event in input.matched(rule) {
+            let Some(tenant) = event.tenant().map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if !succeeded(event) {
+                continue;
+            }
+            tenants.entry(tenant).or_default()[step].push(event);
+        }
+    }
+    let mut out = Vec::new();
+    for (tenant, mut steps) in tenants {
+        for list in &mut steps {
+            list.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
+            list.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        }
+        let world = Partners::learn(input.context, &tenant, &steps);
+        for (partner, lists) in world.bind(&steps, window) {
+            for chain in chains(&lists, window) {
+                out.push(chain_finding(
+                    input, &tenant, &partner, &world, &chain, window,
+                ));
+            }
+        }
+    }
+    out
 }
 
-/// The partner a chain result is about: its captured partner tenant, else the first
-/// partner tenant seen in its events.
-fn partner_of(result: &CorrelationResult) -> String {
-    first_capture(result, "partner")
-        .or_else(|| {
-            result
-                .evidence
-                .iter()
-                .find_map(|e| e.event.norm_str("tp.partner_tenant").map(str::to_owned))
-        })
-        .unwrap_or_default()
+/// Whether the record reports success (failed sign-ins, failed cmdlets and failed
+/// directory changes are not steps of a chain).
+fn succeeded(event: &Event) -> bool {
+    let text = |key: &str| -> Option<String> {
+        match event.get(key)? {
+            serde_json::Value::String(s) => Some(s.trim().to_owned()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    let nonzero = |v: Option<String>| v.is_some_and(|v| !v.is_empty() && v != "0");
+    match event.source {
+        SourceKind::EntraSignIn => {
+            !(nonzero(text("status.errorCode"))
+                || nonzero(text("ResultType"))
+                || nonzero(text("Status.errorCode")))
+        }
+        SourceKind::EntraAudit => !text("result")
+            .or_else(|| text("Result"))
+            .is_some_and(|r| r.eq_ignore_ascii_case("failure")),
+        _ => {
+            let status = text("ResultStatus")
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let failed = matches!(status.as_str(), "failed" | "false" | "failure");
+            !(failed || nonzero(text("ErrorNumber")) || nonzero(text("LogonError")))
+        }
+    }
 }
 
-/// One finding per customer tenant and partner chain: results of the same tenant and
-/// partner that share evidence (a chain that fired, and the later access events that
-/// re-started a partial chain from one of its delegation events) are merged; the merged
-/// chain is complete if any part was.
-fn merge_chains(input: &AnalyticInput<'_>) -> Vec<CorrelationResult> {
-    let mut merged: Vec<(String, CorrelationResult)> = Vec::new();
-    let mut results = input.results.clone();
-    results.sort_by(|a, b| (a.first, &a.id).cmp(&(b.first, &b.id)));
-    for result in results {
-        let group: Vec<&str> = result.group.values().map(String::as_str).collect();
-        let key = format!("{}|{}", group.join(","), partner_of(&result));
-        let shares = |chain: &CorrelationResult| {
-            result.evidence.iter().any(|e| {
-                chain
-                    .evidence
-                    .iter()
-                    .any(|c| c.event.origin == e.event.origin)
-            })
+fn lower(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// The GDAP first-party app that initiated the record, if any.
+fn gdap_app(event: &Event) -> bool {
+    let mut found = false;
+    for path in [
+        "initiatedBy.app.appId",
+        "Actor.ID",
+        "ExtendedProperties.actorAppID",
+        "InitiatedBy.app.appId",
+    ] {
+        event.for_each_value(path, &mut |v| {
+            if let Some(s) = v.as_str() {
+                found |= GDAP_APPS.iter().any(|a| s.trim().eq_ignore_ascii_case(a));
+            }
+        });
+    }
+    found
+}
+
+/// Mailboxes compare by address, or by local part when one side is an alias.
+fn same_mailbox(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim().to_lowercase(), b.trim().to_lowercase());
+    if a == b {
+        return true;
+    }
+    let local = |s: &str| s.split('@').next().unwrap_or("").to_owned();
+    (!a.contains('@') || !b.contains('@')) && !a.is_empty() && local(&a) == local(&b)
+}
+
+/// Granted changes of a delegation event: (mailbox, trustee), lower-case.
+fn granted(event: &Event) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(serde_json::Value::Array(changes)) = event.fields.get("tp.permission_change") {
+        for change in changes {
+            let text = |k: &str| {
+                change
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_lowercase()
+            };
+            if text("action") == "grant" {
+                out.push((text("mailbox"), text("trustee")));
+            }
+        }
+    }
+    if out.is_empty() {
+        let mailbox = lower(event.norm_str(norm::TARGET)).unwrap_or_default();
+        let trustee = lower(event.norm_str(norm::TRUSTEE)).unwrap_or_default();
+        out.push((mailbox, trustee));
+    }
+    out
+}
+
+/// The mailbox an access record opened (None for tenant access such as sign-ins).
+fn accessed_mailbox(event: &Event) -> Option<String> {
+    if event.source != SourceKind::M365Audit {
+        return None;
+    }
+    event
+        .get("MailboxOwnerUPN")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .or_else(|| event.norm_str(norm::TARGET).map(str::to_owned))
+        .and_then(|m| lower(Some(&m)))
+}
+
+/// Who is a principal of which partner in one tenant, and which IPs are partners'.
+struct Partners<'c> {
+    context: &'c Context,
+    tenant: String,
+    /// Account (lower-case) → partner tenant it acts from.
+    principals: HashMap<String, String>,
+    /// IP → partners whose principals used it.
+    partner_ips: HashMap<String, BTreeSet<String>>,
+    /// IPs used by customer-side actors.
+    customer_ips: HashSet<String>,
+}
+
+/// One partner's step events in a tenant.
+#[derive(Default)]
+struct Bound<'a> {
+    relationships: Vec<&'a Ev>,
+    delegations: Vec<&'a Ev>,
+    accesses: Vec<&'a Ev>,
+}
+
+impl<'c> Partners<'c> {
+    fn learn(context: &'c Context, tenant: &str, steps: &[Vec<&Ev>; 3]) -> Self {
+        let mut world = Partners {
+            context,
+            tenant: tenant.to_owned(),
+            principals: HashMap::new(),
+            partner_ips: HashMap::new(),
+            customer_ips: HashSet::new(),
         };
-        match merged.iter_mut().find(|(k, m)| *k == key && shares(m)) {
-            Some((_, chain)) => absorb(chain, result),
-            None => merged.push((key, result)),
+        for (step, list) in steps.iter().enumerate() {
+            for event in list {
+                let actor = lower(event.actor());
+                let home = world.home_partner(event, step);
+                let ip = lower(event.ip());
+                match (&home, &actor) {
+                    (Some(p), Some(a)) => {
+                        world.principals.insert(a.clone(), p.clone());
+                    }
+                    (None, Some(_)) => {
+                        if let Some(ip) = &ip {
+                            world.customer_ips.insert(ip.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                if let (Some(p), Some(ip)) = (&home, &ip) {
+                    world
+                        .partner_ips
+                        .entry(ip.clone())
+                        .or_default()
+                        .insert(p.clone());
+                }
+            }
         }
+        world
     }
-    merged.into_iter().map(|(_, r)| r).collect()
-}
 
-fn absorb(chain: &mut CorrelationResult, other: CorrelationResult) {
-    chain.partial = chain.partial && other.partial;
-    chain.first = chain.first.min(other.first);
-    chain.last = chain.last.max(other.last);
-    for (name, values) in other.captures {
-        chain.captures.entry(name).or_default().extend(values);
-    }
-    chain.steps.extend(other.steps);
-    chain.steps.sort_unstable();
-    chain.steps.dedup();
-    for e in other.evidence {
-        if !chain
-            .evidence
-            .iter()
-            .any(|c| c.event.origin == e.event.origin)
+    /// The partner tenant the event's actor belongs to (not the partner a relationship
+    /// record names: for step 1 only an actor from the partner's own tenant counts here).
+    fn home_partner(&self, event: &Event, step: usize) -> Option<String> {
+        let actor_tenant = lower(event.norm_str(norm::ACTOR_TENANT));
+        if let Some(home) = actor_tenant.filter(|t| *t != self.tenant) {
+            return Some(home);
+        }
+        if step == 2
+            && let Some(p) = lower(event.norm_str(tuning::PARTNER_TENANT))
+            && p != self.tenant
         {
-            chain.evidence.push(e);
+            return Some(p);
+        }
+        let actor = lower(event.actor())?;
+        self.context
+            .partners
+            .iter()
+            .find(|p| p.owns_account(&actor))
+            .map(|p| p.tenant_id.clone())
+    }
+
+    /// The partner an account belongs to: seen acting from its tenant, or in its domains.
+    fn partner_of_account(&self, account: &str) -> Option<String> {
+        let account = account.trim().to_lowercase();
+        if account.is_empty() {
+            return None;
+        }
+        if let Some(p) = self.principals.get(&account) {
+            return Some(p.clone());
+        }
+        self.context
+            .partners
+            .iter()
+            .find(|p| p.owns_account(&account))
+            .map(|p| p.tenant_id.clone())
+    }
+
+    /// Partners an event's actor acts for (home tenant, domain, or a known principal).
+    fn acting_partner(&self, event: &Event, step: usize) -> Option<String> {
+        self.home_partner(event, step)
+            .or_else(|| lower(event.actor()).and_then(|a| self.partner_of_account(&a)))
+    }
+
+    /// The partner an IP belongs to: one partner's configured range, or used by exactly one
+    /// partner's principals and by no customer-side actor.
+    fn partner_of_ip(&self, ip: &str) -> Option<String> {
+        let ip = ip.trim().to_lowercase();
+        if let Ok(addr) = ip.parse::<std::net::IpAddr>() {
+            let owners: Vec<&Partner> = self
+                .context
+                .partners
+                .iter()
+                .filter(|p| p.owns_ip(addr))
+                .collect();
+            if let [only] = owners[..] {
+                return Some(only.tenant_id.clone());
+            }
+        }
+        if self.customer_ips.contains(&ip) {
+            return None;
+        }
+        match self.partner_ips.get(&ip) {
+            Some(set) if set.len() == 1 => set.iter().next().cloned(),
+            _ => None,
         }
     }
-    chain
-        .evidence
-        .sort_by(|a, b| (a.event.time, &a.event.origin).cmp(&(b.event.time, &b.event.origin)));
+
+    /// The partner a relationship record names and is about, if it is a partner
+    /// relationship change at all.
+    fn relationship_partner(&self, event: &Event) -> Option<String> {
+        let named = lower(event.norm_str(tuning::PARTNER_TENANT)).filter(|p| *p != self.tenant)?;
+        let flagged = event
+            .get("tp.partner_relationship")
+            .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+        let by_partner = lower(event.norm_str(norm::ACTOR_TENANT)).as_deref() == Some(&named);
+        let op = event.operation().unwrap_or("").to_ascii_lowercase();
+        let dap = op.contains("partner to company")
+            || op.contains("partner from company")
+            || op.contains("partnership")
+            || op.contains("promote company to partner")
+            || op.contains("demote partner");
+        (flagged || by_partner || dap || gdap_app(event)).then_some(named)
+    }
+
+    /// Each partner's step events in this tenant.
+    fn bind<'a>(
+        &self,
+        steps: &'a [Vec<&'a Ev>; 3],
+        window: SignedDuration,
+    ) -> BTreeMap<String, Bound<'a>> {
+        let mut bound: BTreeMap<String, Bound<'a>> = BTreeMap::new();
+        let mut unnamed = Vec::new();
+        for event in &steps[0] {
+            match self.relationship_partner(event) {
+                Some(p) => bound.entry(p).or_default().relationships.push(event),
+                None if gdap_app(event) => unnamed.push(*event),
+                None => {}
+            }
+        }
+        for event in &steps[1] {
+            let mut partners: BTreeSet<String> = BTreeSet::new();
+            if let Some(p) = self.acting_partner(event, 1) {
+                partners.insert(p);
+            }
+            for (_, trustee) in granted(event) {
+                if let Some(p) = self.partner_of_account(&trustee) {
+                    partners.insert(p);
+                }
+            }
+            for p in partners.into_iter().filter(|p| *p != self.tenant) {
+                bound.entry(p).or_default().delegations.push(event);
+            }
+        }
+        for event in &steps[2] {
+            let partner = self
+                .acting_partner(event, 2)
+                .or_else(|| event.ip().and_then(|ip| self.partner_of_ip(ip)));
+            if let Some(p) = partner.filter(|p| *p != self.tenant) {
+                bound.entry(p).or_default().accesses.push(event);
+            }
+        }
+        for event in unnamed {
+            let end = event.time.checked_add(window).unwrap_or(Timestamp::MAX);
+            let by_name: Vec<String> = self
+                .context
+                .partners
+                .iter()
+                .filter(|p| names_partner(event, p))
+                .map(|p| p.tenant_id.clone())
+                .collect();
+            let candidates: Vec<String> = if by_name.is_empty() {
+                bound
+                    .iter()
+                    .filter(|(_, b)| {
+                        b.delegations
+                            .iter()
+                            .any(|d| d.time >= event.time && d.time <= end)
+                    })
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            } else {
+                by_name
+            };
+            if let [only] = &candidates[..] {
+                bound
+                    .entry(only.clone())
+                    .or_default()
+                    .relationships
+                    .push(event);
+            }
+        }
+        for b in bound.values_mut() {
+            for list in [&mut b.relationships, &mut b.delegations, &mut b.accesses] {
+                list.sort_by(|x, y| (x.time, &x.origin).cmp(&(y.time, &y.origin)));
+            }
+        }
+        bound
+    }
 }
 
-/// The first permission change (in time order) of the delegation step that names `key`.
-fn delegation_value(result: &CorrelationResult, key: &str) -> Option<String> {
-    result
-        .evidence
-        .iter()
-        .filter(|e| e.step == 1)
-        .find_map(|e| {
-            e.event
-                .get(&format!("tp.permission_change.{key}"))
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        })
+/// Whether a record's targets name a configured partner (e.g. "Fabrikam … Admin Agents").
+fn names_partner(event: &Event, partner: &Partner) -> bool {
+    if partner.name == partner.tenant_id {
+        return false;
+    }
+    let name = partner.name.to_lowercase();
+    let mut found = false;
+    for path in ["targetResources.displayName", "Target.ID"] {
+        event.for_each_value(path, &mut |v| {
+            if let Some(s) = v.as_str() {
+                found |= s.to_lowercase().contains(&name);
+            }
+        });
+    }
+    found
 }
 
-fn first_capture(result: &CorrelationResult, name: &str) -> Option<String> {
-    result
-        .captures
-        .get(name)
-        .and_then(|values| values.iter().next())
-        .cloned()
+/// One chain of one partner.
+struct Chain<'a> {
+    relationships: Vec<&'a Ev>,
+    delegations: Vec<&'a Ev>,
+    accesses: Vec<&'a Ev>,
 }
 
-fn chain_finding(input: &AnalyticInput<'_>, result: &CorrelationResult) -> Finding {
-    let cited: Cited<'_> = result
-        .evidence
-        .iter()
-        .map(|e| (STEPS.get(e.step).unwrap_or(&"step").to_string(), &e.event))
-        .collect();
-    let steps: Vec<String> = result.steps.iter().map(|s| (s + 1).to_string()).collect();
-    let (kind, level, reason) = if result.partial {
+impl Chain<'_> {
+    fn complete(&self) -> bool {
+        !self.relationships.is_empty() && !self.delegations.is_empty() && !self.accesses.is_empty()
+    }
+}
+
+fn end_of(start: Timestamp, window: SignedDuration) -> Timestamp {
+    start.checked_add(window).unwrap_or(Timestamp::MAX)
+}
+
+/// Whether `access` is on a mailbox one of `delegations` (before it) delegated, or is
+/// tenant access (a sign-in).
+fn access_fits(access: &Event, delegations: &[&Ev]) -> bool {
+    match accessed_mailbox(access) {
+        None => true,
+        Some(mailbox) => delegations.iter().any(|d| {
+            d.time <= access.time && granted(d).iter().any(|(m, _)| same_mailbox(m, &mailbox))
+        }),
+    }
+}
+
+/// A partner's chains: anchored on relationship changes, then leads from delegations
+/// followed by access without a relationship change.
+fn chains<'a>(bound: &Bound<'a>, window: SignedDuration) -> Vec<Chain<'a>> {
+    let mut out = Vec::new();
+    let mut used_access = vec![false; bound.accesses.len()];
+    let mut next_relationship = 0;
+    let rels = &bound.relationships;
+    while next_relationship < rels.len() {
+        let anchor = rels[next_relationship];
+        let end = end_of(anchor.time, window);
+        let from = bound.delegations.partition_point(|d| d.time < anchor.time);
+        let to = bound.delegations.partition_point(|d| d.time <= end);
+        let delegations: Vec<&Ev> = bound.delegations[from..to].to_vec();
+        let Some(first) = delegations.first() else {
+            next_relationship += 1;
+            continue;
+        };
+        let a_from = bound.accesses.partition_point(|a| a.time < first.time);
+        let a_to = bound.accesses.partition_point(|a| a.time <= end);
+        let mut accesses = Vec::new();
+        for i in a_from..a_to {
+            let access = bound.accesses[i];
+            if !used_access[i] && access_fits(access, &delegations) {
+                used_access[i] = true;
+                accesses.push(access);
+            }
+        }
+        let last = delegations.last().map_or(anchor.time, |d| d.time);
+        let r_to = rels.partition_point(|r| r.time <= last);
+        out.push(Chain {
+            relationships: rels[next_relationship..r_to.max(next_relationship + 1)].to_vec(),
+            delegations,
+            accesses,
+        });
+        next_relationship = r_to.max(next_relationship + 1);
+    }
+    // Access left over: a lead with the latest delegation (within the window before it)
+    // that it fits, one lead per delegation.
+    let mut leads: BTreeMap<usize, Vec<&'a Ev>> = BTreeMap::new();
+    for (i, access) in bound.accesses.iter().enumerate() {
+        if used_access[i] {
+            continue;
+        }
+        let upto = bound.delegations.partition_point(|d| d.time <= access.time);
+        let found = (0..upto).rev().find(|&j| {
+            let d = bound.delegations[j];
+            end_of(d.time, window) >= access.time && access_fits(access, &[d])
+        });
+        if let Some(j) = found {
+            leads.entry(j).or_default().push(access);
+        }
+    }
+    for (j, accesses) in leads {
+        out.push(Chain {
+            relationships: Vec::new(),
+            delegations: vec![bound.delegations[j]],
+            accesses,
+        });
+    }
+    out
+}
+
+fn chain_finding(
+    input: &AnalyticInput<'_>,
+    tenant: &str,
+    partner_tenant: &str,
+    world: &Partners<'_>,
+    chain: &Chain<'_>,
+    window: SignedDuration,
+) -> Finding {
+    let mut cited: Cited<'_> = Vec::new();
+    cited.extend(chain.relationships.iter().map(|e| (STEP1.to_owned(), *e)));
+    cited.extend(chain.delegations.iter().map(|e| (STEP2.to_owned(), *e)));
+    cited.extend(chain.accesses.iter().map(|e| (STEP3.to_owned(), *e)));
+    let span = tuning::human_duration(window);
+    let (kind, level, reason, key) = if chain.complete() {
+        (
+            FindingKind::Alert,
+            Level::from_sigma(Some(&input.meta.base_level)),
+            format!(
+                "complete chain within {span}: partner {partner_tenant} changed the relationship, \
+                 delegated mailbox access, and accessed it"
+            ),
+            partner_tenant.to_owned(),
+        )
+    } else if chain.accesses.is_empty() {
         (
             FindingKind::HuntingLead,
             Level::Low,
             format!(
-                "partial chain: steps {} of 3 within the window",
-                steps.join("+")
+                "partial chain (steps 1+2): partner {partner_tenant} changed the relationship and \
+                 delegated mailbox access; no access by the partner within {span} of the change"
             ),
+            format!("partial|{partner_tenant}"),
         )
     } else {
         (
-            FindingKind::Alert,
-            Level::from_sigma(Some(&input.meta.base_level)),
-            "complete chain: partner relationship change, mailbox delegation, access from the partner".to_owned(),
+            FindingKind::HuntingLead,
+            Level::Low,
+            format!(
+                "partial chain (steps 2+3): partner {partner_tenant} delegated mailbox access and \
+                 used it; no relationship change by the partner within {span} before the access"
+            ),
+            format!("partial|{partner_tenant}"),
         )
     };
     let rule = RuleRef {
-        id: result.correlation.clone(),
-        title: result.title.clone(),
+        id: CHAIN_ID.to_owned(),
+        title: CHAIN_TITLE.to_owned(),
         level: level.as_str().to_owned(),
     };
-    let key = if result.partial { "partial" } else { "" };
-    let mut finding = tuning::new_finding(input, rule, kind, level, reason, &cited, key);
-    let delegation = result
-        .evidence
+    let mut finding = tuning::new_finding(input, rule, kind, level, reason, &cited, &key);
+    finding.entities.tenant = Some(tenant.to_owned());
+    finding.entities.partner = Some(partner_tenant.to_owned());
+    let grants: Vec<(String, String)> = chain.delegations.iter().flat_map(|d| granted(d)).collect();
+    let accessed: Vec<String> = chain
+        .accesses
         .iter()
-        .find(|e| e.step == 1)
-        .map(|e| &e.event);
-    if let Some(mailbox) = delegation_value(result, "mailbox") {
-        finding.entities.mailbox = Some(mailbox);
-    }
-    if let Some(trustee) = delegation_value(result, "trustee") {
-        finding.entities.trustee = Some(trustee);
-    }
-    if let Some(actor) = delegation.and_then(|e| e.actor()) {
-        finding.entities.actor = Some(actor.to_owned());
-    }
-    tune(input, &mut finding, result, delegation);
+        .filter_map(|a| accessed_mailbox(a))
+        .collect();
+    let mailbox = accessed
+        .iter()
+        .find_map(|m| {
+            grants
+                .iter()
+                .find(|(g, _)| same_mailbox(g, m))
+                .map(|(g, _)| {
+                    if g.contains('@') {
+                        g.clone()
+                    } else {
+                        m.clone()
+                    }
+                })
+        })
+        .or_else(|| {
+            grants
+                .iter()
+                .map(|(m, _)| m.clone())
+                .find(|m| !m.is_empty())
+        });
+    finding.entities.mailbox = mailbox;
+    finding.entities.trustee = grants
+        .iter()
+        .map(|(_, t)| t.clone())
+        .find(|t| !t.is_empty());
+    finding.entities.actor = chain
+        .delegations
+        .first()
+        .and_then(|d| d.actor())
+        .map(str::to_owned);
+    tune(input, &mut finding, partner_tenant, world, chain);
     finding
 }
 
 fn tune(
     input: &AnalyticInput<'_>,
     finding: &mut Finding,
-    result: &CorrelationResult,
-    delegation: Option<&std::sync::Arc<trustpath_event::Event>>,
+    partner_tenant: &str,
+    world: &Partners<'_>,
+    chain: &Chain<'_>,
 ) {
     let context = input.context;
-    let times: Vec<_> = result.evidence.iter().map(|e| e.event.time).collect();
-    let partner_tenant = Some(partner_of(result)).filter(|p| !p.is_empty());
-    let partner = match &partner_tenant {
-        Some(tenant) => {
-            finding.entities.partner = Some(tenant.clone());
-            tuning::partner_priority(finding, context, tenant, &times)
-        }
-        None => {
-            finding.severity.note(
-                "no partner tenant id in the chain's events (partner identified by its IPs only)",
-            );
-            None
-        }
-    };
-    let delegations: Vec<_> = result
-        .evidence
-        .iter()
-        .filter(|e| e.step == 1)
-        .map(|e| &e.event)
-        .collect();
-    let grants = tuning::grants(delegations.iter().copied());
+    let times: Vec<Timestamp> = finding.evidence.iter().map(|e| e.time).collect();
+    let partner = tuning::partner_priority(finding, context, partner_tenant, &times);
+    let grants = tuning::grants(chain.delegations.iter().copied());
     tuning::sensitive_mailbox(finding, context, &grants);
-    if let (Some(mailbox), Some(p)) = (finding.entities.mailbox.clone(), partner)
+    let granted_mailboxes: Vec<String> = chain
+        .delegations
+        .iter()
+        .flat_map(|d| granted(d))
+        .map(|(m, _)| m)
+        .filter(|m| !m.is_empty())
+        .collect();
+    if let Some(p) = partner
         && p.approved
-        && context.delegate_allowed(&mailbox)
+        && !granted_mailboxes.is_empty()
+        && granted_mailboxes
+            .iter()
+            .all(|m| context.delegate_allowed(m))
     {
         finding.severity.lower(format!(
-            "{mailbox} is in MailboxDelegateAllowList for approved partners"
+            "every delegated mailbox ({}) is in MailboxDelegateAllowList for approved partners",
+            granted_mailboxes.join(", ")
         ));
     }
     let actor = finding.entities.actor.clone();
     tuning::first_seen_actor(finding, input, actor.as_deref());
     tuning::first_seen_trustee(finding, input);
-    if let Some(change) = delegation {
-        let mut actors: Vec<String> = actor.iter().cloned().collect();
-        if let Some(p) = partner {
-            actors.push(p.name.clone());
-            actors.push(p.tenant_id.clone());
+    authorise(finding, context, partner, partner_tenant, world, chain);
+}
+
+/// Authorisation per change and per actor: the relationship change (an approved partner,
+/// or a ticket), every granted change (a ticket naming its actor — or the partner, when
+/// the actor is the partner's own principal), every access (an approved partner inside
+/// its support window, or a ticket). The finding is authorised only when all are.
+fn authorise(
+    finding: &mut Finding,
+    context: &Context,
+    partner: Option<&Partner>,
+    partner_tenant: &str,
+    world: &Partners<'_>,
+    chain: &Chain<'_>,
+) {
+    let approved = partner.filter(|p| p.approved);
+    let partner_names: Vec<String> = match partner {
+        Some(p) => vec![p.name.clone(), p.tenant_id.clone()],
+        None => vec![partner_tenant.to_owned()],
+    };
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    let mut missing: Vec<String> = Vec::new();
+    let ticket_for = |actors: &[String], target: &str, action: &str, time: Timestamp| {
+        actors
+            .iter()
+            .find_map(|a| context.matching_ticket(a, target, action, time))
+            .map(|t| t.id.clone())
+    };
+    let own_actor = |event: &Event, step: usize| -> Vec<String> {
+        let mut actors: Vec<String> = event.actor().map(str::to_owned).into_iter().collect();
+        if world.acting_partner(event, step).as_deref() == Some(partner_tenant) {
+            actors.extend(partner_names.iter().cloned());
         }
-        let refs: Vec<&str> = actors.iter().map(String::as_str).collect();
-        let target = finding.entities.mailbox.clone().unwrap_or_default();
-        let action = tuning::action_of(change);
-        let fallback = Some((target.as_str(), action.as_str(), change.time));
-        tuning::authorise_grants(finding, context, &refs, &grants, fallback);
+        if actors.is_empty() {
+            actors.push(String::new());
+        }
+        actors
+    };
+    for r in &chain.relationships {
+        if let Some(p) = approved {
+            covered.insert(format!("approved partner {}", p.name));
+            continue;
+        }
+        let mut actors = own_actor(r, 0);
+        actors.extend(partner_names.iter().cloned());
+        match ticket_for(&actors, "", r.operation().unwrap_or(""), r.time) {
+            Some(id) => {
+                covered.insert(id);
+            }
+            None => missing.push(format!("relationship change at {}", r.time)),
+        }
+    }
+    for d in &chain.delegations {
+        let actors = own_actor(d, 1);
+        let action = tuning::action_of(d);
+        for (mailbox, _) in granted(d) {
+            match ticket_for(&actors, &mailbox, &action, d.time) {
+                Some(id) => {
+                    covered.insert(id);
+                }
+                None => missing.push(format!(
+                    "{action} on {mailbox} by {} at {}",
+                    d.actor().unwrap_or("an unknown actor"),
+                    d.time
+                )),
+            }
+        }
+    }
+    for a in &chain.accesses {
+        if let Some(p) = approved
+            && p.in_support_window(a.time) != Some(false)
+        {
+            covered.insert(format!("approved partner {} (support window)", p.name));
+            continue;
+        }
+        let mut actors = own_actor(a, 2);
+        actors.extend(partner_names.iter().cloned());
+        let mailbox = accessed_mailbox(a).unwrap_or_default();
+        match ticket_for(&actors, &mailbox, a.operation().unwrap_or(""), a.time) {
+            Some(id) => {
+                covered.insert(id);
+            }
+            None => {
+                let outside = partner.and_then(|p| p.in_support_window(a.time)) == Some(false);
+                missing.push(format!(
+                    "{} at {}{}",
+                    a.operation().unwrap_or("access"),
+                    a.time,
+                    if outside {
+                        " (outside the support window)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
+    let covered: Vec<String> = covered.into_iter().collect();
+    if missing.is_empty() && !covered.is_empty() {
+        let by = covered.join(", ");
+        // `authorized` names the tickets (what a reviewer looks up); approvals alone are
+        // named when no ticket was needed.
+        let tickets: Vec<&str> = covered
+            .iter()
+            .filter(|c| !c.starts_with("approved partner "))
+            .map(String::as_str)
+            .collect();
+        finding.authorized = Some(if tickets.is_empty() {
+            by.clone()
+        } else {
+            tickets.join(", ")
+        });
+        finding
+            .severity
+            .lower(format!("every change and access is covered: {by}"));
+    } else if !covered.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(3).map(String::as_str).collect();
+        let more = missing.len().saturating_sub(shown.len());
+        finding.severity.note(format!(
+            "partly covered by {} — not covered: {}{}",
+            covered.join(", "),
+            shown.join("; "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
     }
 }

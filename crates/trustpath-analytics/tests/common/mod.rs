@@ -47,9 +47,7 @@ pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
         &inputs,
         &ScanConfig::default(),
         |b: &mut Baseline, event| {
-            if let Some(actor) = event.actor() {
-                b.observe(actor, event.time);
-            }
+            b.observe_event(&event);
             detector.match_shared(event)
         },
     );

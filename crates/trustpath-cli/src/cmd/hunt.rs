@@ -51,9 +51,7 @@ pub fn execute(
     let (inputs, missing, ignored) = super::expand(input, Some(detector.context()));
     let config = super::scan_config(input, progress);
     let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut InputState, event| {
-        if let Some(actor) = event.actor() {
-            state.baseline.observe(actor, event.time);
-        }
+        state.baseline.observe_event(&event);
         if with_coverage {
             state
                 .coverage
