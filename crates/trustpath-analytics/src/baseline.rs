@@ -57,9 +57,13 @@ impl Baseline {
         }
     }
 
-    /// Record an event (its tenant, actor and time).
+    /// Record an event (its tenant, actor and time). Only events with an actor count, so
+    /// a hunt and the service (which keeps first-seen times per actor) agree on where a
+    /// tenant's history starts.
     pub fn observe_event(&mut self, event: &Event) {
-        self.observe(event.tenant(), event.actor(), event.time);
+        if event.actor().is_some() {
+            self.observe(event.tenant(), event.actor(), event.time);
+        }
     }
 
     /// Merge another baseline (order-independent).

@@ -468,11 +468,11 @@ fn chains<'a>(bound: &Bound<'a>, window: SignedDuration) -> Vec<Chain<'a>> {
         let a_from = bound.accesses.partition_point(|a| a.time < first.time);
         let a_to = bound.accesses.partition_point(|a| a.time <= end);
         let mut accesses = Vec::new();
-        for i in a_from..a_to {
-            let access = bound.accesses[i];
-            if !used_access[i] && access_fits(access, &delegations) {
-                used_access[i] = true;
-                accesses.push(access);
+        let candidates = bound.accesses[a_from..a_to].iter();
+        for (access, used) in candidates.zip(&mut used_access[a_from..a_to]) {
+            if !*used && access_fits(access, &delegations) {
+                *used = true;
+                accesses.push(*access);
             }
         }
         let last = delegations.last().map_or(anchor.time, |d| d.time);

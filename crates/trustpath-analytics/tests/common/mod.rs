@@ -7,6 +7,7 @@ use trustpath_pipeline::{ScanConfig, scan};
 use trustpath_report::Finding;
 
 /// What a test hunt produced.
+#[allow(dead_code)] // not every test binary reads every field
 pub struct Hunt {
     pub findings: Vec<Finding>,
     pub events: u64,

@@ -271,9 +271,7 @@ pub fn hunt(detector: &Detector, payloads: &[&Payload]) -> Vec<Finding> {
         &inputs,
         &trustpath_pipeline::ScanConfig::default(),
         |baseline: &mut Baseline, event| {
-            if let Some(actor) = event.actor() {
-                baseline.observe(actor, event.time);
-            }
+            baseline.observe_event(&event);
             detector.match_shared(event)
         },
     );
