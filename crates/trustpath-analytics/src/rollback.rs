@@ -97,8 +97,12 @@ pub fn rollback_for(change: &Value) -> Option<String> {
                 "Set-MailboxFolderPermission",
                 &[("Identity", Some(&identity)), ("User", Some(user))],
             );
+            // The comment carries values from the log: neutralised so that no line break
+            // in a folder or user name can end it (the command itself is quoted).
             Some(format!(
-                "# {cmdlet} changed an existing entry; its earlier rights are unknown. To restore them instead of removing all access: {restore} -AccessRights <earlier rights>\n{removal}"
+                "# {} changed an existing entry; its earlier rights are unknown. To restore them instead of removing all access: {} -AccessRights <earlier rights>\n{removal}",
+                trustpath_powershell::comment_text(cmdlet),
+                trustpath_powershell::comment_text(&restore)
             ))
         }
         "New-ManagementRoleAssignment" => {

@@ -24,5 +24,5 @@ pub use cmdlets::{KNOWN, KnownCmdlet, find as find_known, resolve_param};
 pub use command::{Invocation, commands, decode_encoded_command};
 pub use details::pipeline_details;
 pub use precheck::may_name_cmdlet;
-pub use quote::{command_line, quote};
+pub use quote::{command_line, comment_text, is_unsafe_in_line, quote};
 pub use token::{Token, is_dash, tokenize};

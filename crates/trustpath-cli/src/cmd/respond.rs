@@ -30,21 +30,24 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     let out = &mut std::io::stdout().lock();
-    writeln!(out, "# trustpath rollback for finding {}", finding.id)?;
+    // Every value from a log that reaches a `#` comment is neutralised (a line break in
+    // a mailbox name must not end the comment and start live PowerShell).
+    let c = trustpath_powershell::comment_text;
+    writeln!(out, "# trustpath rollback for finding {}", c(&finding.id))?;
     writeln!(
         out,
         "# {} - {} ({})",
-        finding.analytic.as_deref().unwrap_or("sigma"),
-        finding.title,
+        c(finding.analytic.as_deref().unwrap_or("sigma")),
+        c(&finding.title),
         finding.severity.level
     )?;
     let e = &finding.entities;
     writeln!(
         out,
         "# mailbox {}, trustee {}, actor {}",
-        e.mailbox.as_deref().unwrap_or("-"),
-        e.trustee.as_deref().unwrap_or("-"),
-        e.actor.as_deref().unwrap_or("-")
+        c(e.mailbox.as_deref().unwrap_or("-")),
+        c(e.trustee.as_deref().unwrap_or("-")),
+        c(e.actor.as_deref().unwrap_or("-"))
     )?;
     if finding.rollback.is_empty() {
         writeln!(
@@ -63,7 +66,13 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitCode> {
         "# Run in an Exchange Online PowerShell session (Connect-ExchangeOnline)."
     )?;
     for command in &finding.rollback {
-        writeln!(out, "{command}")?;
+        match checked_rollback(command) {
+            Ok(()) => writeln!(out, "{command}")?,
+            Err(why) => writeln!(
+                out,
+                "# trustpath withheld a rollback line: {why}. Review the finding's evidence by hand."
+            )?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,4 +112,64 @@ fn hunt_findings(args: &RespondArgs) -> anyhow::Result<Vec<Finding>> {
         mapping: None,
     };
     Ok(super::hunt::execute(&input, &rules, false, false)?.findings)
+}
+
+/// The cmdlets a rollback line may run.
+const ROLLBACK_CMDLETS: &[&str] = &[
+    "Remove-MailboxPermission",
+    "Remove-RecipientPermission",
+    "Set-Mailbox",
+    "Remove-MailboxFolderPermission",
+    "Set-MailboxFolderPermission",
+    "Get-ManagementRoleAssignment",
+    "Remove-ManagementRoleAssignment",
+];
+
+/// A rollback line is printed only when, read back as PowerShell, it is what trustpath
+/// meant: comment lines hold no line break or control character, and every command
+/// line is one statement of known rollback cmdlets (a pipeline of two at most).
+fn checked_rollback(command: &str) -> Result<(), String> {
+    for line in command.split('\n') {
+        if line.chars().any(trustpath_powershell::is_unsafe_in_line) {
+            return Err("it holds a control character".to_owned());
+        }
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let statements = trustpath_powershell::tokenize(line)
+            .iter()
+            .filter(|t| matches!(t, trustpath_powershell::Token::StatementEnd))
+            .count();
+        if statements > 0 {
+            return Err("it holds more than one statement".to_owned());
+        }
+        let commands = trustpath_powershell::commands(line);
+        if commands.is_empty() || commands.len() > 2 {
+            return Err(format!("it holds {} commands", commands.len()));
+        }
+        if let Some(other) = commands
+            .iter()
+            .find(|c| !ROLLBACK_CMDLETS.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
+        {
+            return Err(format!(
+                "it would run {}",
+                trustpath_powershell::comment_text(&other.name)
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_rollback;
+
+    #[test]
+    fn only_intended_rollback_statements_pass() {
+        assert!(checked_rollback("Remove-MailboxPermission -Identity 'a' -User 'b' -AccessRights 'FullAccess' -Confirm:$false").is_ok());
+        assert!(checked_rollback("Get-ManagementRoleAssignment -Role 'x' -RoleAssignee 'y' | Remove-ManagementRoleAssignment -Confirm:$false").is_ok());
+        assert!(checked_rollback("Remove-MailboxPermission -Identity a; Remove-Mailbox ceo").is_err());
+        assert!(checked_rollback("# note\nGet-Mailbox | Remove-Mailbox").is_err());
+        assert!(checked_rollback("# a\u{2028}Remove-Mailbox ceo").is_err());
+    }
 }
