@@ -14,11 +14,16 @@ use std::fmt::Write as _;
 use trustpath_event::RunSummary;
 use trustpath_report::{Effect, Finding, FindingKind, Level};
 
-/// Escape text for HTML element content and quoted attribute values.
+/// Escape text for HTML element content and quoted attribute values. Control
+/// characters, line separators and bidirectional controls (U+202E can make
+/// `gpj.exe` read as `exe.jpg`) are shown as visible `\u{…}` escapes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            c if c != '\n' && trustpath_report::is_unsafe_for_terminal(c) => {
+                let _ = write!(out, "\\u{{{:X}}}", u32::from(c));
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -543,6 +548,11 @@ const FOOT: &str = r#"</main>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_and_control_characters_are_visible() {
+        assert_eq!(escape("a\u{202E}txt.exe\u{1b}"), "a\\u{202E}txt.exe\\u{1B}");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

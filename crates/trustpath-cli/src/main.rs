@@ -22,7 +22,10 @@ fn main() -> ExitCode {
     match cmd::run(cli.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("trustpath: error: {error:#}");
+            eprintln!(
+                "trustpath: error: {}",
+                trustpath_report::terminal_text(&format!("{error:#}"))
+            );
             ExitCode::from(exit::FATAL)
         }
     }

@@ -56,7 +56,11 @@ pub fn print(
         summary.findings
     )?;
     for error in errors.iter().take(show_errors) {
-        writeln!(out, "  skipped {error}")?;
+        writeln!(
+            out,
+            "  skipped {}",
+            trustpath_report::terminal_text(&error.to_string())
+        )?;
     }
     let listed = errors.len().min(show_errors) as u64;
     if summary.skipped() > listed {
@@ -67,4 +71,43 @@ pub fn print(
         )?;
     }
     Ok(())
+}
+
+/// A writer for stderr lines that may quote paths and values from logs: every character
+/// a terminal would act on (see `trustpath_report::is_unsafe_for_terminal`) is written as
+/// a visible `\u{…}` escape, except the line feeds that end our own lines.
+pub struct TerminalSafe<W: Write>(pub W);
+
+impl<W: Write> Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c != '\n' && trustpath_report::is_unsafe_for_terminal(c) {
+                out.push_str(&format!("\\u{{{:X}}}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        self.0.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TerminalSafe;
+    use std::io::Write;
+
+    #[test]
+    fn controls_become_visible_and_lines_stay_lines() {
+        let mut out = TerminalSafe(Vec::new());
+        write!(out, "ignored a\u{1b}[2J.txt\u{202E}\nnext\n").expect("write");
+        let text = String::from_utf8(out.0).expect("utf8");
+        assert_eq!(text, "ignored a\\u{1B}[2J.txt\\u{202E}\nnext\n");
+    }
 }

@@ -65,7 +65,11 @@ fn respond_scripts_hold_only_the_intended_statements() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|f| f["id"].as_str().map(str::to_owned))
         .collect();
-    assert!(!ids.is_empty(), "no finding: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !ids.is_empty(),
+        "no finding: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut statements = 0;
     for id in &ids {
         let out = Command::new(env!("CARGO_BIN_EXE_trustpath"))
@@ -95,5 +99,8 @@ fn respond_scripts_hold_only_the_intended_statements() {
             assert!(ROLLBACK.contains(&cmd.name.as_str()), "{script}");
         }
     }
-    assert!(statements >= hostile.len() - 1, "{statements} rollback statements");
+    assert!(
+        statements >= hostile.len() - 1,
+        "{statements} rollback statements"
+    );
 }

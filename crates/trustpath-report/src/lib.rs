@@ -13,6 +13,8 @@
 mod finding;
 mod ocsf;
 mod table;
+mod terminal;
+pub use terminal::{is_unsafe_for_terminal, terminal_text};
 
 pub use finding::{
     Attack, Effect, Entities, Evidence, Finding, FindingKind, Level, Reason, RuleRef, Severity,

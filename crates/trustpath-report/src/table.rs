@@ -1,5 +1,6 @@
 //! The human-readable table: one block per finding, aligned columns, evidence indented.
 
+use crate::terminal::terminal_text as t;
 use crate::{Finding, FindingKind};
 use std::io::{self, Write};
 
@@ -21,7 +22,7 @@ pub(crate) fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Resu
 
 fn status(finding: &Finding) -> String {
     match (&finding.authorized, finding.kind) {
-        (Some(ticket), _) => format!("authorised {ticket}"),
+        (Some(ticket), _) => format!("authorised {}", t(ticket)),
         (None, FindingKind::HuntingLead) => "hunting lead".to_owned(),
         (None, FindingKind::Alert) => "ALERT".to_owned(),
     }
@@ -38,10 +39,10 @@ fn write_row(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
         "{:<20}  {:<8}  {:<8}  {:<13}  {:<16}  {}",
         time,
         finding.severity.level.as_str(),
-        finding.analytic.as_deref().unwrap_or("sigma"),
+        t(finding.analytic.as_deref().unwrap_or("sigma")),
         status(finding),
-        &finding.id[..finding.id.len().min(16)],
-        finding.title
+        t(finding.id.get(..16).unwrap_or(&finding.id)),
+        t(&finding.title)
     )?;
     let e = &finding.entities;
     let mut who = Vec::new();
@@ -54,11 +55,11 @@ fn write_row(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
         ("host", &e.host),
     ] {
         if let Some(v) = value {
-            who.push(format!("{label}={v}"));
+            who.push(format!("{label}={}", t(v)));
         }
     }
     if !e.ips.is_empty() {
-        who.push(format!("ips={}", e.ips.join(",")));
+        who.push(format!("ips={}", t(&e.ips.join(","))));
     }
     if !who.is_empty() {
         writeln!(out, "    {}", who.join("  "))?;
@@ -70,16 +71,16 @@ fn write_row(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
             crate::Effect::Noted => "noted",
             crate::Effect::Base => "base",
         };
-        writeln!(out, "    {effect}: {}", reason.reason)?;
+        writeln!(out, "    {effect}: {}", t(&reason.reason))?;
     }
     for evidence in &finding.evidence {
         writeln!(
             out,
             "    [{}] {}  {}  ({})",
-            evidence.step,
+            t(&evidence.step),
             evidence.time.strftime("%Y-%m-%d %H:%M:%S"),
-            evidence.summary,
-            evidence.origin
+            t(&evidence.summary),
+            t(&evidence.origin.to_string())
         )?;
     }
     Ok(())

@@ -110,7 +110,11 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, serde_json::to_vec_pretty(&run.summary)?)?;
     }
     if !args.quiet {
-        print_run(&mut std::io::stderr(), &run, args.input.show_errors)?;
+        print_run(
+            &mut crate::summary::TerminalSafe(std::io::stderr()),
+            &run,
+            args.input.show_errors,
+        )?;
     }
     Ok(exit_code(&args, &run))
 }

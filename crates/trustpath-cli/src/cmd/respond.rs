@@ -147,10 +147,11 @@ fn checked_rollback(command: &str) -> Result<(), String> {
         if commands.is_empty() || commands.len() > 2 {
             return Err(format!("it holds {} commands", commands.len()));
         }
-        if let Some(other) = commands
-            .iter()
-            .find(|c| !ROLLBACK_CMDLETS.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
-        {
+        if let Some(other) = commands.iter().find(|c| {
+            !ROLLBACK_CMDLETS
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&c.name))
+        }) {
             return Err(format!(
                 "it would run {}",
                 trustpath_powershell::comment_text(&other.name)
@@ -168,7 +169,9 @@ mod tests {
     fn only_intended_rollback_statements_pass() {
         assert!(checked_rollback("Remove-MailboxPermission -Identity 'a' -User 'b' -AccessRights 'FullAccess' -Confirm:$false").is_ok());
         assert!(checked_rollback("Get-ManagementRoleAssignment -Role 'x' -RoleAssignee 'y' | Remove-ManagementRoleAssignment -Confirm:$false").is_ok());
-        assert!(checked_rollback("Remove-MailboxPermission -Identity a; Remove-Mailbox ceo").is_err());
+        assert!(
+            checked_rollback("Remove-MailboxPermission -Identity a; Remove-Mailbox ceo").is_err()
+        );
         assert!(checked_rollback("# note\nGet-Mailbox | Remove-Mailbox").is_err());
         assert!(checked_rollback("# a\u{2028}Remove-Mailbox ceo").is_err());
     }
