@@ -46,9 +46,15 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return false;
     };
-    let Some(presented) = value.as_bytes().strip_prefix(b"Bearer ") else {
+    // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces follow it.
+    let bytes = value.as_bytes();
+    let Some(scheme) = bytes.get(..6) else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case(b"bearer") || bytes.get(6) != Some(&b' ') {
+        return false;
+    }
+    let presented = bytes[6..].trim_ascii();
     constant_time_eq(presented, token.as_bytes())
 }
 
@@ -152,5 +158,18 @@ mod tests {
             HeaderValue::from_static("Bearer secret-token-0123"),
         );
         assert!(authorized(&headers, "secret-token-0123"));
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let value = format!("{scheme} secret-token-0123");
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&value).expect("header"),
+            );
+            assert!(authorized(&headers, "secret-token-0123"), "{scheme}");
+        }
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearersecret-token-0123"),
+        );
+        assert!(!authorized(&headers, "secret-token-0123"));
     }
 }
