@@ -3,7 +3,7 @@
 //! ```text
 //! paths ─► expand_inputs ─► Input ─► read_input ─► sniff (magic bytes / first character)
 //!                                      │
-//!          .gz ─► MultiGzDecoder ──────┤ (sniffed again)
+//!          .gz ─► TolerantGz ──────────┤ (sniffed again)
 //!          .zip ─► every member ───────┤ (sniffed again, `a.zip!member.json`)
 //!          EVTX ─► evtx crate          │
 //!          JSON array / JSON Lines / one (pretty) object ─► streaming JSON scanner
@@ -29,6 +29,7 @@
 mod classify;
 mod csvread;
 mod evtxread;
+mod gz;
 mod inputs;
 mod json;
 mod sniff;

@@ -2,7 +2,6 @@
 
 use crate::sniff::{SNIFF_LEN, Sniffed, describe_bytes, sniff};
 use crate::{ReadOptions, Sink};
-use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -116,8 +115,19 @@ fn read_sniffed<'a>(
             if nesting >= MAX_NESTING {
                 return too_nested(name, emit);
             }
-            let dec = MultiGzDecoder::new(BufReader::with_capacity(64 * 1024, whole));
+            let (dec, fault) = crate::gz::TolerantGz::new(whole);
             read_source(name, Src::Stream(Box::new(dec)), opts, emit, nesting + 1);
+            let fault = fault.borrow();
+            if let Some(reason) = &fault.reason {
+                emit(Err(RecordError::new(
+                    Origin::file(name.clone()).with_offset(fault.decoded),
+                    ErrorKind::Truncated,
+                    format!(
+                        "{reason}: the records in the first {} decompressed bytes were read, the rest of this file is lost",
+                        fault.decoded
+                    ),
+                )));
+            }
         }
         Sniffed::JsonArray(enc) | Sniffed::JsonObjects(enc) => {
             let (mut text, base) = crate::text::utf8_reader(whole, enc);

@@ -408,3 +408,44 @@ fn corrupted_evtx_chunk() {
     assert_eq!(out.records.len(), 10);
     assert_eq!(&*out.errors[0].origin.file, "logs.zip!Security.evtx");
 }
+
+/// A small gzip (its whole content in the first buffer) keeps its records when padding
+/// follows the last member, and a truncated one keeps the records before the cut; what
+/// was lost is reported with the decompressed offset.
+#[test]
+fn small_gzip_keeps_what_it_decoded() {
+    let lines: String = (0..10)
+        .map(|i| format!("{{\"CreationTime\":\"2025-03-06T09:1{i}:38\",\"Id\":\"id-{i}\",\"Operation\":\"MailItemsAccessed\",\"RecordType\":50,\"Workload\":\"Exchange\",\"UserId\":\"a@contoso.com\"}}\n"))
+        .collect();
+    let mut padded = gzip(lines.as_bytes());
+    padded.extend([0u8; 8]);
+    let out = bytes("padded.jsonl.gz", &padded);
+    assert_eq!(out.records.len(), 10, "{:?}", out.errors);
+    assert!(
+        out.errors.is_empty(),
+        "zero padding loses nothing: {:?}",
+        out.errors
+    );
+
+    let whole = gzip(lines.as_bytes());
+    let out = bytes("cut.jsonl.gz", &whole[..whole.len() - 12]);
+    well_formed(&out, "cut.jsonl.gz");
+    assert!(out.records.len() >= 8, "{} records kept", out.records.len());
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.reason.contains("rest of this file is lost")),
+        "{:?}",
+        out.errors
+    );
+
+    let mut junk = gzip(lines.as_bytes());
+    junk.extend(b"not gzip");
+    let out = bytes("junk.jsonl.gz", &junk);
+    assert_eq!(out.records.len(), 10);
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.reason.contains("8 bytes after the last gzip member"))
+    );
+}
