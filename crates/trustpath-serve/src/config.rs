@@ -10,6 +10,11 @@
 //! tick_ms = 200                       # correlation tick: every tick_ms or tick_messages
 //! tick_messages = 500
 //! idle_flush = "2s"                   # optional: end-of-input flush after this idle time
+//! max_future_skew = "1d"              # events dated further ahead of their arrival are refused
+//! max_publish_bytes = 1048576         # largest message published (keep ≤ the server's max_payload)
+//! poison_attempts = 3                 # a message failing this often is dead-lettered and skipped
+//! worker_id = "worker-a"              # optional: name in partition leases (default host:store)
+//! lease_ttl = "15s"                   # a dead worker's partitions are free after this
 //! findings_jsonl = "findings.jsonl"   # optional
 //!
 //! [partitions]
@@ -77,6 +82,11 @@ struct ConfigFile {
     tick_messages: Option<usize>,
     idle_flush: Option<String>,
     max_window: Option<String>,
+    max_future_skew: Option<String>,
+    max_publish_bytes: Option<usize>,
+    poison_attempts: Option<u32>,
+    worker_id: Option<String>,
+    lease_ttl: Option<String>,
     findings_jsonl: Option<PathBuf>,
     partitions: PartitionsFile,
     http: Option<HttpFile>,
@@ -143,6 +153,17 @@ pub struct ServeConfig {
     pub idle_flush: Option<std::time::Duration>,
     /// Also append findings and updates to this JSON Lines file.
     pub findings_jsonl: Option<PathBuf>,
+    /// Events dated more than this after their arrival are refused (default 1 d).
+    pub max_future_skew: SignedDuration,
+    /// Largest message body the service publishes (default 1 MiB, NATS's default
+    /// `max_payload`); larger bodies are trimmed with counts.
+    pub max_publish_bytes: usize,
+    /// A message whose batch fails this many times is dead-lettered and acknowledged.
+    pub poison_attempts: u32,
+    /// This worker's name in the partition leases (default: host, pid and start time).
+    pub worker_id: String,
+    /// How long a partition lease lives without a refresh (default 15 s).
+    pub lease_ttl: std::time::Duration,
     /// Number of partitions the server maps tenants onto.
     pub partitions_total: u32,
     /// The partitions this worker serves.
@@ -193,6 +214,24 @@ impl ServeConfig {
                 std::time::Duration::try_from(d).map_err(|e| invalid(format!("idle_flush: {e}")))
             })
             .transpose()?;
+        let max_future_skew =
+            duration("max_future_skew", file.max_future_skew.as_ref(), None)?.unwrap_or(day);
+        let max_publish_bytes = file.max_publish_bytes.unwrap_or(1024 * 1024);
+        if max_publish_bytes < 4096 {
+            return Err(invalid(format!(
+                "max_publish_bytes: {max_publish_bytes} is too small (at least 4096)"
+            )));
+        }
+        let poison_attempts = file.poison_attempts.unwrap_or(3).max(1);
+        let lease_ttl = duration("lease_ttl", file.lease_ttl.as_ref(), None)?
+            .unwrap_or(SignedDuration::from_secs(15));
+        if lease_ttl < SignedDuration::from_secs(1) {
+            return Err(invalid("lease_ttl: at least 1s".to_owned()));
+        }
+        let lease_ttl = std::time::Duration::try_from(lease_ttl)
+            .map_err(|e| invalid(format!("lease_ttl: {e}")))?;
+        let store = base.join(&file.store);
+        let worker_id = file.worker_id.unwrap_or_else(|| default_worker_id(&store));
         validate_partitions(&file.partitions).map_err(invalid)?;
         let http = file
             .http
@@ -210,6 +249,11 @@ impl ServeConfig {
             tick_messages: file.tick_messages.unwrap_or(500).max(1),
             idle_flush,
             findings_jsonl: file.findings_jsonl.map(|p| base.join(p)),
+            max_future_skew,
+            max_publish_bytes,
+            poison_attempts,
+            worker_id,
+            lease_ttl,
             partitions_total: file.partitions.total,
             partitions_owned: file.partitions.owned,
             http,
@@ -352,4 +396,16 @@ mod tests {
         let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
         assert!(e.to_string().contains("at least 16"), "{e}");
     }
+}
+
+/// `host:store`: the same worker after a crash and restart keeps its leases (its state
+/// is in that store, which only one process can open), two workers never share one.
+fn default_worker_id(store: &Path) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    format!("{host}:{}", store.display())
 }

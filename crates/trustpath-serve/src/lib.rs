@@ -26,6 +26,7 @@
 
 pub mod config;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod state;
 pub mod store;
@@ -92,6 +93,8 @@ pub async fn serve_with(
         detector: Arc::new(detector),
         lateness,
         max_window: config.max_window,
+        max_future_skew: config.max_future_skew,
+        max_publish_bytes: config.max_publish_bytes,
     });
     let store = Arc::new(store::Store::open(&config.store)?);
     let metrics = Arc::clone(&handle.metrics);
@@ -102,6 +105,7 @@ pub async fn serve_with(
     let client = connect(&config.nats_url, Arc::clone(&metrics)).await?;
     let js = jetstream::new(client);
     ensure_streams(&js, &config).await?;
+    let leases = lease_bucket(&js, config.lease_ttl).await?;
     tracing::info!(
         "serving partitions {:?} of {}; state in {}",
         config.partitions_owned,
@@ -126,6 +130,10 @@ pub async fn serve_with(
         tick: config.tick,
         tick_messages: config.tick_messages,
         idle_flush: config.idle_flush,
+        poison_attempts: config.poison_attempts,
+        leases,
+        worker_id: config.worker_id.clone(),
+        lease_ttl: config.lease_ttl,
         findings_jsonl,
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -249,4 +257,32 @@ async fn start_http(
             tracing::warn!("http: {e}");
         }
     }))
+}
+
+/// The partition lease bucket. Its stream is created here with the KV layout (what
+/// `create_key_value` would make) because that call first asks for account limits in a
+/// form older servers (2.9) do not answer.
+async fn lease_bucket(
+    js: &jetstream::Context,
+    ttl: Duration,
+) -> anyhow::Result<jetstream::kv::Store> {
+    let bucket = worker::LEASES_BUCKET;
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("trustpath serve: one live worker per partition".to_owned()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age: ttl,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
+    })
+    .await
+    .context("cannot create the partition lease bucket")?;
+    js.get_key_value(bucket)
+        .await
+        .context("cannot open the partition lease bucket")
 }

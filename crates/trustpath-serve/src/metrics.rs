@@ -32,6 +32,10 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// Events that arrived behind the watermark.
     pub late_events: AtomicU64,
+    /// Events dated beyond the allowed future skew (refused).
+    pub future_events: AtomicU64,
+    /// Messages dead-lettered after failing `poison_attempts` times.
+    pub poison_messages: AtomicU64,
     /// New findings published (not counting server-side duplicates).
     pub findings_published: AtomicU64,
     /// Finding updates (changed or folded) published.
@@ -148,6 +152,18 @@ impl Metrics {
             "trustpath_late_events_total",
             "Events that arrived behind the watermark.",
             load(&self.late_events),
+        );
+        counter(
+            &mut out,
+            "trustpath_future_events_total",
+            "Events dated beyond max_future_skew after their arrival (refused, dead-lettered).",
+            load(&self.future_events),
+        );
+        counter(
+            &mut out,
+            "trustpath_poison_messages_total",
+            "Messages whose processing failed poison_attempts times (dead-lettered, skipped).",
+            load(&self.poison_messages),
         );
         counter(
             &mut out,

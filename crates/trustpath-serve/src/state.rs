@@ -144,6 +144,8 @@ pub struct Inbound<'a> {
     pub seq: u64,
     /// The payload: one record or a batch, in any format the readers accept.
     pub payload: &'a [u8],
+    /// When JetStream stored the message (the reference for future-dated events).
+    pub received: Option<Timestamp>,
 }
 
 impl Inbound<'_> {
@@ -195,6 +197,10 @@ pub struct IngestReport {
     pub late: u64,
     /// Matched events accepted.
     pub matched: u64,
+    /// Events dated beyond the allowed future skew (refused, dead-lettered).
+    pub future: u64,
+    /// The message was dead-lettered after failing repeatedly.
+    pub poison: u64,
 }
 
 /// Correlation settings plus the detector, shared by every partition.
@@ -205,10 +211,21 @@ pub struct Processor {
     pub lateness: SignedDuration,
     /// Longest analytic window (finality and retention).
     pub max_window: SignedDuration,
+    /// Events dated more than this after their arrival are refused.
+    pub max_future_skew: SignedDuration,
+    /// Largest body published; larger ones are trimmed with counts.
+    pub max_publish_bytes: usize,
 }
 
+/// Errors kept (with their reasons) per message; more are only counted.
+pub const MAX_KEPT_ERRORS: usize = 100;
+/// Late or refused events listed per message; more are only counted.
+const MAX_LISTED_EVENTS: usize = 100;
+
 impl Processor {
-    /// Fold one message into `state`; late events and malformed input become publications.
+    /// Fold one message into `state`; late events, future-dated events and malformed
+    /// input become publications. Records are processed as they are read: memory per
+    /// message is bounded by what state keeps plus [`MAX_KEPT_ERRORS`] error reasons.
     pub fn ingest(
         &self,
         state: &mut PartitionState,
@@ -216,14 +233,26 @@ impl Processor {
         out: &mut Vec<Publication>,
     ) -> IngestReport {
         let mut report = IngestReport::default();
-        let (events, errors) = read_events(&msg);
         let tenant = state.tenants.entry(msg.tenant.to_owned()).or_default();
         let mut late = Vec::new();
-        for event in events {
+        let mut future = Vec::new();
+        let mut errors: Vec<RecordError> = Vec::new();
+        let horizon = msg.received.map(|r| r + self.max_future_skew);
+        let mut on_event = |event: Arc<Event>, tenant: &mut TenantState| {
+            if horizon.is_some_and(|h| event.time > h) {
+                report.future += 1;
+                if future.len() < MAX_LISTED_EVENTS {
+                    future.push(late_entry(&event, None));
+                }
+                return;
+            }
             let watermark = tenant.max_time.map(|t| t - self.lateness);
             if watermark.is_some_and(|w| event.time < w) {
-                late.push(late_entry(&event, watermark));
-                continue;
+                report.late += 1;
+                if late.len() < MAX_LISTED_EVENTS {
+                    late.push(late_entry(&event, watermark));
+                }
+                return;
             }
             report.events += 1;
             tenant.dirty = true;
@@ -235,25 +264,38 @@ impl Processor {
                 report.matched += 1;
                 tenant.matched.push(m);
             }
-        }
-        report.late = late.len() as u64;
-        report.malformed = errors.len() as u64;
-        if !late.is_empty() {
-            out.push(publication(
+        };
+        read_events(&msg, &mut |item| match item {
+            Ok(event) => on_event(Arc::new(event), tenant),
+            Err(e) => {
+                report.malformed += 1;
+                if errors.len() < MAX_KEPT_ERRORS {
+                    errors.push(e);
+                }
+            }
+        });
+        if report.late > 0 {
+            out.push(self.publication(
                 PublicationKind::Late,
                 msg.tenant,
                 format!("trustpath.late.{}", msg.tenant),
                 format!("late.{}", msg.seq),
-                &json!({"subject": msg.origin_name(), "reason": format!(
+                json!({"subject": msg.origin_name(), "stream_sequence": msg.seq, "reason": format!(
                     "event time before the watermark (max event time − lateness {})", self.lateness),
+                    "late_events": report.late,
+                    "events_omitted": report.late.saturating_sub(late.len() as u64),
                     "events": late}),
             ));
         }
-        if !errors.is_empty() {
-            out.push(dead_letter(
+        if report.future > 0 || report.malformed > 0 {
+            let whole = report.events == 0 && report.late == 0;
+            out.push(self.dead_letter(
                 &msg,
                 &errors,
-                report.events == 0 && report.late == 0,
+                report.malformed,
+                &future,
+                report.future,
+                whole,
             ));
         }
         report
@@ -305,12 +347,12 @@ impl Processor {
             let entry = tenant.published.get_mut(&finding.id);
             match entry {
                 None if finding.window.start < watermark => {
-                    out.push(publication(
+                    out.push(self.publication(
                         PublicationKind::Finding,
                         tenant_id,
                         findings_subject.clone(),
                         finding.id.clone(),
-                        finding,
+                        serde_json::to_value(finding).unwrap_or_default(),
                     ));
                     tenant.published.insert(
                         finding.id.clone(),
@@ -322,12 +364,12 @@ impl Processor {
                     );
                 }
                 Some(p) if p.folded || p.hash != hash => {
-                    out.push(publication(
+                    out.push(self.publication(
                         PublicationKind::Update,
                         tenant_id,
                         updates_subject.clone(),
                         format!("{}.updated.{}.{last_seq}", finding.id, &hash[..16]),
-                        &json!({"id": finding.id, "status": "updated", "finding": finding}),
+                        json!({"id": finding.id, "status": "updated", "finding": finding}),
                     ));
                     p.folded = false;
                     p.hash = hash;
@@ -337,12 +379,12 @@ impl Processor {
         }
         for (id, p) in tenant.published.iter_mut() {
             if !p.folded && !current_ids.contains(id) && trusted(p.start) {
-                out.push(publication(
+                out.push(self.publication(
                     PublicationKind::Update,
                     tenant_id,
                     updates_subject.clone(),
                     format!("{id}.folded.{}.{last_seq}", &p.hash[..16]),
-                    &json!({"id": id, "status": "folded"}),
+                    json!({"id": id, "status": "folded"}),
                 ));
                 p.folded = true;
             }
@@ -368,37 +410,34 @@ impl Processor {
     }
 }
 
-/// Read and normalize a payload: the events and the errors, in record order.
-fn read_events(msg: &Inbound<'_>) -> (Vec<Arc<Event>>, Vec<RecordError>) {
+/// Read and normalize a payload, handing each event or error to `each` in record order.
+fn read_events(msg: &Inbound<'_>, each: &mut dyn FnMut(Result<Event, RecordError>)) {
     let name = msg.origin_name();
     let mut normalizer = Normalizer::new(NormalizeOptions::default());
     let mut items = Vec::new();
-    trustpath_read::read_bytes(
-        &name,
-        msg.payload,
-        &ReadOptions::default(),
-        &mut |item| match item {
+    let mut any = false;
+    let mut drain = |items: &mut Vec<Result<Event, RecordError>>, any: &mut bool| {
+        for item in items.drain(..) {
+            *any = true;
+            each(item);
+        }
+    };
+    trustpath_read::read_bytes(&name, msg.payload, &ReadOptions::default(), &mut |item| {
+        match item {
             Ok(raw) => normalizer.push(raw, &mut items),
             Err(e) => items.push(Err(e)),
-        },
-    );
-    normalizer.finish(&mut items);
-    let mut events = Vec::new();
-    let mut errors = Vec::new();
-    for item in items {
-        match item {
-            Ok(event) => events.push(Arc::new(event)),
-            Err(e) => errors.push(e),
         }
-    }
-    if events.is_empty() && errors.is_empty() {
-        errors.push(RecordError::new(
+        drain(&mut items, &mut any);
+    });
+    normalizer.finish(&mut items);
+    drain(&mut items, &mut any);
+    if !any {
+        each(Err(RecordError::new(
             trustpath_event::Origin::file(name),
             trustpath_event::ErrorKind::Malformed,
             "the payload holds no record",
-        ));
+        )));
     }
-    (events, errors)
 }
 
 fn observe(first_seen: &mut BTreeMap<String, Timestamp>, actor: &str, time: Timestamp) {
@@ -430,26 +469,6 @@ fn late_entry(event: &Event, watermark: Option<Timestamp>) -> Value {
     })
 }
 
-fn dead_letter(msg: &Inbound<'_>, errors: &[RecordError], whole_payload: bool) -> Publication {
-    let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let mut body = json!({
-        "subject": msg.origin_name(),
-        "stream_sequence": msg.seq,
-        "malformed_records": errors.len(),
-        "reasons": reasons,
-    });
-    if whole_payload {
-        body["payload"] = Value::String(String::from_utf8_lossy(msg.payload).into_owned());
-    }
-    publication(
-        PublicationKind::DeadLetter,
-        msg.tenant,
-        format!("trustpath.deadletter.{}", msg.tenant),
-        format!("deadletter.{}", msg.seq),
-        &body,
-    )
-}
-
 fn publication<T: Serialize>(
     kind: PublicationKind,
     tenant: &str,
@@ -464,6 +483,119 @@ fn publication<T: Serialize>(
         msg_id,
         body: serde_json::to_vec(body).unwrap_or_default(),
     }
+}
+
+impl Processor {
+    /// A publication whose body fits [`Processor::max_publish_bytes`]: long lists are
+    /// trimmed (keeping counts), a payload excerpt is cut, and as a last resort the body
+    /// is replaced by a pointer to the stream sequence.
+    fn publication(
+        &self,
+        kind: PublicationKind,
+        tenant: &str,
+        subject: String,
+        msg_id: String,
+        body: Value,
+    ) -> Publication {
+        let body = bounded(body, self.max_publish_bytes);
+        publication(kind, tenant, subject, msg_id, &body)
+    }
+
+    /// The dead letter of a message: its malformed records (reasons capped) and refused
+    /// future-dated events, with the stream sequence to fetch the original from.
+    pub fn dead_letter(
+        &self,
+        msg: &Inbound<'_>,
+        errors: &[RecordError],
+        malformed: u64,
+        future: &[Value],
+        future_count: u64,
+        whole_payload: bool,
+    ) -> Publication {
+        let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let mut body = json!({
+            "subject": msg.origin_name(),
+            "stream_sequence": msg.seq,
+            "malformed_records": malformed,
+            "reasons": reasons,
+            "reasons_omitted": malformed.saturating_sub(reasons.len() as u64),
+        });
+        if future_count > 0 {
+            body["future_events"] = json!(future_count);
+            body["future_reason"] = json!(format!(
+                "event time more than {} after the message arrived ({}): refused, the watermark is not moved",
+                self.max_future_skew,
+                msg.received.map_or("unknown".to_owned(), |r| r.to_string())
+            ));
+            body["future_listed"] = json!(future);
+        }
+        if whole_payload {
+            body["payload_bytes"] = json!(msg.payload.len());
+            body["payload"] = Value::String(String::from_utf8_lossy(msg.payload).into_owned());
+        }
+        self.publication(
+            PublicationKind::DeadLetter,
+            msg.tenant,
+            format!("trustpath.deadletter.{}", msg.tenant),
+            format!("deadletter.{}", msg.seq),
+            body,
+        )
+    }
+}
+
+/// Keep the first and last 20 entries of a list of more than 40, counting the rest in
+/// `<key>_omitted_from_message`.
+fn trim_list(owner: &mut Value, key: &str) {
+    if let Some(Value::Array(items)) = owner.get_mut(key)
+        && items.len() > 40
+    {
+        let omitted = items.len() - 40;
+        let tail = items.split_off(items.len() - 20);
+        items.truncate(20);
+        items.extend(tail);
+        owner[format!("{key}_omitted_from_message")] = json!(omitted);
+    }
+}
+
+/// `body` trimmed to at most `max` bytes of JSON.
+pub fn bounded(mut body: Value, max: usize) -> Value {
+    let size = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
+    if size(&body) <= max {
+        return body;
+    }
+    // Long lists: keep the first and last entries, count the rest.
+    trim_list(&mut body, "events");
+    trim_list(&mut body, "reasons");
+    trim_list(&mut body, "future_listed");
+    trim_list(&mut body, "evidence");
+    if let Some(finding) = body.get_mut("finding") {
+        trim_list(finding, "evidence");
+    }
+    if size(&body) <= max {
+        return body;
+    }
+    if let Some(Value::String(payload)) = body.get_mut("payload") {
+        let keep = max / 2;
+        if payload.len() > keep {
+            let mut cut = keep;
+            while !payload.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            payload.truncate(cut);
+            body["payload_truncated"] = json!(true);
+        }
+    }
+    if size(&body) <= max {
+        return body;
+    }
+    // Still too large (huge strings in a record): only the pointer.
+    let mut pointer = json!({"truncated": true, "bytes": size(&body)});
+    for key in ["id", "subject", "stream_sequence", "status"] {
+        if let Some(v) = body.get(key) {
+            pointer[key] = v.clone();
+        }
+    }
+    pointer
 }
 
 fn content_hash(finding: &Finding) -> String {
@@ -486,6 +618,8 @@ mod tests {
             detector: Arc::new(detector),
             lateness: SignedDuration::from_hours(12),
             max_window: SignedDuration::from_hours(24 * 7),
+            max_future_skew: SignedDuration::from_hours(24),
+            max_publish_bytes: 64 * 1024,
         }
     }
 
@@ -503,6 +637,7 @@ mod tests {
             source: "ual",
             seq,
             payload,
+            received: None,
         }
     }
 

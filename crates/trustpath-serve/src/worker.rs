@@ -41,6 +41,26 @@ pub struct Shared {
     pub idle_flush: Option<Duration>,
     /// Findings JSON Lines file.
     pub findings_jsonl: Option<std::sync::Mutex<std::fs::File>>,
+    /// A batch failing this often at one stream position is retried one message at a
+    /// time; failing that often again, its first message is dead-lettered and skipped.
+    pub poison_attempts: u32,
+    /// Partition leases in the JetStream KV store (one owner per partition).
+    pub leases: jetstream::kv::Store,
+    /// This worker's identity in the leases.
+    pub worker_id: String,
+    /// How long a lease lives without a refresh.
+    pub lease_ttl: Duration,
+}
+
+/// Name of the KV bucket holding partition leases.
+pub const LEASES_BUCKET: &str = "TRUSTPATH_LEASES";
+
+/// Failures at one committed stream position, for poison-message handling.
+#[derive(Debug, Default)]
+struct Recovery {
+    position: u64,
+    failures: u32,
+    last_error: String,
 }
 
 /// Consumer name of a partition.
@@ -49,13 +69,16 @@ pub fn consumer_name(partition: u32) -> String {
 }
 
 /// Run a partition until `shutdown` turns true; errors restart the loop after a pause.
+/// A message that keeps failing is isolated (one message per batch) and then
+/// dead-lettered and acknowledged, so one message never stops a partition.
 pub async fn run_partition(
     shared: Arc<Shared>,
     partition: u32,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut recovery = Recovery::default();
     loop {
-        match run_once(&shared, partition, &mut shutdown).await {
+        match run_once(&shared, partition, &mut shutdown, &mut recovery).await {
             Ok(()) => return,
             Err(e) => {
                 shared.metrics.set_ready(partition, false);
@@ -63,7 +86,13 @@ pub async fn run_partition(
                     .metrics
                     .partition_restarts
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("partition {partition}: {e:#}; restarting from the committed state");
+                recovery.failures += 1;
+                recovery.last_error = format!("{e:#}");
+                tracing::warn!(
+                    "partition {partition}: {e:#}; restarting from the committed state (failure {} at stream position {})",
+                    recovery.failures,
+                    recovery.position
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     _ = shutdown.changed() => return,
@@ -75,14 +104,62 @@ pub async fn run_partition(
 
 struct Batch {
     messages: Vec<Message>,
+    /// A stream sequence to dead-letter instead of processing, with why.
+    poison: Option<(u64, String)>,
+}
+
+impl Batch {
+    fn empty() -> Self {
+        Batch {
+            messages: Vec::new(),
+            poison: None,
+        }
+    }
 }
 
 async fn run_once(
     shared: &Arc<Shared>,
     partition: u32,
     shutdown: &mut watch::Receiver<bool>,
+    recovery: &mut Recovery,
+) -> anyhow::Result<()> {
+    let Some(lease) = crate::lease::acquire(shared, partition, shutdown).await? else {
+        return Ok(()); // shut down while waiting for the lease
+    };
+    let result = run_leased(shared, partition, shutdown, recovery, &lease).await;
+    lease.release(shared, result.is_ok()).await;
+    result
+}
+
+async fn run_leased(
+    shared: &Arc<Shared>,
+    partition: u32,
+    shutdown: &mut watch::Receiver<bool>,
+    recovery: &mut Recovery,
+    lease: &crate::lease::Lease,
 ) -> anyhow::Result<()> {
     let mut state = load_state(shared, partition).await?;
+    if state.last_seq != recovery.position {
+        *recovery = Recovery {
+            position: state.last_seq,
+            ..Recovery::default()
+        };
+    }
+    let attempts = shared.poison_attempts.max(1);
+    let poison = (recovery.failures >= attempts * 2).then(|| {
+        (
+            state.last_seq + 1,
+            format!(
+                "processing failed {} times at this message: {}",
+                recovery.failures, recovery.last_error
+            ),
+        )
+    });
+    let per_batch = if recovery.failures >= attempts {
+        1
+    } else {
+        shared.tick_messages
+    };
     let consumer = create_consumer(&shared.js, partition, state.last_seq + 1).await?;
     let mut messages = consumer
         .stream()
@@ -93,30 +170,18 @@ async fn run_once(
         .await?;
     shared.metrics.set_ready(partition, true);
     // Recovery: anything a crash left unpublished comes out now (deduplicated by id).
-    state = step(
-        shared,
-        partition,
-        state,
-        Batch {
-            messages: Vec::new(),
-        },
-        false,
-    )
-    .await?;
-    let mut flushed = true;
+    state = step(shared, partition, state, Batch::empty(), false).await?;
+    // After a restart the end-of-input flush may still be owed: arm it whenever there is
+    // state (a repeated flush publishes nothing new: ids are de-duplicated).
+    let mut flushed = state.tenants.is_empty();
     let mut last_message = Instant::now();
+    let mut poison = poison;
     loop {
+        if lease.lost() {
+            anyhow::bail!("partition {partition}: lease lost to another worker");
+        }
         if *shutdown.borrow() {
-            step(
-                shared,
-                partition,
-                state,
-                Batch {
-                    messages: Vec::new(),
-                },
-                true,
-            )
-            .await?;
+            step(shared, partition, state, Batch::empty(), true).await?;
             return Ok(());
         }
         let idle_deadline = shared
@@ -126,8 +191,9 @@ async fn run_once(
         let first = tokio::select! {
             next = messages.next() => next,
             _ = shutdown.changed() => continue,
+            _ = lease.lost_wait() => continue,
             _ = sleep_until(idle_deadline) => {
-                state = step(shared, partition, state, Batch { messages: Vec::new() }, true).await?;
+                state = step(shared, partition, state, Batch::empty(), true).await?;
                 flushed = true;
                 continue;
             }
@@ -138,9 +204,10 @@ async fn run_once(
         };
         let mut batch = Batch {
             messages: vec![first],
+            poison: poison.take(),
         };
         let deadline = tokio::time::Instant::now() + shared.tick;
-        while batch.messages.len() < shared.tick_messages {
+        while batch.messages.len() < per_batch {
             match tokio::time::timeout_at(deadline, messages.next()).await {
                 Ok(Some(m)) => batch
                     .messages
@@ -150,6 +217,12 @@ async fn run_once(
             }
         }
         state = step(shared, partition, state, batch, false).await?;
+        if state.last_seq != recovery.position {
+            *recovery = Recovery {
+                position: state.last_seq,
+                ..Recovery::default()
+            };
+        }
         flushed = false;
         last_message = Instant::now();
     }
@@ -266,11 +339,41 @@ fn process(
         }
         let subject = message.subject.as_str();
         let (tenant, source) = subject_tokens(subject, partition);
+        if let Some((poison_seq, why)) = &batch.poison
+            && *poison_seq == seq
+        {
+            let inbound = Inbound {
+                tenant,
+                source,
+                seq,
+                payload: &message.payload,
+                received: None,
+            };
+            let error = trustpath_event::RecordError::new(
+                trustpath_event::Origin::file(inbound.origin_name()),
+                trustpath_event::ErrorKind::Malformed,
+                why.clone(),
+            );
+            publications.push(processor.dead_letter(&inbound, &[error], 1, &[], 0, true));
+            reports.push((
+                source.to_owned(),
+                IngestReport {
+                    poison: 1,
+                    ..IngestReport::default()
+                },
+            ));
+            state.last_seq = seq;
+            continue;
+        }
+        let published = info.published.unix_timestamp_nanos();
         let inbound = Inbound {
             tenant,
             source,
             seq,
             payload: &message.payload,
+            received: i64::try_from(published)
+                .ok()
+                .and_then(|n| jiff::Timestamp::from_nanosecond(i128::from(n)).ok()),
         };
         let report = processor.ingest(&mut state, inbound, &mut publications);
         reports.push((source.to_owned(), report));
@@ -371,6 +474,8 @@ fn record_metrics(
         m.malformed_records
             .fetch_add(r.malformed, Ordering::Relaxed);
         m.late_events.fetch_add(r.late, Ordering::Relaxed);
+        m.future_events.fetch_add(r.future, Ordering::Relaxed);
+        m.poison_messages.fetch_add(r.poison, Ordering::Relaxed);
     }
     let previous_lag = m
         .partitions
