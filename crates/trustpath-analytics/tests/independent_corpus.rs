@@ -3,9 +3,11 @@
 //! truth (`ground-truth.json`, format in `corpus/independent/README.md`).
 //!
 //! Scored per analytic: recall (expected findings found, with the kind the ground truth
-//! asks for, citing the expected records) and precision (findings of the tenant that
-//! match an expected item, alerts only: a lead is a hunting suggestion). A finding that
-//! cites a record the ground truth says must stay silent is a hard failure.
+//! asks for, citing the expected records) and precision (unauthorised alerts that match
+//! an expected item: a lead is a hunting suggestion, and an authorised finding — every
+//! change and access covered by the context — is shown but never paged). An
+//! unauthorised alert citing a record the ground truth says must stay silent is a hard
+//! failure.
 //! `cargo test -p trustpath-analytics --test independent_corpus -- --nocapture` prints
 //! the table.
 
@@ -40,7 +42,10 @@ fn cites(finding: &Finding, id: &str) -> bool {
     finding.evidence.iter().any(|e| {
         e.record_id.as_deref().is_some_and(|r| {
             let r = r.to_lowercase();
-            r == id || r.ends_with(&format!("/{id}")) || r.ends_with(&format!(":{id}"))
+            r == id
+                || r.ends_with(&format!("/{id}"))
+                || r.ends_with(&format!(":{id}"))
+                || id.ends_with(&format!("/{r}"))
         })
     })
 }
@@ -65,7 +70,21 @@ fn matches(finding: &Finding, want: &Value) -> bool {
         _ => true,
     };
     let evidence = ids(want, "evidence_record_ids");
-    let cited = evidence.is_empty() || evidence.iter().all(|id| cites(finding, id));
+    let all_cited = evidence.iter().all(|id| cites(finding, id));
+    // `evidence_any_of`: one id of each inner list must be cited.
+    let any_of_cited = want
+        .get("evidence_any_of")
+        .and_then(Value::as_array)
+        .is_none_or(|groups| {
+            groups.iter().all(|group| {
+                group.as_array().is_some_and(|g| {
+                    g.iter()
+                        .filter_map(Value::as_str)
+                        .any(|id| cites(finding, &id.to_lowercase()))
+                })
+            })
+        });
+    let cited = all_cited && any_of_cited;
     let partner = text(want, "partner_tenant_id").to_lowercase();
     let partner_ok = partner.is_empty()
         || finding
@@ -89,7 +108,10 @@ fn the_hunt_agrees_with_the_independent_ground_truth() {
     let root = corpus();
     let truth_path = root.join("ground-truth.json");
     let Ok(truth) = std::fs::read_to_string(&truth_path) else {
-        eprintln!("SKIPPED independent corpus: {} not found", truth_path.display());
+        eprintln!(
+            "SKIPPED independent corpus: {} not found",
+            truth_path.display()
+        );
         return;
     };
     let truth: Value = serde_json::from_str(&truth).expect("ground-truth.json");
@@ -133,7 +155,8 @@ fn the_hunt_agrees_with_the_independent_ground_truth() {
                 ));
             }
         }
-        for finding in findings.iter().filter(|f| f.kind == FindingKind::Alert) {
+        let paged = |f: &&Finding| f.kind == FindingKind::Alert && f.authorized.is_none();
+        for finding in findings.iter().filter(paged) {
             let Some(analytic) = finding.analytic.clone() else {
                 continue;
             };
@@ -147,7 +170,7 @@ fn the_hunt_agrees_with_the_independent_ground_truth() {
             let analytic = text(quiet, "analytic");
             for id in ids(quiet, "record_ids") {
                 for f in findings.iter().filter(|f| {
-                    f.kind == FindingKind::Alert
+                    paged(f)
                         && (analytic.is_empty() || f.analytic.as_deref() == Some(analytic))
                         && cites(f, &id)
                 }) {

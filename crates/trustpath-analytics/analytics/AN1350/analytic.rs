@@ -437,13 +437,24 @@ fn end_of(start: Timestamp, window: SignedDuration) -> Timestamp {
     start.checked_add(window).unwrap_or(Timestamp::MAX)
 }
 
-/// Whether `access` is on a mailbox one of `delegations` (before it) delegated, or is
-/// tenant access (a sign-in).
+/// Whether a delegation reaches every mailbox: the ApplicationImpersonation role or an
+/// application permission (`full_access_as_app`).
+fn tenant_wide(event: &Event) -> bool {
+    let op = event.operation().unwrap_or("").to_ascii_lowercase();
+    op.contains("managementroleassignment")
+        || op.contains("app role assignment")
+        || op.contains("delegated permission grant")
+}
+
+/// Whether `access` is on a mailbox one of `delegations` (before it) delegated — any
+/// mailbox after impersonation or an application permission — or is tenant access (a
+/// sign-in).
 fn access_fits(access: &Event, delegations: &[&Ev]) -> bool {
     match accessed_mailbox(access) {
         None => true,
         Some(mailbox) => delegations.iter().any(|d| {
-            d.time <= access.time && granted(d).iter().any(|(m, _)| same_mailbox(m, &mailbox))
+            d.time <= access.time
+                && (tenant_wide(d) || granted(d).iter().any(|(m, _)| same_mailbox(m, &mailbox)))
         }),
     }
 }
@@ -691,7 +702,20 @@ fn authorise(
     for d in &chain.delegations {
         let actors = own_actor(d, 1);
         let action = tuning::action_of(d);
+        let by_partner = world.acting_partner(d, 1).as_deref() == Some(partner_tenant);
         for (mailbox, _) in granted(d) {
+            // The approved partner's own technician, inside its support window (or, with no
+            // windows configured, on a mailbox partners may manage).
+            if let Some(p) = approved
+                && by_partner
+                && match p.in_support_window(d.time) {
+                    Some(inside) => inside,
+                    None => context.delegate_allowed(&mailbox),
+                }
+            {
+                covered.insert(format!("approved partner {} (support window)", p.name));
+                continue;
+            }
             match ticket_for(&actors, &mailbox, &action, d.time) {
                 Some(id) => {
                     covered.insert(id);
