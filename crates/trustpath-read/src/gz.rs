@@ -95,7 +95,7 @@ impl<R: Read> Read for TolerantGz<R> {
                     let mut all_zero = true;
                     loop {
                         let chunk = match reader.fill_buf() {
-                            Ok(c) if c.is_empty() => break,
+                            Ok([]) => break,
                             Ok(c) => c,
                             Err(_) => break,
                         };
