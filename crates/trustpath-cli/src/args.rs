@@ -267,6 +267,11 @@ pub struct InputArgs {
     /// How many skipped records to list on stderr (all are counted).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub show_errors: usize,
+    /// Memory for events kept for correlation and the analytics (e.g. 512M, 4G). At the
+    /// limit the run stops reading, reports where, and ends with exit code 5 and the
+    /// findings so far. Default: a quarter of the machine's memory or of `ulimit -v`.
+    #[arg(long, value_name = "SIZE", value_parser = trustpath_pipeline::memory::parse_size)]
+    pub memory_budget: Option<u64>,
 }
 
 /// `trustpath hunt`.

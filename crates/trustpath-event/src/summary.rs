@@ -96,6 +96,10 @@ pub struct RunSummary {
     pub evicted: u64,
     /// Findings produced.
     pub findings: u64,
+    /// Why the run stopped before the end of its input (memory budget), if it did: the
+    /// findings are those of the input read until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl RunSummary {

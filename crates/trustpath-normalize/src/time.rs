@@ -312,6 +312,10 @@ fn parse_offset(c: &mut Cursor<'_>) -> Option<i32> {
     let hours = c.digits(2)?;
     c.eat(|b| b == b':');
     let minutes = if c.at_end() { 0 } else { c.digits(2)? };
+    // Real offsets run from -12:00 to +14:00; `+25:00` is not a time zone.
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
     Some(sign * (hours * 3600 + minutes * 60))
 }
 
@@ -322,6 +326,16 @@ mod tests {
 
     fn t(v: Value) -> Option<String> {
         parse_time(&v).map(|t| t.to_string())
+    }
+
+    #[test]
+    fn impossible_offsets_are_refused() {
+        assert_eq!(t(json!("2025-03-11T10:00:00+25:00")), None);
+        assert_eq!(t(json!("2025-03-11T10:00:00+05:60")), None);
+        assert_eq!(
+            t(json!("2025-03-11T10:00:00+14:00")),
+            Some("2025-03-10T20:00:00Z".into())
+        );
     }
 
     #[test]

@@ -8,10 +8,17 @@
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
+//!
+//! What `select` keeps is charged to the run's [`MemoryBudget`] (when one is set): at the
+//! limit every input stops reading, the budget records where and why, and the caller
+//! reports the run as incomplete with the findings from what was kept (see [`memory`]).
+
+pub mod memory;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use trustpath_event::{Event, FileSummary, RecordError};
 use trustpath_normalize::{NormalizeOptions, Normalizer};
 use trustpath_read::{Input, ReadOptions};
@@ -27,6 +34,65 @@ pub struct ScanConfig {
     pub progress: bool,
     /// Errors kept per input for listing (all are counted).
     pub max_kept_errors: usize,
+    /// Bytes of kept events allowed over the whole scan (`None`: no limit).
+    pub memory: Option<Arc<MemoryBudget>>,
+}
+
+/// Bytes of kept events a scan may hold, shared by its parallel inputs.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: u64,
+    used: AtomicU64,
+    stopped: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Arc<Self> {
+        Arc::new(MemoryBudget {
+            limit,
+            used: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            reason: Mutex::new(None),
+        })
+    }
+
+    /// The limit in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes charged so far.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Why the scan stopped early, if it did.
+    pub fn exhausted(&self) -> Option<String> {
+        self.reason.lock().ok().and_then(|r| r.clone())
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Charge `bytes` for an event kept at `origin`; false when the budget is spent.
+    fn charge(&self, bytes: u64, origin: &trustpath_event::Origin) -> bool {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if used <= self.limit {
+            return true;
+        }
+        if !self.stopped.swap(true, Ordering::Relaxed)
+            && let Ok(mut reason) = self.reason.lock()
+        {
+            *reason = Some(format!(
+                "memory budget of {} for retained events reached at {origin}: the rest of the input was not analysed (raise it with --memory-budget)",
+                memory::human_bytes(self.limit)
+            ));
+        }
+        false
+    }
 }
 
 impl Default for ScanConfig {
@@ -36,6 +102,7 @@ impl Default for ScanConfig {
             normalize: NormalizeOptions::default(),
             progress: false,
             max_kept_errors: 1000,
+            memory: None,
         }
     }
 }
@@ -132,13 +199,24 @@ where
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
-    trustpath_read::read_input(input, &config.read, &mut |item| match item {
-        Ok(raw) => {
-            normalizer.push(raw, &mut batch);
-            drain(&mut batch, &mut result, config, select);
+    let stopped = || config.memory.as_ref().is_some_and(|m| m.is_stopped());
+    trustpath_read::read_input(input, &config.read, &mut |item| {
+        // Past the memory budget the rest of the input is not analysed (the budget
+        // says where it stopped).
+        if stopped() {
+            return;
         }
-        Err(error) => keep_error(&mut result, config, error),
+        match item {
+            Ok(raw) => {
+                normalizer.push(raw, &mut batch);
+                drain(&mut batch, &mut result, config, select);
+            }
+            Err(error) => keep_error(&mut result, config, error),
+        }
     });
+    if stopped() {
+        return result;
+    }
     normalizer.finish(&mut batch);
     drain(&mut batch, &mut result, config, select);
     result
@@ -156,13 +234,20 @@ fn drain<S, T, F>(
         match item {
             Ok(event) => {
                 result.summary.add_event(&event);
-                if let Some(kept) = select(&mut result.state, Arc::new(event)) {
+                let event = Arc::new(event);
+                if let Some(kept) = select(&mut result.state, Arc::clone(&event)) {
+                    if let Some(budget) = &config.memory
+                        && !budget.charge(memory::approx_event_bytes(&event), &event.origin)
+                    {
+                        break;
+                    }
                     result.selected.push(kept);
                 }
             }
             Err(error) => keep_error(result, config, error),
         }
     }
+    batch.clear();
 }
 
 fn keep_error<S, T>(result: &mut InputResult<S, T>, config: &ScanConfig, error: RecordError) {

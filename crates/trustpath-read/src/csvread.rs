@@ -210,6 +210,29 @@ impl Table {
             self.headers = Some(names);
             return;
         };
+        // A quote left open swallows the rows after it into one field: each line inside
+        // a field that has a whole row's worth of separators is a row lost, counted.
+        let swallowed = swallowed_rows(&row.fields, names.len());
+        if !swallowed.is_empty() {
+            let origin = sink.origin(Some(line), Some(offset));
+            sink.error(
+                origin,
+                ErrorKind::Malformed,
+                format!(
+                    "CSV row holds {} more row(s) inside a quoted field (unbalanced quote?); row skipped",
+                    swallowed.len()
+                ),
+            );
+            for inner in swallowed {
+                let origin = sink.origin(Some(line + inner), None);
+                sink.error(
+                    origin,
+                    ErrorKind::Malformed,
+                    format!("CSV row swallowed by the unbalanced quote of the row at line {line}"),
+                );
+            }
+            return;
+        }
         if row.fields.len() < names.len() {
             let missing: Vec<&str> = names[row.fields.len()..]
                 .iter()
@@ -279,6 +302,29 @@ impl Table {
             self.purview.then_some(Format::PurviewCsv),
         );
     }
+}
+
+/// Lines (counted from the row's first line) inside quoted fields that look like whole
+/// rows: at least as many separators as the header has minus one. Pretty-printed JSON in
+/// an `AuditData` field holds at most a separator or two per line, never a row's worth,
+/// for tables of three or more columns (narrower tables are not checked).
+fn swallowed_rows(fields: &[&[u8]], columns: usize) -> Vec<u64> {
+    let mut found = Vec::new();
+    if columns < 3 {
+        return found;
+    }
+    let mut lines_before = 0u64;
+    for field in fields {
+        let mut parts = field.split(|&b| b == b'\n');
+        let _ = parts.next();
+        for (i, part) in parts.enumerate() {
+            if part.iter().filter(|&&b| b == b',').count() + 1 >= columns {
+                found.push(lines_before + i as u64 + 1);
+            }
+        }
+        lines_before += memchr::memchr_iter(b'\n', field).count() as u64;
+    }
+    found
 }
 
 #[cfg(test)]
@@ -379,6 +425,24 @@ mod tests {
             out[1].as_ref().expect("ok").format,
             Format::SentinelOfficeActivity
         );
+    }
+
+    #[test]
+    fn rows_swallowed_by_an_unbalanced_quote_are_counted() {
+        let input = b"CreationDate,UserIds,Operations,AuditData\n\
+2025-03-11T10:00:00,a@x.com,Send,\"{\"\"Id\"\":\"\"1\"\"}\"\n\
+2025-03-11T10:01:00,\"b@x.com,Send,{}\n\
+2025-03-11T10:02:00,c@x.com,Send,{}\n\
+2025-03-11T10:03:00,d@x.com,Send,\"{}\"\n";
+        let out = run_opts(input, &ReadOptions::default());
+        let errors: Vec<_> = out.iter().filter_map(|r| r.as_ref().err()).collect();
+        // The row with the open quote, and the two rows it swallowed (the quote that
+        // closes it opens the last row's AuditData).
+        assert_eq!(errors.len(), 3, "{out:?}");
+        assert!(errors[0].reason.contains("unbalanced quote"));
+        assert_eq!(errors[1].origin.line, Some(4));
+        assert_eq!(errors[2].origin.line, Some(5));
+        assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 1);
     }
 
     #[test]

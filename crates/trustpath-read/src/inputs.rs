@@ -61,6 +61,14 @@ fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<RecordError>) {
             Ok(entry) if entry.file_type().is_file() => {
                 inputs.push(Input::File(entry.path().to_path_buf()));
             }
+            // FIFOs, sockets and devices in a folder are not exports: reading one could
+            // block or never end. Each is reported, not skipped silently.
+            Ok(entry) if !entry.file_type().is_dir() => {
+                errors.push(io_error(
+                    entry.path(),
+                    "not a regular file (FIFO, socket or device): left out",
+                ));
+            }
             Ok(_) => {}
             Err(e) => {
                 let at = e.path().unwrap_or(dir).to_path_buf();
@@ -111,5 +119,23 @@ mod tests {
         assert_eq!(errors[0].kind, ErrorKind::Io);
         assert!(errors[0].origin.file.ends_with("missing.json"));
         assert_eq!(Input::Stdin.to_string(), "-");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sockets_in_a_folder_are_reported_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.json"), "{}").expect("write");
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("s.sock"))
+            .expect("bind a socket");
+        let (inputs, errors) = expand_inputs(&[dir.path().to_path_buf()]);
+        assert_eq!(inputs.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].origin.file.ends_with("s.sock"));
+        assert!(
+            errors[0].reason.contains("not a regular file"),
+            "{}",
+            errors[0].reason
+        );
     }
 }

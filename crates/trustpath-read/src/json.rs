@@ -1011,7 +1011,7 @@ mod tests {
                 depth in prop::sample::select(vec![2usize, 128]),
             ) {
                 let data: Vec<u8> = tokens.concat();
-                let opts = ReadOptions { max_record_bytes: max, max_depth: depth };
+                let opts = ReadOptions { max_record_bytes: max, max_depth: depth, ..ReadOptions::default() };
                 let whole = run_opts(&data, &opts, 1 << 16);
                 for chunk in [1usize, 2, 5, 13] {
                     prop_assert_eq!(&run_opts(&data, &opts, chunk), &whole);

@@ -54,6 +54,10 @@ pub struct ReadOptions {
     /// [`ErrorKind::TooDeep`]. Default 128. (serde_json refuses more than 127 levels of its
     /// own, which is reported as `TooDeep` too.)
     pub max_depth: usize,
+    /// Largest zip archive or EVTX file read from a stream (stdin, a gzip, a zip member):
+    /// both need random access, so the stream is spooled (in memory up to 16 MiB, then to
+    /// an unnamed temporary file). Larger ones are reported and not read. Default 4 GiB.
+    pub max_spool_bytes: u64,
 }
 
 impl Default for ReadOptions {
@@ -61,6 +65,7 @@ impl Default for ReadOptions {
         ReadOptions {
             max_record_bytes: 64 * 1024 * 1024,
             max_depth: 128,
+            max_spool_bytes: 4 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -78,16 +78,38 @@ pub(crate) fn read_source(
             let sniffed = sniff(&prefix);
             match sniffed {
                 Sniffed::Zip | Sniffed::Evtx => {
-                    // Both need random access: buffer the whole stream.
-                    let mut all = prefix;
-                    if let Err(e) = stream.read_to_end(&mut all) {
-                        return read_failed(name, emit, &e);
-                    }
-                    if sniffed == Sniffed::Zip {
-                        read_zip(name, Cursor::new(all), opts, emit, nesting);
-                    } else {
-                        let mut sink = Sink::new(name, emit);
-                        crate::evtxread::read_evtx(&mut sink, Cursor::new(all));
+                    // Both need random access: spool the stream, in memory while it is
+                    // small and to an unnamed temporary file beyond that, never more
+                    // than `max_spool_bytes`.
+                    let spooled = match spool(prefix, &mut stream, opts) {
+                        Ok(s) => s,
+                        Err(e) => return read_failed(name, emit, &e),
+                    };
+                    match spooled {
+                        Spooled::Memory(all) => {
+                            read_random_access(name, sniffed, Cursor::new(all), opts, emit, nesting)
+                        }
+                        Spooled::File(file) => read_random_access(
+                            name,
+                            sniffed,
+                            BufReader::with_capacity(64 * 1024, file),
+                            opts,
+                            emit,
+                            nesting,
+                        ),
+                        Spooled::TooLarge => emit(Err(RecordError::new(
+                            Origin::file(name.clone()).with_offset(0),
+                            ErrorKind::TooLarge,
+                            format!(
+                                "{} inside a stream is larger than max_spool_bytes ({} bytes); not read",
+                                if sniffed == Sniffed::Zip {
+                                    "zip archive"
+                                } else {
+                                    "EVTX file"
+                                },
+                                opts.max_spool_bytes
+                            ),
+                        ))),
                     }
                 }
                 other => {
@@ -96,6 +118,59 @@ pub(crate) fn read_source(
                 }
             }
         }
+    }
+}
+
+/// Bytes of a stream kept in memory before spooling moves to a temporary file.
+const SPOOL_IN_MEMORY: usize = 16 * 1024 * 1024;
+
+/// A stream made seekable.
+enum Spooled {
+    Memory(Vec<u8>),
+    File(std::fs::File),
+    TooLarge,
+}
+
+/// Copies `stream` (whose first bytes are `prefix`) somewhere seekable: memory up to
+/// [`SPOOL_IN_MEMORY`], then an unnamed temporary file (removed when closed), up to
+/// `opts.max_spool_bytes` in all.
+fn spool(prefix: Vec<u8>, stream: &mut dyn Read, opts: &ReadOptions) -> io::Result<Spooled> {
+    let limit = opts.max_spool_bytes;
+    let mut head = prefix;
+    let in_memory = (SPOOL_IN_MEMORY as u64).min(limit.saturating_add(1));
+    stream
+        .take(in_memory.saturating_sub(head.len() as u64))
+        .read_to_end(&mut head)?;
+    if (head.len() as u64) < in_memory {
+        return Ok(Spooled::Memory(head));
+    }
+    if head.len() as u64 > limit {
+        return Ok(Spooled::TooLarge);
+    }
+    let mut file = tempfile::tempfile()?;
+    io::Write::write_all(&mut file, &head)?;
+    let rest = limit + 1 - head.len() as u64;
+    let copied = io::copy(&mut stream.take(rest), &mut file)?;
+    if head.len() as u64 + copied > limit {
+        return Ok(Spooled::TooLarge);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Spooled::File(file))
+}
+
+fn read_random_access<R: Read + Seek>(
+    name: &Arc<str>,
+    sniffed: Sniffed,
+    r: R,
+    opts: &ReadOptions,
+    emit: Emit<'_>,
+    nesting: u32,
+) {
+    if sniffed == Sniffed::Zip {
+        read_zip(name, r, opts, emit, nesting);
+    } else {
+        let mut sink = Sink::new(name, emit);
+        crate::evtxread::read_evtx(&mut sink, r);
     }
 }
 

@@ -449,3 +449,36 @@ fn small_gzip_keeps_what_it_decoded() {
             .any(|e| e.reason.contains("8 bytes after the last gzip member"))
     );
 }
+
+/// A zip inside a gzip is spooled (memory, then an unnamed temporary file) rather than
+/// buffered whole; beyond `max_spool_bytes` it is reported, not read.
+#[test]
+fn zip_in_a_stream_is_spooled_and_bounded() {
+    // Incompressible filler, so the archive itself is larger than the 16 MiB kept in
+    // memory and the temporary-file path is taken.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let filler: Vec<u8> = (0..17 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let archive = zip(&[("a.jsonl", &fixture("ual.jsonl")), ("pad.bin", &filler)]);
+    assert!(archive.len() > 16 * 1024 * 1024);
+    let gz = gzip(&archive);
+    let out = bytes("case.zip.gz", &gz);
+    well_formed(&out, "case.zip.gz");
+    assert_eq!(out.records.len(), 3);
+    // The filler member is not a log: its one error.
+    assert_eq!(kinds(&out.errors), [ErrorKind::Unsupported]);
+    let opts = ReadOptions {
+        max_spool_bytes: 1024,
+        ..ReadOptions::default()
+    };
+    let out = bytes_with("case.zip.gz", &gz, &opts);
+    assert_eq!(kinds(&out.errors), [ErrorKind::TooLarge]);
+    assert!(out.errors[0].reason.contains("max_spool_bytes"));
+    assert!(out.records.is_empty());
+}

@@ -59,6 +59,7 @@ fn small_limits() -> ReadOptions {
     ReadOptions {
         max_record_bytes: 2048,
         max_depth: 16,
+        ..ReadOptions::default()
     }
 }
 

@@ -329,6 +329,18 @@ fn tls_files(
     }
 }
 
+/// `host:store`: the same worker after a crash and restart keeps its leases (its state
+/// is in that store, which only one process can open), two workers never share one.
+fn default_worker_id(store: &Path) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    format!("{host}:{}", store.display())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -396,16 +408,4 @@ mod tests {
         let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
         assert!(e.to_string().contains("at least 16"), "{e}");
     }
-}
-
-/// `host:store`: the same worker after a crash and restart keeps its leases (its state
-/// is in that store, which only one process can open), two workers never share one.
-fn default_worker_id(store: &Path) -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".to_owned());
-    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
-    format!("{host}:{}", store.display())
 }

@@ -80,11 +80,39 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
+/// Largest certificate chain or key file read (a real chain is a few KiB).
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// A regular file of at most [`MAX_PEM_BYTES`]: a FIFO would block start-up and
+/// `/dev/zero` would never end.
 fn read_pem_file(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    use std::io::Read;
+    let pem = |message: String| TlsError::Pem {
+        path: path.to_path_buf(),
+        message,
+    };
+    let read = |source| TlsError::Read {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_file() {
+        return Err(pem(
+            "not a regular file (a FIFO, socket or device cannot hold a certificate)".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(read)?
+        .take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(pem(format!(
+            "larger than {MAX_PEM_BYTES} bytes: not a certificate or key file"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Every `CERTIFICATE` section of a PEM file, leaf first.
@@ -281,5 +309,17 @@ mod tests {
             message.contains("server.crt with key") && message.contains("other.key"),
             "{message}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_sockets_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("cert.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        for path in [socket.as_path(), Path::new("/dev/zero")] {
+            let message = read_pem_file(path).unwrap_err().to_string();
+            assert!(message.contains("not a regular file"), "{message}");
+        }
     }
 }

@@ -68,6 +68,7 @@ pub fn execute(
         summary.files.push(unusable);
     }
     summary.files.extend(result.summaries());
+    summary.incomplete = config.memory.as_ref().and_then(|m| m.exhausted());
     errors.extend(result.errors().cloned());
     let (matched, states): (Vec<Matched>, Vec<InputState>) = result.into_parts();
     let mut baseline = Baseline::default();
@@ -140,10 +141,20 @@ pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std:
     report_problems(out, &run.problems)?;
     let refs: Vec<&RecordError> = run.errors.iter().collect();
     crate::summary::print(out, &run.summary, &refs, show_errors)?;
-    print_severity_line(out, &run.findings)
+    print_severity_line(out, &run.findings)?;
+    if let Some(why) = &run.summary.incomplete {
+        writeln!(
+            out,
+            "error: INCOMPLETE RUN: {why}; the findings above are from the input read until then"
+        )?;
+    }
+    Ok(())
 }
 
 fn exit_code(args: &HuntArgs, run: &HuntRun) -> ExitCode {
+    if run.summary.incomplete.is_some() {
+        return ExitCode::from(exit::INCOMPLETE);
+    }
     let problems = &run.problems;
     let hard_problems = problems.rules.iter().filter(|p| !p.is_warning()).count()
         + problems.correlations.len()

@@ -127,6 +127,10 @@ fn scan_config(args: &InputArgs, progress: bool) -> ScanConfig {
     let mut config = ScanConfig {
         progress,
         max_kept_errors: args.show_errors.max(1),
+        memory: Some(trustpath_pipeline::MemoryBudget::new(
+            args.memory_budget
+                .unwrap_or_else(trustpath_pipeline::memory::default_budget),
+        )),
         ..ScanConfig::default()
     };
     config.normalize.time_field = args.time_field.clone();

@@ -104,6 +104,7 @@ fn hunt_findings(args: &RespondArgs) -> anyhow::Result<Vec<Finding>> {
         time_field: None,
         strict: false,
         show_errors: 0,
+        memory_budget: None,
     };
     let rules = RuleArgs {
         rules: Vec::new(),
