@@ -1,7 +1,7 @@
 //! AN1052: PowerShell grants mailbox permissions.
 //!
-//! **Host side.** Host events (4104, 4103, 800, 4688, Sysmon 1, MSExchange Management)
-//! are grouped per host, in time order: an event joins the latest group of its host whose
+//! **Host side.** Client host events (4104, 4103, 800, 4688, Sysmon 1) are grouped per
+//! host, in time order: an event joins the latest group of its host whose
 //! last event is no more than `TimeWindow` before it and that is *compatible* with it —
 //! the same cmdlet with the same mailbox and trustee where both sides name them (a value
 //! PowerShell takes from a variable trustpath could not resolve names nothing and so
@@ -10,12 +10,15 @@
 //! (`foreach ($m in …) { Add-MailboxPermission -Identity $m … }`) is grouped by host,
 //! actor and time instead of merging with every other such script in the window.
 //!
-//! **Audit side.** Each ExchangeAdmin record joins at most one host group: one with the
-//! same cmdlet whose resolved mailbox and trustee equal the record's (the strongest
-//! join), or, where the host side left them unresolved, one of the same actor (or an
-//! actor the host log does not name); within `TimeWindow` either way, nearest first. A
-//! record that joins no host group is AN1051's: without the host side the change is not
-//! known to be PowerShell (the admin center writes the same record).
+//! **Server and audit side.** An MSExchange Management event (the Exchange server's
+//! own record of a remote cmdlet) and each ExchangeAdmin record join at most one host
+//! group: one with the same cmdlet whose resolved mailbox and trustee equal the
+//! record's (the strongest join), or, where the host side left them unresolved, one of
+//! the same actor (or an actor the host log does not name); within `TimeWindow` either
+//! way, nearest first. An MSExchange Management event that joins nothing is a group of
+//! the Exchange server; an audit record that joins no host group is AN1051's: without
+//! the host side the change is not known to be PowerShell (the admin center writes the
+//! same record).
 //!
 //! Priority is raised for an unexpected parent process (`ExecutionParent`), an account
 //! that is not a listed admin, a sensitive mailbox, a first-seen actor, and a follow-on
@@ -204,48 +207,27 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     let window = input.context.analytics.an1052.time_window;
     let mut host_events: Vec<&Arc<Event>> = input.matched(HOST).iter().collect();
     host_events.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
+    // The MSExchange Management log is the Exchange server's record of a cmdlet a client
+    // ran (remote PowerShell): like the audit log it joins the client's group; alone it
+    // is a group of the server.
+    let (server, client): (Vec<_>, Vec<_>) = host_events
+        .into_iter()
+        .partition(|e| is_exchange_server_log(e));
     let mut groups: Vec<HostGroup<'_>> = Vec::new();
-    for event in host_events {
+    for event in client {
+        place_on_host(&mut groups, Change::new(event), window);
+    }
+    for event in server {
         let change = Change::new(event);
-        let host = host_of(event);
-        let joins = groups.iter().rposition(|g| {
-            g.host == host
-                && g.last_time()
-                    .is_some_and(|t| event.time.duration_since(t) <= window)
-                && g.accepts_actor(change.actor.as_deref())
-                && g.accepts_tenant(change.tenant)
-                && best_agreement(&change.grants, &g.grants().cloned().collect::<Vec<_>>())
-                    .is_some()
-        });
-        match joins {
+        match best_join(&groups, &change, window) {
             Some(i) => groups[i].changes.push(change),
-            None => groups.push(HostGroup {
-                host,
-                changes: vec![change],
-                audit: Vec::new(),
-            }),
+            None => place_on_host(&mut groups, change, window),
         }
     }
     let mut audit_events: Vec<&Arc<Event>> = input.matched(AUDIT).iter().collect();
     audit_events.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
     for event in audit_events {
-        let record = Change::new(event);
-        let best = groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.accepts_tenant(record.tenant))
-            .filter_map(|(i, g)| {
-                let distance = g.distance(event.time).filter(|d| *d <= window)?;
-                let grants: Vec<GrantKey> = g.grants().cloned().collect();
-                let agreed = best_agreement(&record.grants, &grants)?;
-                // Without both values to compare, the actor and the time must say it.
-                if agreed < 2 && !g.accepts_actor(record.actor.as_deref()) {
-                    return None;
-                }
-                Some((agreed, std::cmp::Reverse(distance), std::cmp::Reverse(i)))
-            })
-            .max();
-        if let Some((_, _, std::cmp::Reverse(i))) = best {
+        if let Some(i) = best_join(&groups, &Change::new(event), window) {
             groups[i].audit.push(event);
         }
     }
@@ -266,6 +248,63 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
             change_finding(input, cited, window)
         })
         .collect()
+}
+
+fn is_exchange_server_log(event: &Event) -> bool {
+    event
+        .get("Channel")
+        .and_then(|v| v.as_str())
+        .is_some_and(|c| c.eq_ignore_ascii_case("MSExchange Management"))
+}
+
+/// Adds a host event to the latest compatible group of its host within `window`, or
+/// starts a group.
+fn place_on_host<'a>(groups: &mut Vec<HostGroup<'a>>, change: Change<'a>, window: SignedDuration) {
+    let host = host_of(change.event);
+    let time = change.event.time;
+    let joins = groups.iter().rposition(|g| {
+        g.host == host
+            && g.last_time()
+                .is_some_and(|t| time.duration_since(t) <= window)
+            && g.accepts_actor(change.actor.as_deref())
+            && g.accepts_tenant(change.tenant)
+            && best_agreement(&change.grants, &g.grants().cloned().collect::<Vec<_>>()).is_some()
+    });
+    match joins {
+        Some(i) => groups[i].changes.push(change),
+        None => groups.push(HostGroup {
+            host,
+            changes: vec![change],
+            audit: Vec::new(),
+        }),
+    }
+}
+
+/// The group a record of the change made elsewhere (ExchangeAdmin, MSExchange
+/// Management) belongs to: within `window` of one of its events, the same cmdlet with no
+/// disagreeing value; unless mailbox and trustee both agree, the same actor (or one not
+/// named). Most agreeing values first, then the nearest in time.
+fn best_join(
+    groups: &[HostGroup<'_>],
+    record: &Change<'_>,
+    window: SignedDuration,
+) -> Option<usize> {
+    groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.accepts_tenant(record.tenant))
+        .filter_map(|(i, g)| {
+            let distance = g.distance(record.event.time).filter(|d| *d <= window)?;
+            let grants: Vec<GrantKey> = g.grants().cloned().collect();
+            let agreed = best_agreement(&record.grants, &grants)?;
+            // Without both values to compare, the actor and the time must say it.
+            if agreed < 2 && !g.accepts_actor(record.actor.as_deref()) {
+                return None;
+            }
+            Some((agreed, std::cmp::Reverse(distance), std::cmp::Reverse(i)))
+        })
+        .max()
+        .map(|(_, _, std::cmp::Reverse(i))| i)
 }
 
 fn change_finding<'a>(
