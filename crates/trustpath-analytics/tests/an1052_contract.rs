@@ -193,6 +193,22 @@ fn unresolved_variables_group_by_host_and_join_by_actor_and_time() {
                     ("AccessRights", "FullAccess"),
                 ],
             ),
+            {
+                // The same cmdlet, failed: never evidence of a change.
+                let mut failed = exchange_admin(
+                    "7c2f0c1e-6b1d-4f55-a7a2-0c8e3b9d1a03",
+                    "2025-05-12T08:15:03",
+                    "lena.ortiz@fabrikamtoys.com",
+                    "Add-MailboxPermission",
+                    &[
+                        ("Identity", "missing.box@fabrikamtoys.com"),
+                        ("User", "svc-handover@fabrikamtoys.com"),
+                        ("AccessRights", "FullAccess"),
+                    ],
+                );
+                failed["ResultStatus"] = json!("False");
+                failed
+            },
             exchange_admin(
                 "7c2f0c1e-6b1d-4f55-a7a2-0c8e3b9d1a02",
                 "2025-05-12T08:15:04",
@@ -207,7 +223,7 @@ fn unresolved_variables_group_by_host_and_join_by_actor_and_time() {
         ],
     );
     let hunt = hunt(&[host, ual], Context::default());
-    assert_eq!(hunt.events, 7);
+    assert_eq!(hunt.events, 8);
     let an1052 = of(&hunt, "AN1052");
     assert_eq!(an1052.len(), 2, "{an1052:#?}");
     for f in &hunt.findings {
@@ -234,6 +250,10 @@ fn unresolved_variables_group_by_host_and_join_by_actor_and_time() {
     assert!(cites(fin, "2025-05-12T08:15:03Z", "ual.jsonl"), "{fin:#?}");
     assert!(cites(fin, "2025-05-12T08:15:04Z", "ual.jsonl"), "{fin:#?}");
     assert_eq!(fin.evidence.len(), 3, "look-alikes cited: {fin:#?}");
+    assert!(
+        !fin.rollback.iter().any(|r| r.contains("missing.box")),
+        "the failed record was joined: {fin:#?}"
+    );
     assert_eq!(
         fin.severity.reasons[0].reason,
         "host PowerShell and the ExchangeAdmin record of the same change"
