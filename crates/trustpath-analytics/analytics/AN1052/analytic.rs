@@ -31,6 +31,7 @@
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
 use jiff::SignedDuration;
+use std::collections::HashMap;
 use std::sync::Arc;
 use trustpath_event::{Event, SourceKind, norm};
 use trustpath_report::{Finding, FindingKind, Level};
@@ -141,9 +142,8 @@ fn agreement(a: &GrantKey, b: &GrantKey) -> Option<u8> {
     Some(named(&a.mailbox, &b.mailbox) + named(&a.trustee, &b.trustee))
 }
 
-fn best_agreement(a: &[GrantKey], b: &[GrantKey]) -> Option<u8> {
-    a.iter()
-        .flat_map(|x| b.iter().filter_map(move |y| agreement(x, y)))
+fn best_agreement<'g>(a: &[GrantKey], b: impl Iterator<Item = &'g GrantKey>) -> Option<u8> {
+    b.flat_map(|y| a.iter().filter_map(move |x| agreement(x, y)))
         .max()
 }
 
@@ -159,11 +159,32 @@ struct HostGroup<'a> {
     host: String,
     changes: Vec<Change<'a>>,
     audit: Vec<&'a Arc<Event>>,
+    /// Earliest and latest time of `changes`.
+    first: jiff::Timestamp,
+    last: jiff::Timestamp,
 }
 
-impl HostGroup<'_> {
-    fn last_time(&self) -> Option<jiff::Timestamp> {
-        self.changes.last().map(|c| c.event.time)
+impl<'a> HostGroup<'a> {
+    fn new(host: String, change: Change<'a>) -> Self {
+        let time = change.event.time;
+        HostGroup {
+            host,
+            changes: vec![change],
+            audit: Vec::new(),
+            first: time,
+            last: time,
+        }
+    }
+
+    fn push(&mut self, change: Change<'a>) {
+        self.first = self.first.min(change.event.time);
+        self.last = self.last.max(change.event.time);
+        self.changes.push(change);
+    }
+
+    /// Whether `t` is within `window` of the group's time span (a cheap first test).
+    fn near(&self, t: jiff::Timestamp, window: SignedDuration) -> bool {
+        self.first.duration_since(t) <= window && t.duration_since(self.last) <= window
     }
 
     fn actors(&self) -> impl Iterator<Item = &str> {
@@ -214,14 +235,15 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
         .into_iter()
         .partition(|e| is_exchange_server_log(e));
     let mut groups: Vec<HostGroup<'_>> = Vec::new();
+    let mut by_host: HashMap<String, Vec<usize>> = HashMap::new();
     for event in client {
-        place_on_host(&mut groups, Change::new(event), window);
+        place_on_host(&mut groups, &mut by_host, Change::new(event), window);
     }
     for event in server {
         let change = Change::new(event);
         match best_join(&groups, &change, window) {
-            Some(i) => groups[i].changes.push(change),
-            None => place_on_host(&mut groups, change, window),
+            Some(i) => groups[i].push(change),
+            None => place_on_host(&mut groups, &mut by_host, change, window),
         }
     }
     let mut audit_events: Vec<&Arc<Event>> = input.matched(AUDIT).iter().collect();
@@ -259,24 +281,28 @@ fn is_exchange_server_log(event: &Event) -> bool {
 
 /// Adds a host event to the latest compatible group of its host within `window`, or
 /// starts a group.
-fn place_on_host<'a>(groups: &mut Vec<HostGroup<'a>>, change: Change<'a>, window: SignedDuration) {
+fn place_on_host<'a>(
+    groups: &mut Vec<HostGroup<'a>>,
+    by_host: &mut HashMap<String, Vec<usize>>,
+    change: Change<'a>,
+    window: SignedDuration,
+) {
     let host = host_of(change.event);
     let time = change.event.time;
-    let joins = groups.iter().rposition(|g| {
-        g.host == host
-            && g.last_time()
-                .is_some_and(|t| time.duration_since(t) <= window)
+    let of_host = by_host.entry(host.clone()).or_default();
+    let joins = of_host.iter().rev().copied().find(|&i| {
+        let g = &groups[i];
+        time.duration_since(g.last) <= window
             && g.accepts_actor(change.actor.as_deref())
             && g.accepts_tenant(change.tenant)
-            && best_agreement(&change.grants, &g.grants().cloned().collect::<Vec<_>>()).is_some()
+            && best_agreement(&change.grants, g.grants()).is_some()
     });
     match joins {
-        Some(i) => groups[i].changes.push(change),
-        None => groups.push(HostGroup {
-            host,
-            changes: vec![change],
-            audit: Vec::new(),
-        }),
+        Some(i) => groups[i].push(change),
+        None => {
+            of_host.push(groups.len());
+            groups.push(HostGroup::new(host, change));
+        }
     }
 }
 
@@ -292,11 +318,10 @@ fn best_join(
     groups
         .iter()
         .enumerate()
-        .filter(|(_, g)| g.accepts_tenant(record.tenant))
+        .filter(|(_, g)| g.near(record.event.time, window) && g.accepts_tenant(record.tenant))
         .filter_map(|(i, g)| {
             let distance = g.distance(record.event.time).filter(|d| *d <= window)?;
-            let grants: Vec<GrantKey> = g.grants().cloned().collect();
-            let agreed = best_agreement(&record.grants, &grants)?;
+            let agreed = best_agreement(&record.grants, g.grants())?;
             // Without both values to compare, the actor and the time must say it.
             if agreed < 2 && !g.accepts_actor(record.actor.as_deref()) {
                 return None;
