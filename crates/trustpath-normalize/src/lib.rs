@@ -7,6 +7,9 @@
 //! * **Time** comes from the record, never from arrival ([`parse_time`] reads every shape
 //!   the sources write); a record without one is a [`RecordError`] naming the fields looked
 //!   at. `--time-field` ([`NormalizeOptions::time_field`]) is tried first for every format.
+//!   A Windows record whose only time is a local time without a zone (NXLog `EventTime`)
+//!   is placed in the host's zone ([`NormalizeOptions::host_time_zones`]) or kept, read as
+//!   if UTC and flagged [`TIME_ZONE_MISSING`] — never silently taken as UTC.
 //! * **Fields keep their original names**; values are normalized only where documented
 //!   (string-typed numbers of known fields, JSON-in-string columns, Sentinel enum names);
 //!   Sentinel renderings get the native API's names as aliases; Windows renderings are
