@@ -55,6 +55,13 @@ pub fn print(
         summary.evicted,
         summary.findings
     )?;
+    for (host, n) in summary.zone_less_hosts() {
+        writeln!(
+            out,
+            "warning: host {host}: {n} events have a local time without a time zone (NXLog EventTime); \
+             read as UTC and flagged tp.time_zone_missing - name the host's zone in [host_timezones]"
+        )?;
+    }
     for error in errors.iter().take(show_errors) {
         writeln!(
             out,

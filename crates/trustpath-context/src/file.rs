@@ -18,6 +18,8 @@ pub(crate) struct RawContext {
     pub admins: RawAdmins,
     pub change_tickets: RawChangeTickets,
     pub analytics: RawAnalytics,
+    /// `[host_timezones]`: host name or glob → IANA time zone.
+    pub host_timezones: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[settings]`.

@@ -24,7 +24,7 @@ pub use error::{ContextError, TicketError};
 pub use glob::Glob;
 pub use model::{
     Admins, An1051, An1052, An1347, An1350, Analytics, Context, DEFAULT_CMDLETS, DelegatePair,
-    Partner, SensitiveCategory, Settings, SupportWindow, Ticket,
+    HostTimeZone, Partner, SensitiveCategory, Settings, SupportWindow, Ticket,
 };
 
 use error::Source;
@@ -120,6 +120,22 @@ impl Context {
         self.tickets
             .iter()
             .find(|t| t.covers(actor, target, action, time))
+    }
+
+    /// The time zone of `host`'s local times (`[host_timezones]`): an entry naming the
+    /// host exactly (FQDN or short name) wins over a glob;
+    /// globs are tried in alphabetical order of the pattern.
+    pub fn host_time_zone(&self, host: &str) -> Option<&HostTimeZone> {
+        let host = host.trim();
+        let short = host.split('.').next().unwrap_or(host);
+        let exact = |z: &&HostTimeZone| {
+            let name = z.hosts.as_str();
+            name.eq_ignore_ascii_case(host) || name.eq_ignore_ascii_case(short)
+        };
+        self.host_timezones
+            .iter()
+            .find(exact)
+            .or_else(|| self.host_timezones.iter().find(|z| z.matches(host)))
     }
 
     /// Whether third parties may manage this mailbox (AN1350 `MailboxDelegateAllowList`).

@@ -271,4 +271,28 @@ pub struct Context {
     pub tickets: Vec<Ticket>,
     /// `[analytics.*]` tunables.
     pub analytics: Analytics,
+    /// `[host_timezones]`: the local time zone of hosts whose logs write local time
+    /// without a zone (NXLog `EventTime`); see [`Context::host_time_zone`].
+    pub host_timezones: Vec<HostTimeZone>,
+}
+
+/// One `[host_timezones]` entry: hosts (a name or a glob, case-insensitive; a short name
+/// also matches the host's FQDN) and the IANA time zone their local times are in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTimeZone {
+    /// The host name or glob as written.
+    pub hosts: Glob,
+    /// The IANA name as written (`America/New_York`).
+    pub timezone_name: String,
+    /// The time zone.
+    pub timezone: TimeZone,
+}
+
+impl HostTimeZone {
+    /// Whether this entry names `host` (`ws-ny-01.contoso.local` matches `WS-NY-01`).
+    pub fn matches(&self, host: &str) -> bool {
+        let host = host.trim();
+        let short = host.split('.').next().unwrap_or(host);
+        self.hosts.matches(host) || self.hosts.matches(short)
+    }
 }

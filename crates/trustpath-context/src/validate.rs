@@ -9,8 +9,8 @@ use crate::file::{
 };
 use crate::glob::Glob;
 use crate::model::{
-    Admins, An1051, An1052, An1347, An1350, Analytics, Context, DelegatePair, Partner,
-    SensitiveCategory, Settings, SupportWindow,
+    Admins, An1051, An1052, An1347, An1350, Analytics, Context, DelegatePair, HostTimeZone,
+    Partner, SensitiveCategory, Settings, SupportWindow,
 };
 use ipnet::IpNet;
 use jiff::SignedDuration;
@@ -68,6 +68,11 @@ pub(crate) fn validate(raw: RawContext, src: &Source<'_>, base_dir: &Path) -> Re
         an1051: an1051(raw.analytics.an1051, defaults.analytics.an1051),
         an1347: an1347(src, raw.analytics.an1347, defaults.analytics.an1347)?,
     };
+    let host_timezones = raw
+        .host_timezones
+        .iter()
+        .map(|(hosts, tz)| host_timezone(src, hosts, tz))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Context {
         settings,
         partners,
@@ -76,6 +81,7 @@ pub(crate) fn validate(raw: RawContext, src: &Source<'_>, base_dir: &Path) -> Re
         change_tickets_csv,
         tickets: Vec::new(),
         analytics,
+        host_timezones,
     })
 }
 
@@ -187,6 +193,34 @@ fn cidr(src: &Source<'_>, key: &str, value: &Spanned<String>) -> Result<IpNet> {
         value.span(),
         format!("`{text}` is not a CIDR range (expected e.g. 198.51.100.0/24 or 2001:db8::/48)"),
     ))
+}
+
+/// One `[host_timezones]` entry: a host name or glob and an IANA time zone.
+fn host_timezone(src: &Source<'_>, hosts: &str, tz: &Spanned<String>) -> Result<HostTimeZone> {
+    let key = format!("host_timezones.{hosts}");
+    if hosts.trim().is_empty() {
+        return Err(src.invalid(
+            &key,
+            tz.span(),
+            "a host name or glob is needed before `=` (e.g. \"WS-NY-01\" or \"*.nyc.contoso.local\")"
+                .to_string(),
+        ));
+    }
+    let timezone = TimeZone::get(tz.get_ref()).map_err(|e| {
+        src.invalid(
+            &key,
+            tz.span(),
+            format!(
+                "unknown time zone `{}` (expected an IANA name like America/New_York): {e}",
+                tz.get_ref()
+            ),
+        )
+    })?;
+    Ok(HostTimeZone {
+        hosts: Glob::new(hosts.trim()),
+        timezone_name: tz.get_ref().clone(),
+        timezone,
+    })
 }
 
 fn support_window(src: &Source<'_>, key: &str, raw: &RawSupportWindow) -> Result<SupportWindow> {

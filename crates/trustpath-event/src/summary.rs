@@ -50,6 +50,10 @@ pub struct FileSummary {
     pub errors: BTreeMap<ErrorKind, u64>,
     /// Event time range.
     pub time: TimeRange,
+    /// Events per host whose time was a local time without a zone and no time zone was
+    /// known for the host (`tp.time_zone_missing`; read as if UTC).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub zone_less_hosts: BTreeMap<String, u64>,
 }
 
 impl FileSummary {
@@ -69,6 +73,17 @@ impl FileSummary {
         let format = event.format.as_str();
         if !self.formats.iter().any(|f| f == format) {
             self.formats.push(format.to_owned());
+        }
+        if event
+            .fields
+            .get("tp.time_zone_missing")
+            .is_some_and(|v| v.as_bool() == Some(true))
+        {
+            let host = event
+                .norm_str(crate::norm::HOST)
+                .unwrap_or("(no host name)")
+                .to_owned();
+            *self.zone_less_hosts.entry(host).or_default() += 1;
         }
     }
 
@@ -103,6 +118,17 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Events per host whose local time had no known time zone, over all files.
+    pub fn zone_less_hosts(&self) -> BTreeMap<String, u64> {
+        let mut all = BTreeMap::new();
+        for file in &self.files {
+            for (host, n) in &file.zone_less_hosts {
+                *all.entry(host.clone()).or_default() += n;
+            }
+        }
+        all
+    }
+
     /// Total events over all files.
     pub fn events(&self) -> u64 {
         self.files.iter().map(|f| f.events).sum()

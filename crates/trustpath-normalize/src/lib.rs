@@ -7,6 +7,9 @@
 //! * **Time** comes from the record, never from arrival ([`parse_time`] reads every shape
 //!   the sources write); a record without one is a [`RecordError`] naming the fields looked
 //!   at. `--time-field` ([`NormalizeOptions::time_field`]) is tried first for every format.
+//!   A Windows record whose only time is a local time without a zone (NXLog `EventTime`)
+//!   is placed in the host's zone ([`NormalizeOptions::host_time_zones`]) or kept, read as
+//!   if UTC and flagged [`TIME_ZONE_MISSING`] — never silently taken as UTC.
 //! * **Fields keep their original names**; values are normalized only where documented
 //!   (string-typed numbers of known fields, JSON-in-string columns, Sentinel enum names);
 //!   Sentinel renderings get the native API's names as aliases; Windows renderings are
@@ -30,6 +33,7 @@ mod entra;
 mod fields;
 mod generic;
 mod ip;
+mod localtime;
 mod m365;
 mod partner;
 mod permission;
@@ -38,6 +42,7 @@ mod time;
 mod windows;
 
 pub use ip::normalize_ip;
+pub use localtime::{HostTimeZones, TIME_LOCAL, TIME_ZONE, TIME_ZONE_MISSING};
 pub use partner::{PARTNER_TENANT, add_partner_tenant};
 pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes, is_unresolved};
 pub use scriptblock::{SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS, SCRIPT_BLOCK_PARTS};
@@ -61,6 +66,10 @@ pub struct NormalizeOptions {
     /// Most multi-part 4104 script blocks waiting for their other parts at once; beyond
     /// that the oldest is emitted as incomplete. Default 10 000; 0 is read as 1.
     pub max_pending_script_blocks: usize,
+    /// Time zones of hosts whose records carry only a zone-less local time (NXLog
+    /// `EventTime`): such a time is placed in the host's zone, or kept as if UTC and
+    /// flagged [`TIME_ZONE_MISSING`] when the host has none.
+    pub host_time_zones: HostTimeZones,
 }
 
 impl Default for NormalizeOptions {
@@ -68,6 +77,7 @@ impl Default for NormalizeOptions {
         NormalizeOptions {
             time_field: None,
             max_pending_script_blocks: DEFAULT_MAX_PENDING_SCRIPT_BLOCKS,
+            host_time_zones: HostTimeZones::default(),
         }
     }
 }
@@ -190,7 +200,12 @@ fn normalize_fields(
         f if f.source_kind() == SourceKind::Windows => windows::flatten(map, f),
         _ => map,
     };
-    let time = event_time(&map, format, origin, opts)?;
+    let mut time = event_time(&map, format, origin, opts)?;
+    if format.source_kind() == SourceKind::Windows {
+        let mut tried: Vec<&str> = opts.time_field.iter().map(String::as_str).collect();
+        tried.extend_from_slice(time_fields(format));
+        time = localtime::place(&mut map, &tried, time, &opts.host_time_zones);
+    }
     match format {
         Format::UalJson | Format::PurviewCsv | Format::SentinelOfficeActivity => {
             m365::normalize(&mut map, format);

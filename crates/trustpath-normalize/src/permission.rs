@@ -202,7 +202,12 @@ fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
         invocations.extend(trustpath_powershell::commands(script));
     }
     if let Some(payload) = text("Payload") {
-        invocations.extend(trustpath_powershell::pipeline_details(payload));
+        let failed = failed_in_payload(payload);
+        invocations.extend(
+            trustpath_powershell::pipeline_details(payload)
+                .into_iter()
+                .filter(|inv| !failed.iter().any(|f| f.eq_ignore_ascii_case(&inv.name))),
+        );
     }
     if let Some(command_line) = powershell("CommandLine") {
         invocations.extend(trustpath_powershell::commands(command_line));
@@ -217,8 +222,36 @@ fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
             cmdlets.push(inv.name.clone());
         }
     }
+    // MSExchange Management event 6 records a cmdlet that failed: nothing changed.
+    if exchange_cmdlet_failed(fields) {
+        return (Vec::new(), cmdlets);
+    }
     let changes = invocations.iter().flat_map(changes_of).collect();
     (changes, cmdlets)
+}
+
+/// MSExchange Management writes event 1 for a cmdlet that succeeded and 6 for one that
+/// failed.
+fn exchange_cmdlet_failed(fields: &Map<String, Value>) -> bool {
+    let channel = fields.get("Channel").and_then(Value::as_str).unwrap_or("");
+    channel.eq_ignore_ascii_case("MSExchange Management")
+        && fields.get("EventID").and_then(Value::as_u64) == Some(6)
+}
+
+/// Commands module logging (4103) reports as failed: `TerminatingError(<cmdlet>): …`
+/// and `NonTerminatingError(<cmdlet>): …` lines of the payload.
+fn failed_in_payload(payload: &str) -> Vec<String> {
+    payload
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let rest = line
+                .strip_prefix("TerminatingError(")
+                .or_else(|| line.strip_prefix("NonTerminatingError("))?;
+            let (name, _) = rest.split_once(')')?;
+            Some(name.trim().to_owned())
+        })
+        .collect()
 }
 
 /// Unnamed `Data` of the MSExchange Management channel (cmdlet, parameters) and of
@@ -584,5 +617,28 @@ mod tests {
             Some(&json!("\\Inbox"))
         );
         assert_eq!(e.get("tp.target"), Some(&json!("ceo@contoso.com")));
+    }
+
+    #[test]
+    fn failed_cmdlets_change_nothing() {
+        let mut e = event(
+            SourceKind::Windows,
+            json!({"Channel": "MSExchange Management", "EventID": 6, "Data": [
+                "Add-MailboxPermission",
+                "-Identity \"ceo@contoso.com\" -User \"eve@contoso.com\" -AccessRights \"FullAccess\"",
+                "contoso.com/Users/admin"]}),
+        );
+        add_permission_changes(&mut e);
+        assert!(!e.fields.contains_key(PERMISSION_CHANGE));
+        assert_eq!(
+            e.fields.get(PS_CMDLETS),
+            Some(&json!(["Add-MailboxPermission"]))
+        );
+        let mut e = event(
+            SourceKind::Windows,
+            json!({"EventID": 4103, "Payload": "CommandInvocation(Add-MailboxPermission): \"Add-MailboxPermission\"\nParameterBinding(Add-MailboxPermission): name=\"Identity\"; value=\"ceo@contoso.com\"\nParameterBinding(Add-MailboxPermission): name=\"User\"; value=\"eve@contoso.com\"\nNonTerminatingError(Add-MailboxPermission): \"The operation couldn't be performed because object 'ceo@contoso.com' couldn't be found.\""}),
+        );
+        add_permission_changes(&mut e);
+        assert!(!e.fields.contains_key(PERMISSION_CHANGE));
     }
 }

@@ -227,6 +227,27 @@ impl Cursor<'_> {
 
 /// `YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][ ][Z|±HH[:]MM|±HH]`; no offset means UTC.
 fn parse_datetime(s: &str) -> Option<Timestamp> {
+    let (dt, offset_seconds) = datetime_parts(s)?;
+    Offset::from_seconds(offset_seconds.unwrap_or(0))
+        .ok()?
+        .to_timestamp(dt)
+        .ok()
+}
+
+/// The civil date-time of a timestamp string written **without** any zone or offset
+/// (`2025-03-11 14:02:03`), or `None` (it has one, or is not such a string). What such
+/// a string means depends on who wrote it: the unified audit log writes UTC, NXLog
+/// `EventTime` the host's local time.
+pub(crate) fn zone_less(s: &str) -> Option<DateTime> {
+    match datetime_parts(s.trim())? {
+        (dt, None) => Some(dt),
+        (_, Some(_)) => None,
+    }
+}
+
+/// The civil date-time and the offset written (seconds east of UTC; `None` when the
+/// string has no zone at all).
+fn datetime_parts(s: &str) -> Option<(DateTime, Option<i32>)> {
     let mut c = Cursor {
         bytes: s.as_bytes(),
         pos: 0,
@@ -249,7 +270,11 @@ fn parse_datetime(s: &str) -> Option<Timestamp> {
         }
     }
     while c.eat(|b| b == b' ') {}
-    let offset_seconds = parse_offset(&mut c)?;
+    let offset_seconds = if c.at_end() {
+        None
+    } else {
+        Some(parse_offset(&mut c)?)
+    };
     if !c.at_end() {
         return None;
     }
@@ -264,10 +289,7 @@ fn parse_datetime(s: &str) -> Option<Timestamp> {
         nanos,
     )
     .ok()?;
-    Offset::from_seconds(offset_seconds)
-        .ok()?
-        .to_timestamp(dt)
-        .ok()
+    Some((dt, offset_seconds))
 }
 
 /// Fraction digits after the separator, as nanoseconds (digits past the 9th ignored).

@@ -288,7 +288,74 @@ fn flatten_winlogbeat(mut top: Fields) -> Fields {
         insert_unique(&mut out, key, value, "ecs");
     }
     out.insert("winlog".to_owned(), Value::Object(winlog));
+    ecs_powershell(&mut out);
     out
+}
+
+/// Elastic Agent's Windows integration moves PowerShell event data out of
+/// `winlog.event_data` into ECS fields (its `powershell_operational` and `security`
+/// ingest pipelines): give them the Windows names rules and reassembly use, when the
+/// Windows name is absent. `powershell.file.script_block_text` → `ScriptBlockText`,
+/// `…script_block_id` → `ScriptBlockId`, `powershell.sequence` / `powershell.total` →
+/// `MessageNumber` / `MessageTotal`, `process.command_line` → `CommandLine`,
+/// and `powershell.command.invocation_details`
+/// (4103 / 800, `{type, related_command, name, value}` items) → the module-logging
+/// `Payload` text (`CommandInvocation(…)` / `ParameterBinding(…)` lines).
+fn ecs_powershell(out: &mut Fields) {
+    const PATHS: [(&[&str], &str); 5] = [
+        (
+            &["powershell", "file", "script_block_text"],
+            "ScriptBlockText",
+        ),
+        (&["powershell", "file", "script_block_id"], "ScriptBlockId"),
+        (&["powershell", "sequence"], "MessageNumber"),
+        (&["powershell", "total"], "MessageTotal"),
+        (&["process", "command_line"], "CommandLine"),
+    ];
+    for (path, name) in PATHS {
+        if out.contains_key(name) {
+            continue;
+        }
+        if let Some(value) = value_at(out, path).filter(|v| !v.is_object()) {
+            let value = value.clone();
+            out.insert(name.to_owned(), value);
+        }
+    }
+    if !out.contains_key("Payload")
+        && let Some(Value::Array(details)) =
+            value_at(out, &["powershell", "command", "invocation_details"])
+    {
+        let payload = invocation_payload(details);
+        if !payload.is_empty() {
+            out.insert("Payload".to_owned(), Value::String(payload));
+        }
+    }
+}
+
+/// ECS `invocation_details` as the 4103 `Payload` text `pipeline_details` reads.
+fn invocation_payload(details: &[Value]) -> String {
+    let mut lines = Vec::new();
+    for detail in details {
+        let text = |k: &str| detail.get(k).and_then(Value::as_str).unwrap_or("");
+        let command = text("related_command");
+        match text("type") {
+            "CommandInvocation" if !command.is_empty() => {
+                lines.push(format!(
+                    "CommandInvocation({command}): \"{}\"",
+                    text("value")
+                ));
+            }
+            "ParameterBinding" if !command.is_empty() && !text("name").is_empty() => {
+                lines.push(format!(
+                    "ParameterBinding({command}): name=\"{}\"; value=\"{}\"",
+                    text("name"),
+                    text("value").replace(['\r', '\n'], " ")
+                ));
+            }
+            _ => {}
+        }
+    }
+    lines.join("\n")
 }
 
 fn value_at<'a>(map: &'a Fields, path: &[&str]) -> Option<&'a Value> {
@@ -389,7 +456,9 @@ pub(crate) fn add_norm_fields(map: &mut Fields) {
         }
     }
     if !map.contains_key(norm::ACTOR) {
-        let actor = domain_user(map, "Domain", "AccountName").or_else(|| winlog_user(map));
+        let actor = domain_user(map, "Domain", "AccountName")
+            .or_else(|| winlog_user(map))
+            .or_else(|| ecs_user(map));
         set_actor(map, actor);
     }
 }
@@ -412,6 +481,15 @@ fn domain_user(map: &Fields, domain: &str, user: &str) -> Option<String> {
 fn winlog_user(map: &Fields) -> Option<String> {
     let user = path_text(map, &["winlog", "user", "name"])?;
     match path_text(map, &["winlog", "user", "domain"]) {
+        Some(domain) => Some(format!("{domain}\\{user}")),
+        None => Some(user.to_owned()),
+    }
+}
+
+/// ECS `user.domain\\user.name` (Elastic Agent documents without `winlog.user`).
+fn ecs_user(map: &Fields) -> Option<String> {
+    let user = path_text(map, &["user", "name"])?;
+    match path_text(map, &["user", "domain"]) {
         Some(domain) => Some(format!("{domain}\\{user}")),
         None => Some(user.to_owned()),
     }

@@ -9,6 +9,7 @@
 //! `powershell.exe`/`pwsh` `-Command` and `-EncodedCommand`, and `cmd.exe /c`.
 
 use crate::cmdlets::{self, BUILTIN_ALIASES};
+use crate::expr::Val;
 use crate::token::{Token, tokenize};
 use base64::Engine;
 use std::collections::BTreeMap;
@@ -51,6 +52,9 @@ struct Scope {
     strings: BTreeMap<String, String>,
     hashes: BTreeMap<String, Vec<(String, String)>>,
     aliases: BTreeMap<String, String>,
+    /// The string the previous pipeline element wrote, when it was a literal expression
+    /// (`'Add-MailboxPermission …' | iex`).
+    piped: Option<String>,
 }
 
 impl Scope {
@@ -74,7 +78,13 @@ impl Scope {
         while i < tokens.len() {
             match &tokens[i] {
                 Token::StatementEnd | Token::Pipe => {
-                    self.element(&tokens[start..i], depth, out);
+                    let segment = &tokens[start..i];
+                    let piped = match tokens[i] {
+                        Token::Pipe => self.value_of(segment),
+                        _ => None,
+                    };
+                    self.element(segment, depth, out);
+                    self.piped = piped;
                     start = i + 1;
                 }
                 Token::OpenBrace | Token::OpenParen => {
@@ -84,6 +94,7 @@ impl Scope {
                 Token::OpenHash => i = matching_close(tokens, i),
                 Token::CloseBrace | Token::CloseParen => {
                     self.element(&tokens[start..i], depth, out);
+                    self.piped = None;
                     start = enclosing.pop().unwrap_or(i + 1);
                 }
                 _ => {}
@@ -92,6 +103,7 @@ impl Scope {
         }
         let end = tokens.len();
         self.element(&tokens[start.min(end)..], depth, out);
+        self.piped = None;
         while let Some(outer) = enclosing.pop() {
             self.element(&tokens[outer.min(end)..], depth, out);
         }
@@ -160,15 +172,34 @@ impl Scope {
                     Token::Str { value, .. } => value.clone(),
                     _ => continue,
                 };
-                let value = self.value_of(value).unwrap_or_default();
+                let value = self.group_value(value).unwrap_or_default();
                 entries.push((key, value));
             }
         }
         entries
     }
 
-    /// The string value of an expression made of literals, known variables and `+`.
+    /// The string value of an expression: literals (a bare word too, as in argument
+    /// mode), known variables and `+`; else any expression [`crate::expr`] evaluates
+    /// (`-f`, `-join`, arrays, `[char]` casts, nested parentheses).
     fn value_of(&self, tokens: &[Token]) -> Option<String> {
+        self.literal_value(tokens).or_else(|| {
+            let variable = |name: &str| self.strings.get(&name.to_ascii_lowercase()).cloned();
+            crate::expr::evaluate(tokens, &variable).map(Val::text)
+        })
+    }
+
+    /// The value of a parenthesised argument (`-Identity ('pay'+'roll@x')`), items of an
+    /// array joined by commas.
+    fn group_value(&self, tokens: &[Token]) -> Option<String> {
+        if let Some(v) = self.literal_value(tokens) {
+            return Some(v);
+        }
+        let variable = |name: &str| self.strings.get(&name.to_ascii_lowercase()).cloned();
+        crate::expr::evaluate(tokens, &variable).map(Val::argument)
+    }
+
+    fn literal_value(&self, tokens: &[Token]) -> Option<String> {
         let tokens = strip_parens(tokens);
         let mut value = String::new();
         let mut expect_operand = true;
@@ -227,25 +258,38 @@ impl Scope {
             params: Vec::new(),
             positional: Vec::new(),
         };
-        let args = top_level(args);
+        let args = arg_items(args);
         let mut i = 0;
         while i < args.len() {
             match args[i] {
-                Token::Param { name: param, colon } => {
+                ArgItem::Token(Token::Param { name: param, colon }) => {
                     let canonical = match known {
                         Some(k) => cmdlets::resolve_param(k, param),
                         None => param.clone(),
                     };
-                    let value = match args.get(i + 1) {
-                        Some(next) if *colon || !matches!(next, Token::Param { .. }) => {
-                            i += 1;
-                            self.argument(next)
+                    let takes_value = match args.get(i + 1) {
+                        Some(ArgItem::Token(Token::Param { .. })) => *colon,
+                        Some(ArgItem::Token(Token::Comma)) | None => false,
+                        Some(_) => true,
+                    };
+                    let value = if takes_value {
+                        i += 1;
+                        let mut value = self.item_value(&args[i]);
+                        // `-AccessRights ReadPermission, ChangePermission`: an array.
+                        while let (Some(ArgItem::Token(Token::Comma)), Some(next)) =
+                            (args.get(i + 1), args.get(i + 2))
+                        {
+                            value.push(',');
+                            value.push_str(&self.item_value(next));
+                            i += 2;
                         }
-                        _ => "True".to_owned(),
+                        value
+                    } else {
+                        "True".to_owned()
                     };
                     invocation.params.push((canonical, value));
                 }
-                Token::Splat(var) => {
+                ArgItem::Token(Token::Splat(var)) => {
                     if let Some(entries) = self.hashes.get(&var.to_ascii_lowercase()) {
                         for (k, v) in entries {
                             let canonical = match known {
@@ -256,12 +300,35 @@ impl Scope {
                         }
                     }
                 }
-                other => invocation.positional.push(self.argument(other)),
+                ref other => invocation.positional.push(self.item_value(other)),
             }
             i += 1;
         }
         self.bind_positional(known, &mut invocation);
         invocation
+    }
+
+    /// An argument's value. A group PowerShell would evaluate is evaluated; one that
+    /// cannot be (`(Get-Mailbox x)`, an unknown variable) stays as `$(…)`, which names
+    /// nothing ([`crate::expr`]); a hashtable is written back as `@{Key='v'; …}`.
+    fn item_value(&self, item: &ArgItem<'_>) -> String {
+        match item {
+            ArgItem::Token(token) => self.argument(token),
+            ArgItem::Group(group) => match group.first() {
+                Some(Token::OpenHash) => {
+                    let inner = &group[1..group.len().saturating_sub(1).max(1)];
+                    let entries: Vec<String> = self
+                        .hash_entries(inner)
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}={}", crate::quote::quote(&v)))
+                        .collect();
+                    format!("@{{{}}}", entries.join("; "))
+                }
+                _ => self
+                    .group_value(group)
+                    .unwrap_or_else(|| format!("$({})", render(group))),
+            },
+        }
     }
 
     fn bind_positional(&self, known: Option<&cmdlets::KnownCmdlet>, inv: &mut Invocation) {
@@ -309,10 +376,12 @@ impl Scope {
                 }
             }
             "Invoke-Expression" => {
-                let script = inv.param("Command").map(str::to_owned).or_else(|| {
-                    let parts: Vec<Token> = top_level(args).into_iter().cloned().collect();
-                    self.value_of(&parts)
-                });
+                let script = inv
+                    .param("Command")
+                    .filter(|c| !c.starts_with('$'))
+                    .map(str::to_owned)
+                    .or_else(|| self.value_of(args))
+                    .or_else(|| self.piped.take());
                 if let Some(script) = script {
                     self.run(&script, depth + 1, out);
                 }
@@ -367,19 +436,25 @@ fn matching_close(tokens: &[Token], open: usize) -> usize {
     tokens.len()
 }
 
-/// Tokens outside any group; a group is replaced by nothing (its commands run separately).
-fn top_level(tokens: &[Token]) -> Vec<&Token> {
+/// One argument of a command: a token, or a whole group (`( … )`, `@{ … }`, `{ … }`)
+/// from its opening to its closing token (the commands inside run separately).
+enum ArgItem<'t> {
+    Token(&'t Token),
+    Group(&'t [Token]),
+}
+
+/// The arguments of a command, groups kept whole.
+fn arg_items(tokens: &[Token]) -> Vec<ArgItem<'_>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
         match &tokens[i] {
             Token::OpenBrace | Token::OpenHash | Token::OpenParen => {
                 let close = matching_close(tokens, i);
-                // A parenthesised literal expression still counts as a value.
-                out.push(&tokens[i]);
+                out.push(ArgItem::Group(&tokens[i..(close + 1).min(tokens.len())]));
                 i = close;
             }
-            token => out.push(token),
+            token => out.push(ArgItem::Token(token)),
         }
         i += 1;
     }
@@ -454,7 +529,7 @@ fn render(tokens: &[Token]) -> String {
 fn powershell_script(inv: &Invocation) -> Option<String> {
     for (name, value) in &inv.params {
         let lower = name.to_ascii_lowercase();
-        if "encodedcommand".starts_with(&lower) && lower.starts_with('e') {
+        if is_encoded_command_param(&lower) {
             return decode_encoded_command(value);
         }
         if "command".starts_with(&lower) && lower.starts_with('c') {
@@ -469,16 +544,35 @@ fn powershell_script(inv: &Invocation) -> Option<String> {
     None
 }
 
-/// Decode a `-EncodedCommand` value (base64 of UTF-16LE).
+/// `-EncodedCommand` as `powershell.exe` and `pwsh` accept it (about_PowerShell_exe,
+/// about_Pwsh): the full name, its aliases `-e` and `-ec`, and every prefix of the name
+/// from `-e` on (`-en`, `-enc`, `-encodedc` …), any case. `-ea`/`-encodeda…`
+/// (`-EncodedArguments`) and `-ex` (`-ExecutionPolicy`) are not it.
+fn is_encoded_command_param(lower: &str) -> bool {
+    lower == "ec" || (lower.starts_with('e') && "encodedcommand".starts_with(lower))
+}
+
+/// Decode a `-EncodedCommand` value: base64 (padded or not, whitespace and quotes
+/// ignored) of UTF-16LE text; a leading byte-order mark is dropped.
 pub fn decode_encoded_command(value: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let cleaned: String = value
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\'' | '"'))
+        .collect();
+    let bytes = LENIENT.decode(cleaned.trim_end_matches('=')).ok()?;
     let units: Vec<u16> = bytes
         .chunks_exact(2)
         .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
         .collect();
-    Some(String::from_utf16_lossy(&units))
+    let text = String::from_utf16_lossy(&units);
+    Some(text.strip_prefix('\u{feff}').unwrap_or(&text).to_owned())
 }
 
 #[cfg(test)]
@@ -613,5 +707,122 @@ mod tests {
             Some("eve")
         );
         assert_eq!(set.and_then(|c| c.param("Identity")), Some("ceo"));
+    }
+    fn encode(script: &str) -> String {
+        let bytes: Vec<u8> = script.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Every documented spelling of `-EncodedCommand` (about_PowerShell_exe: `-e`,
+    /// `-ec`, and any prefix of the name), padded or not, quoted or not.
+    #[test]
+    fn encoded_command_aliases_and_prefixes() {
+        // 46 characters: 92 bytes, so the base64 ends in `=` and padding is exercised.
+        let script = "Add-MailboxPermission -Identity ceo -User eve ";
+        let padded = encode(script);
+        assert!(padded.ends_with('='), "{padded}");
+        let unpadded = padded.trim_end_matches('=').to_owned();
+        for param in [
+            "-e",
+            "-E",
+            "-ec",
+            "-EC",
+            "-en",
+            "-enc",
+            "-ENCOD",
+            "-encodedc",
+            "-EncodedCommand",
+            "\u{2013}ec",
+        ] {
+            for value in [&padded, &unpadded, &format!("\"{padded}\"")] {
+                let line = format!("powershell.exe -NoP -NonI -W Hidden {param} {value}");
+                let found = commands(&line)
+                    .into_iter()
+                    .find(|c| c.name == "Add-MailboxPermission");
+                assert_eq!(
+                    found.as_ref().and_then(|c| c.param("User")),
+                    Some("eve"),
+                    "{line}"
+                );
+            }
+        }
+        // -ExecutionPolicy and -EncodedArguments are not -EncodedCommand.
+        for param in ["-ex", "-ea", "-encodeda"] {
+            let line = format!("pwsh {param} {padded}");
+            assert!(
+                !commands(&line)
+                    .iter()
+                    .any(|c| c.name == "Add-MailboxPermission"),
+                "{line}"
+            );
+        }
+        assert!(decode_encoded_command("not base64!").is_none());
+    }
+
+    #[test]
+    fn parenthesised_arguments_are_evaluated() {
+        let c = first(
+            "Add-MailboxPermission -Identity ('pay'+'roll@contoso.com') -User ('{0}@{1}' -f 'eve','contoso.com') -AccessRights (('Full','Access') -join '')",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(c.param("Identity"), Some("payroll@contoso.com"));
+        assert_eq!(c.param("User"), Some("eve@contoso.com"));
+        assert_eq!(c.param("AccessRights"), Some("FullAccess"));
+        // A group with a command or an unknown variable names nothing.
+        let c = first(
+            "Add-MailboxPermission -Identity (Get-Mailbox ceo) -User ($u + '@x')",
+            "Add-MailboxPermission",
+        );
+        assert!(c.param("Identity").is_some_and(|v| v.starts_with('$')));
+        assert!(c.param("User").is_some_and(|v| v.starts_with('$')));
+        // A hashtable argument keeps its entries (Set-Mailbox -GrantSendOnBehalfTo @{Add=…}).
+        let c = first(
+            "$m = 'treasury@contoso.com'; Set-Alias -Name smb -Value Set-Mailbox\nsmb -Identity $m -GrantSendOnBehalfTo @{Add='ap.clerk@contoso.com','b@contoso.com'}",
+            "Set-Mailbox",
+        );
+        assert_eq!(c.param("Identity"), Some("treasury@contoso.com"));
+        assert_eq!(
+            c.param("GrantSendOnBehalfTo"),
+            Some("@{Add='ap.clerk@contoso.com,b@contoso.com'}")
+        );
+        let c = first(
+            "Add-MailboxPermission ceo -User eve -AccessRights ReadPermission, ChangePermission",
+            "Add-MailboxPermission",
+        );
+        assert_eq!(
+            c.param("AccessRights"),
+            Some("ReadPermission,ChangePermission")
+        );
+    }
+
+    #[test]
+    fn aliases_and_invoke_expression_forms() {
+        for script in [
+            "New-Alias -Name grant -Value Add-RecipientPermission; grant -Identity cfo -Trustee eve -AccessRights SendAs",
+            "nal grant Add-RecipientPermission\ngrant cfo -Trustee eve",
+            "sal -Value Add-RecipientPermission -Name grant; grant cfo -Trustee eve",
+            "iex 'Add-RecipientPermission cfo -Trustee eve'",
+            "Invoke-Expression -Command \"Add-RecipientPermission cfo -Trustee eve\"",
+            "iex ('Add-Recipient' + 'Permission cfo -Trustee eve')",
+            "'Add-RecipientPermission cfo -Trustee eve' | iex",
+            "('Add-Recipient{0} cfo -Trustee eve' -f 'Permission') | Invoke-Expression",
+        ] {
+            let c = first(script, "Add-RecipientPermission");
+            assert_eq!(c.param("Trustee"), Some("eve"), "{script}");
+        }
+        // Text that is only written, or iex of an unknown variable, runs nothing.
+        for script in [
+            "Write-Host 'Add-RecipientPermission cfo -Trustee eve'",
+            "'Add-RecipientPermission cfo -Trustee eve' | Out-File x.ps1",
+            "iex $payload",
+            "# Add-RecipientPermission cfo -Trustee eve",
+        ] {
+            assert!(
+                !commands(script)
+                    .iter()
+                    .any(|c| c.name == "Add-RecipientPermission"),
+                "{script}"
+            );
+        }
     }
 }

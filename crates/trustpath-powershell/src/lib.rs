@@ -16,6 +16,7 @@
 mod cmdlets;
 mod command;
 mod details;
+mod expr;
 mod precheck;
 mod quote;
 mod token;

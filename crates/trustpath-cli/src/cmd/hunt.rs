@@ -49,7 +49,7 @@ pub fn execute(
         mapping: rules.mapping.clone(),
     });
     let (inputs, missing, ignored) = super::expand(input, Some(detector.context()));
-    let config = super::scan_config(input, progress);
+    let config = super::scan_config(input, Some(detector.context()), progress);
     let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut InputState, event| {
         state.baseline.observe_event(&event);
         if with_coverage {

@@ -106,7 +106,7 @@ where
     F: Fn(&mut S, &trustpath_event::Event) + Sync,
 {
     let (inputs, missing, _ignored) = expand(args, Some(context));
-    let config = scan_config(args, false);
+    let config = scan_config(args, Some(context), false);
     let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut S, event| {
         observe(state, &event);
         None::<()>
@@ -122,8 +122,9 @@ where
     (states, skipped + missing.len() as u64)
 }
 
-/// The scan configuration for input arguments.
-fn scan_config(args: &InputArgs, progress: bool) -> ScanConfig {
+/// The scan configuration for input arguments; the context's `[host_timezones]` place
+/// zone-less local times (NXLog `EventTime`).
+fn scan_config(args: &InputArgs, context: Option<&Context>, progress: bool) -> ScanConfig {
     let mut config = ScanConfig {
         progress,
         max_kept_errors: args.show_errors.max(1),
@@ -134,5 +135,14 @@ fn scan_config(args: &InputArgs, progress: bool) -> ScanConfig {
         ..ScanConfig::default()
     };
     config.normalize.time_field = args.time_field.clone();
+    if let Some(context) = context.filter(|c| !c.host_timezones.is_empty()) {
+        let context = context.clone();
+        config.normalize.host_time_zones =
+            trustpath_normalize::HostTimeZones::new(move |host: &str| {
+                context
+                    .host_time_zone(host)
+                    .map(|z| (z.timezone_name.clone(), z.timezone.clone()))
+            });
+    }
     config
 }
