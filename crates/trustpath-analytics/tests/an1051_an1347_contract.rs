@@ -564,3 +564,73 @@ fn an1347_mfa_satisfied_by_home_tenant_is_mfa() {
         "password-only partner sign-in not reported"
     );
 }
+
+/// Graph `directoryAudit` written by a GDAP approval: the partner's cross-tenant access
+/// setting (Partner Customer Delegated Administration app, `tenantId` modified property),
+/// or a role assignment by the Offline Processor, which names no partner.
+fn gdap_policy(id: u32, time: &str, partner: &str) -> Value {
+    json!({"id": format!("Directory_{}", guid(id)), "category": "CrossTenantAccessSettings",
+        "correlationId": guid(id), "result": "success",
+        "activityDisplayName": "Add a partner to cross-tenant access setting",
+        "activityDateTime": time, "loggedByService": "Core Directory", "operationType": "Add",
+        "initiatedBy": {"app": {"appId": "2832473f-ec63-45fb-976f-5d45a7d4bb91",
+            "displayName": "Partner Customer Delegated Administration"}, "user": null},
+        "targetResources": [{"id": guid(id + 1), "displayName": null, "type": "Policy",
+            "modifiedProperties": [
+                {"displayName": "tenantId", "oldValue": null, "newValue": format!("[\"{partner}\"]")},
+                {"displayName": "isServiceProvider", "oldValue": null, "newValue": "[true]"}]}],
+        "additionalDetails": []})
+}
+
+fn gdap_role(id: u32, time: &str, role: &str) -> Value {
+    json!({"id": format!("Directory_{}", guid(id)), "category": "RoleManagement",
+        "correlationId": guid(id), "result": "success", "activityDisplayName": "Add member to role",
+        "activityDateTime": time, "loggedByService": "Core Directory", "operationType": "Assign",
+        "initiatedBy": {"app": {"appId": "a3475900-ccec-4a69-98f5-a65cd5dc5306",
+            "displayName": "Partner Customer Delegated Admin Offline Processor"}, "user": null},
+        "targetResources": [
+            {"id": guid(id + 2), "displayName": "Partner AdminAgents", "type": "Group", "modifiedProperties": [
+                {"displayName": "Role.DisplayName", "oldValue": null, "newValue": format!("\"{role}\"")}]},
+            {"id": guid(id + 3), "displayName": role, "type": "Role", "modifiedProperties": []}],
+        "additionalDetails": []})
+}
+
+#[test]
+fn an1347_gdap_role_takes_the_partner_of_its_approval() {
+    // The unknown partner's approval, then its Exchange Administrator role seconds later.
+    let policy = gdap_policy(60, "2025-03-06T10:00:02Z", UNKNOWN);
+    let role = gdap_role(61, "2025-03-06T10:00:36Z", "Exchange Administrator");
+    // Look-alike: the approved partner's approval and an allowed role (silent); an
+    // unnamed role assignment an hour after any approval is not given a partner.
+    let nw_policy = gdap_policy(62, "2025-03-07T10:00:02Z", NORTHWIND);
+    let nw_role = gdap_role(63, "2025-03-07T10:00:30Z", "Exchange Administrator");
+    let late = gdap_role(64, "2025-03-07T11:30:00Z", "Global Administrator");
+    let findings = hunt(
+        &[(
+            "audits.json",
+            vec![
+                policy,
+                role.clone(),
+                nw_policy,
+                nw_role.clone(),
+                late.clone(),
+            ],
+        )],
+        AN1347_CONTEXT,
+    );
+    let an1347 = of(&findings, "AN1347");
+    let f = an1347
+        .iter()
+        .find(|f| cites(f, &role))
+        .expect("unknown partner's GDAP role");
+    assert_eq!(f.entities.partner.as_deref(), Some(UNKNOWN));
+    assert!(
+        !cited_by_any(&an1347, &nw_role),
+        "approved partner's allowed role reported"
+    );
+    let f = an1347
+        .iter()
+        .find(|f| cites(f, &late))
+        .expect("unnamed GDAP role still reported");
+    assert_eq!(f.entities.partner, None);
+}

@@ -19,7 +19,10 @@ const UNTRUSTED: &str = "an1347_untrusted_partner_signin";
 const NO_MFA: &str = "an1347_partner_signin_without_mfa";
 const SIGNIN: &str = "an1347_partner_signin";
 const ROLE: &str = "an1347_delegated_role_assignment";
+const POLICY: &str = "an1347_gdap_partner_policy";
 const CLUSTER: SignedDuration = SignedDuration::from_hours(24);
+/// How long before a GDAP role assignment the approval's partner policy may be written.
+const APPROVAL: SignedDuration = SignedDuration::from_mins(10);
 
 /// Findings of AN1347.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
@@ -52,13 +55,35 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
         };
         items.push((key(e, &partner), step.to_owned(), e));
     }
+    let policies: Vec<(Option<String>, jiff::Timestamp, String)> = input
+        .matched(POLICY)
+        .iter()
+        .filter(|e| !role_failed(e))
+        .filter_map(|e| policy_partner(e).map(|p| (e.tenant().map(str::to_lowercase), e.time, p)))
+        .collect();
+    let mut attributed: Vec<(&Arc<Event>, String)> = Vec::new();
     for e in input.matched(ROLE) {
         if role_failed(e) {
             continue;
         }
-        let Some(partner) = role_partner(e) else {
+        let Some(mut partner) = role_partner(e) else {
             continue;
         };
+        if partner.is_empty() {
+            // A GDAP approval writes the partner's cross-tenant access setting, then the
+            // Offline Processor assigns the roles: the same approval names the partner.
+            let tenant = e.tenant().map(str::to_lowercase);
+            if let Some((_, _, p)) = policies
+                .iter()
+                .filter(|(t, at, _)| {
+                    *t == tenant && *at <= e.time && e.time.duration_since(*at) <= APPROVAL
+                })
+                .max_by_key(|(_, at, _)| *at)
+            {
+                partner = p.clone();
+                attributed.push((e, p.clone()));
+            }
+        }
         if let Some(role) = role_name(e)
             && !role_allowed(input, &partner, &role)
         {
@@ -67,8 +92,37 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     }
     tuning::clusters(items, CLUSTER)
         .iter()
-        .map(|cited| cluster_finding(input, cited))
+        .map(|cited| cluster_finding(input, cited, &attributed))
         .collect()
+}
+
+/// The partner tenant a GDAP partner policy (cross-tenant access setting written by the
+/// Partner Customer Delegated Administration app) is for: the `tenantId` modified
+/// property (`["<guid>"]`; the target's own id is the policy object, not the partner),
+/// else `tp.partner_tenant`.
+fn policy_partner(event: &Event) -> Option<String> {
+    let mut found = None;
+    event.for_each_value("targetResources.modifiedProperties", &mut |p| {
+        let is_tenant = p
+            .get("displayName")
+            .and_then(|d| d.as_str())
+            .is_some_and(|d| d.eq_ignore_ascii_case("tenantId"));
+        if found.is_none()
+            && is_tenant
+            && let Some(v) = p.get("newValue").and_then(|v| v.as_str())
+        {
+            let id = v.trim_matches(|c: char| matches!(c, '[' | ']' | '"' | ' ' | '\\'));
+            if id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                found = Some(id.to_lowercase());
+            }
+        }
+    });
+    found.or_else(|| {
+        event
+            .norm_str(tuning::PARTNER_TENANT)
+            .filter(|p| !p.is_empty())
+            .map(str::to_lowercase)
+    })
 }
 
 fn key(event: &Event, partner: &str) -> (String, String) {
@@ -226,7 +280,11 @@ fn role_allowed(input: &AnalyticInput<'_>, partner: &str, role: &str) -> bool {
             .is_some_and(|p| p.approved && p.approved_roles.iter().any(allowed))
 }
 
-fn cluster_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
+fn cluster_finding(
+    input: &AnalyticInput<'_>,
+    cited: &Cited<'_>,
+    attributed: &[(&Arc<Event>, String)],
+) -> Finding {
     let steps: Vec<&str> = cited.iter().map(|(s, _)| s.as_str()).collect();
     let mut unique = steps.clone();
     unique.sort();
@@ -256,14 +314,27 @@ fn cluster_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
             .severity
             .raise("several kinds of partner access outside trust within a day");
     }
-    let partner = cited.iter().find_map(|(s, e)| {
-        if s.starts_with("role") {
-            role_partner(e)
-        } else {
-            partner_of(e)
-        }
-        .filter(|p| !p.is_empty())
+    let from_approval = cited.iter().find_map(|(_, e)| {
+        attributed
+            .iter()
+            .find(|(a, _)| Arc::ptr_eq(a, e))
+            .map(|(_, p)| p.clone())
     });
+    let partner = from_approval.clone().or_else(|| {
+        cited.iter().find_map(|(s, e)| {
+            if s.starts_with("role") {
+                role_partner(e)
+            } else {
+                partner_of(e)
+            }
+            .filter(|p| !p.is_empty())
+        })
+    });
+    if let Some(p) = &from_approval {
+        finding.severity.note(format!(
+            "partner {p} from the GDAP approval's cross-tenant access setting written just before the role assignment"
+        ));
+    }
     match partner {
         Some(partner) => {
             finding.entities.partner = Some(partner.clone());
