@@ -384,7 +384,11 @@ fn in_scope(input: &AnalyticInput<'_>, event: &Arc<Event>) -> bool {
 fn grant_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
     let rights: Vec<String> = cited
         .iter()
-        .filter_map(|(_, e)| change_text(e, "right").map(str::to_owned))
+        .filter_map(|(_, e)| change_text(e, "right"))
+        .map(|r| match member_flags(r).and_then(role_of_flags) {
+            Some(role) if !r.eq_ignore_ascii_case(role) => format!("{r} = {role}"),
+            _ => r.to_owned(),
+        })
         .collect();
     let mut finding = tuning::new_finding(
         input,
