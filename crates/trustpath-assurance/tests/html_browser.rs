@@ -153,6 +153,7 @@ fn summary() -> RunSummary {
         late: 0,
         evicted: 0,
         findings: 3,
+        ..RunSummary::default()
     }
 }
 

@@ -50,6 +50,37 @@ pub struct FileSummary {
     pub errors: BTreeMap<ErrorKind, u64>,
     /// Event time range.
     pub time: TimeRange,
+    /// Events that repeat a record already seen (same identity, see
+    /// [`crate::identity`]): counted in `events`, used once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicates: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What 4104 script-block reassembly did over a whole run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptBlockCounts {
+    /// Multi-part blocks emitted whole.
+    pub reassembled: u64,
+    /// Blocks emitted part by part because parts were missing (at the end, or evicted).
+    pub incomplete: u64,
+    /// Of those, blocks evicted early by the pending count or bytes limit.
+    pub evicted: u64,
+    /// Parts repeated with the same text (dropped) or numbered beyond the block's total.
+    pub duplicate_parts: u64,
+    /// Parts conflicting with another part of the same number (different text) or with
+    /// the block's total: kept and flagged `tp.script_block_conflict`, never dropped.
+    pub conflicting_parts: u64,
+}
+
+impl ScriptBlockCounts {
+    /// Whether anything is worth reporting (something not reassembled cleanly).
+    pub fn has_problems(&self) -> bool {
+        self.incomplete > 0 || self.duplicate_parts > 0 || self.conflicting_parts > 0
+    }
 }
 
 impl FileSummary {
@@ -96,12 +127,20 @@ pub struct RunSummary {
     pub evicted: u64,
     /// Findings produced.
     pub findings: u64,
+    /// 4104 script-block reassembly.
+    #[serde(default)]
+    pub script_blocks: ScriptBlockCounts,
 }
 
 impl RunSummary {
     /// Total events over all files.
     pub fn events(&self) -> u64 {
         self.files.iter().map(|f| f.events).sum()
+    }
+
+    /// Records seen again (same identity) over all files, used once.
+    pub fn duplicates(&self) -> u64 {
+        self.files.iter().map(|f| f.duplicates).sum()
     }
 
     /// Total skipped records over all files.

@@ -40,7 +40,10 @@ mod windows;
 pub use ip::normalize_ip;
 pub use partner::{PARTNER_TENANT, add_partner_tenant};
 pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes, is_unresolved};
-pub use scriptblock::{SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS, SCRIPT_BLOCK_PARTS};
+pub use scriptblock::{
+    MAX_VARIANTS, SCRIPT_BLOCK_CONFLICT, SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS,
+    SCRIPT_BLOCK_PARTS, SCRIPT_BLOCK_VARIANT,
+};
 pub use time::parse_time;
 
 use fields::Fields;
@@ -51,6 +54,8 @@ use trustpath_event::{ErrorKind, Event, Format, Origin, RawRecord, RecordError, 
 
 /// Default for [`NormalizeOptions::max_pending_script_blocks`].
 pub const DEFAULT_MAX_PENDING_SCRIPT_BLOCKS: usize = 10_000;
+/// Default for [`NormalizeOptions::max_pending_script_block_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_PENDING_SCRIPT_BLOCK_BYTES: usize = 256 << 20;
 
 /// How records are normalized.
 #[derive(Debug, Clone)]
@@ -61,6 +66,10 @@ pub struct NormalizeOptions {
     /// Most multi-part 4104 script blocks waiting for their other parts at once; beyond
     /// that the oldest is emitted as incomplete. Default 10 000; 0 is read as 1.
     pub max_pending_script_blocks: usize,
+    /// Most bytes of pending script-block parts (their text plus a fixed overhead per
+    /// part); beyond that the oldest block is emitted as incomplete (counted as evicted).
+    /// Default 256 MiB.
+    pub max_pending_script_block_bytes: usize,
 }
 
 impl Default for NormalizeOptions {
@@ -68,6 +77,7 @@ impl Default for NormalizeOptions {
         NormalizeOptions {
             time_field: None,
             max_pending_script_blocks: DEFAULT_MAX_PENDING_SCRIPT_BLOCKS,
+            max_pending_script_block_bytes: DEFAULT_MAX_PENDING_SCRIPT_BLOCK_BYTES,
         }
     }
 }
@@ -80,8 +90,26 @@ pub struct NormalizeStats {
     /// Script blocks emitted part by part because parts were missing (at `finish`, or
     /// evicted when more than `max_pending_script_blocks` were waiting).
     pub script_blocks_incomplete: u64,
-    /// Script-block parts ignored: duplicates, or numbered beyond the block's total.
+    /// Script-block parts ignored: duplicates (same text again), or numbered beyond the
+    /// block's total.
     pub script_block_parts_ignored: u64,
+    /// Script-block parts that conflict with another part of the same number (different
+    /// text) or with the block's total; none is dropped (see the module docs).
+    pub script_block_parts_conflicting: u64,
+    /// Incomplete blocks emitted early because the pending count or bytes limit was
+    /// reached (also counted in `script_blocks_incomplete`).
+    pub script_blocks_evicted: u64,
+}
+
+impl NormalizeStats {
+    /// Adds another normalizer's counts.
+    pub fn add(&mut self, other: &NormalizeStats) {
+        self.script_blocks_reassembled += other.script_blocks_reassembled;
+        self.script_blocks_incomplete += other.script_blocks_incomplete;
+        self.script_block_parts_ignored += other.script_block_parts_ignored;
+        self.script_block_parts_conflicting += other.script_block_parts_conflicting;
+        self.script_blocks_evicted += other.script_blocks_evicted;
+    }
 }
 
 /// Normalizes one input stream. Holds the 4104 reassembly state, so use one per stream.
@@ -94,7 +122,10 @@ pub struct Normalizer {
 impl Normalizer {
     /// A normalizer with the given options.
     pub fn new(opts: NormalizeOptions) -> Self {
-        let script_blocks = ScriptBlocks::new(opts.max_pending_script_blocks);
+        let script_blocks = ScriptBlocks::new(
+            opts.max_pending_script_blocks,
+            opts.max_pending_script_block_bytes,
+        );
         Normalizer {
             opts,
             script_blocks,
@@ -121,6 +152,26 @@ impl Normalizer {
         let start = out.len();
         self.script_blocks.finish(out, &mut self.stats);
         enrich(&mut out[start..]);
+    }
+
+    /// Takes the parts of every script block still waiting for other parts, instead of
+    /// flushing them with [`finish`](Self::finish): hand them to another normalizer's
+    /// [`push_event`](Self::push_event) to join parts spread over several inputs.
+    pub fn take_pending(&mut self) -> Vec<Event> {
+        self.script_blocks.take_pending()
+    }
+
+    /// Feeds an already normalized event (a part from [`take_pending`](Self::take_pending)
+    /// of another normalizer) through script-block reassembly and enrichment.
+    pub fn push_event(&mut self, event: Event, out: &mut Vec<Result<Event, RecordError>>) {
+        let start = out.len();
+        self.script_blocks.push(event, out, &mut self.stats);
+        enrich(&mut out[start..]);
+    }
+
+    /// Bytes held by pending script-block parts.
+    pub fn pending_bytes(&self) -> usize {
+        self.script_blocks.pending_bytes()
     }
 
     /// Counters so far.

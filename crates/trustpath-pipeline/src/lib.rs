@@ -8,12 +8,26 @@
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
+//!
+//! After the parallel pass, one sequential pass in input order does what needs every
+//! input at once, so the result still never depends on thread count:
+//!
+//! * **Duplicates.** A record is identified by [`trustpath_event::record_key`] (its own
+//!   id, else a content hash), not by where it was read: the same record seen again (in
+//!   the same input or through an overlapping export) is kept once, where it was first
+//!   seen in input order, and counted in [`ScanStats::duplicates`].
+//! * **4104 parts across inputs.** Each input's normalizer hands the script-block parts
+//!   still waiting at its end to one normalizer for the whole scan, fed in input order,
+//!   so a block split over daily or rotated exports is reassembled; the event is counted
+//!   and selected with the input that held its part 1 (or the part itself, when
+//!   incomplete).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use trustpath_event::{Event, FileSummary, RecordError};
-use trustpath_normalize::{NormalizeOptions, Normalizer};
+use trustpath_event::{Event, FileSummary, Origin, RecordError};
+use trustpath_normalize::{NormalizeOptions, NormalizeStats, Normalizer};
 use trustpath_read::{Input, ReadOptions};
 
 /// How to scan.
@@ -51,6 +65,23 @@ pub struct InputResult<S, T> {
     pub errors: Vec<RecordError>,
     /// Whatever `select` kept, in record order.
     pub selected: Vec<T>,
+    /// Record identity digest of each `selected` item.
+    selected_keys: Vec<u128>,
+    /// Identity digests of every event of this input.
+    seen: HashSet<u128>,
+    /// Script-block parts still waiting at the end of the input.
+    pending_parts: Vec<Event>,
+    /// The input's normalizer counts.
+    normalize: NormalizeStats,
+}
+
+/// Counts of the whole scan besides the per-input summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Records seen again (same identity) and kept once.
+    pub duplicates: u64,
+    /// 4104 reassembly counts over every input and the cross-input pass.
+    pub script_blocks: NormalizeStats,
 }
 
 /// What a whole scan produced, in input order.
@@ -58,6 +89,8 @@ pub struct InputResult<S, T> {
 pub struct ScanResult<S, T> {
     /// One entry per input.
     pub inputs: Vec<InputResult<S, T>>,
+    /// Duplicates and script-block counts.
+    pub stats: ScanStats,
 }
 
 impl<S, T> ScanResult<S, T> {
@@ -91,18 +124,105 @@ where
     T: Send,
     F: Fn(&mut S, Arc<Event>) -> Option<T> + Sync,
 {
+    scan_indexed(inputs, config, |_, state, event| select(state, event))
+}
+
+/// [`scan`], with the index of the input an event belongs to passed to `select` (e.g. to
+/// apply a per-folder context).
+pub fn scan_indexed<S, T, F>(inputs: &[Input], config: &ScanConfig, select: F) -> ScanResult<S, T>
+where
+    S: Default + Send,
+    T: Send,
+    F: Fn(usize, &mut S, Arc<Event>) -> Option<T> + Sync,
+{
     let progress = progress_bar(inputs.len(), config.progress);
-    let results = inputs
+    let results: Vec<InputResult<S, T>> = inputs
         .par_iter()
-        .map(|input| {
-            let mut select_one = |state: &mut S, event: Arc<Event>| select(state, event);
-            let result = scan_one(input, config, &mut select_one);
+        .enumerate()
+        .map(|(index, input)| {
+            let mut select_one = |state: &mut S, event: Arc<Event>| select(index, state, event);
+            let result = scan_partial(input, config, &mut select_one);
             progress.inc(1);
             result
         })
         .collect();
     progress.finish_and_clear();
-    ScanResult { inputs: results }
+    join(results, config, &select)
+}
+
+/// The sequential pass: duplicates across inputs, then 4104 parts across inputs.
+fn join<S, T, F>(
+    mut results: Vec<InputResult<S, T>>,
+    config: &ScanConfig,
+    select: &F,
+) -> ScanResult<S, T>
+where
+    F: Fn(usize, &mut S, Arc<Event>) -> Option<T>,
+{
+    let mut stats = ScanStats::default();
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut normalizer = Normalizer::new(config.normalize.clone());
+    let mut holder: HashMap<Origin, usize> = HashMap::new();
+    let mut parts = Vec::new();
+    for (index, result) in results.iter_mut().enumerate() {
+        stats.script_blocks.add(&result.normalize);
+        let before: HashSet<u128> = result.seen.intersection(&seen).copied().collect();
+        if !before.is_empty() {
+            let selected = std::mem::take(&mut result.selected);
+            let keys = std::mem::take(&mut result.selected_keys);
+            for (item, key) in selected.into_iter().zip(keys) {
+                if !before.contains(&key) {
+                    result.selected.push(item);
+                    result.selected_keys.push(key);
+                }
+            }
+            result.summary.duplicates += before.len() as u64;
+            stats.duplicates += before.len() as u64;
+        }
+        stats.duplicates += result.summary.duplicates - before.len() as u64;
+        seen.extend(result.seen.drain());
+        for part in std::mem::take(&mut result.pending_parts) {
+            holder.insert(part.origin.clone(), index);
+            parts.push(part);
+        }
+    }
+    let mut batch = Vec::new();
+    let emit = |batch: &mut Vec<Result<Event, RecordError>>,
+                results: &mut Vec<InputResult<S, T>>,
+                seen: &mut HashSet<u128>,
+                stats: &mut ScanStats| {
+        for item in batch.drain(..) {
+            let Ok(event) = item else { continue };
+            let Some(&index) = holder.get(&event.origin) else {
+                continue;
+            };
+            let Some(result) = results.get_mut(index) else {
+                continue;
+            };
+            result.summary.add_event(&event);
+            let key = trustpath_event::record_digest(&event);
+            if !seen.insert(key) {
+                result.summary.duplicates += 1;
+                stats.duplicates += 1;
+                continue;
+            }
+            if let Some(kept) = select(index, &mut result.state, Arc::new(event)) {
+                result.selected.push(kept);
+                result.selected_keys.push(key);
+            }
+        }
+    };
+    for part in parts {
+        normalizer.push_event(part, &mut batch);
+        emit(&mut batch, &mut results, &mut seen, &mut stats);
+    }
+    normalizer.finish(&mut batch);
+    emit(&mut batch, &mut results, &mut seen, &mut stats);
+    stats.script_blocks.add(normalizer.stats());
+    ScanResult {
+        inputs: results,
+        stats,
+    }
 }
 
 fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
@@ -118,8 +238,30 @@ fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
     bar
 }
 
-/// Read, normalize and select one input.
+/// Read, normalize and select one input on its own: script blocks still incomplete at
+/// its end are flushed as incomplete (see [`scan`] for joining them across inputs), and
+/// records repeated inside it are kept once.
 pub fn scan_one<S, T, F>(input: &Input, config: &ScanConfig, select: &mut F) -> InputResult<S, T>
+where
+    S: Default,
+    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
+{
+    let mut result = scan_partial(input, config, select);
+    let mut normalizer = Normalizer::new(config.normalize.clone());
+    let mut batch = Vec::new();
+    for part in std::mem::take(&mut result.pending_parts) {
+        normalizer.push_event(part, &mut batch);
+        drain(&mut batch, &mut result, config, select);
+    }
+    normalizer.finish(&mut batch);
+    drain(&mut batch, &mut result, config, select);
+    result.normalize.add(normalizer.stats());
+    result
+}
+
+/// Read, normalize and select one input, keeping the script-block parts still waiting at
+/// its end in `pending_parts`.
+fn scan_partial<S, T, F>(input: &Input, config: &ScanConfig, select: &mut F) -> InputResult<S, T>
 where
     S: Default,
     F: FnMut(&mut S, Arc<Event>) -> Option<T>,
@@ -129,6 +271,10 @@ where
         summary: FileSummary::new(input.name()),
         errors: Vec::new(),
         selected: Vec::new(),
+        selected_keys: Vec::new(),
+        seen: HashSet::new(),
+        pending_parts: Vec::new(),
+        normalize: NormalizeStats::default(),
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
@@ -139,9 +285,16 @@ where
         }
         Err(error) => keep_error(&mut result, config, error),
     });
-    normalizer.finish(&mut batch);
-    drain(&mut batch, &mut result, config, select);
+    result.pending_parts = normalizer.take_pending();
+    result.normalize = *normalizer.stats();
     result
+}
+
+impl<S, T> InputResult<S, T> {
+    /// Normalizer counts for this input (4104 reassembly).
+    pub fn normalize_stats(&self) -> &NormalizeStats {
+        &self.normalize
+    }
 }
 
 fn drain<S, T, F>(
@@ -156,8 +309,14 @@ fn drain<S, T, F>(
         match item {
             Ok(event) => {
                 result.summary.add_event(&event);
+                let key = trustpath_event::record_digest(&event);
+                if !result.seen.insert(key) {
+                    result.summary.duplicates += 1;
+                    continue;
+                }
                 if let Some(kept) = select(&mut result.state, Arc::new(event)) {
                     result.selected.push(kept);
+                    result.selected_keys.push(key);
                 }
             }
             Err(error) => keep_error(result, config, error),
