@@ -150,18 +150,19 @@ impl ScriptBlocks {
             }
             return;
         }
+        if size > self.max_pending_bytes {
+            // Larger than the whole budget on its own: emitted at once as an incomplete
+            // part; the blocks already waiting stay.
+            stats.script_blocks_incomplete += 1;
+            stats.script_blocks_evicted += 1;
+            out.push(Ok(incomplete(event)));
+            return;
+        }
         while !self.by_arrival.is_empty()
             && (self.pending.len() >= self.max_pending
                 || self.bytes + size > self.max_pending_bytes)
         {
             self.flush_oldest(out, stats, true);
-        }
-        if size > self.max_pending_bytes {
-            // Larger than the whole budget on its own: emitted as an incomplete part.
-            stats.script_blocks_incomplete += 1;
-            stats.script_blocks_evicted += 1;
-            out.push(Ok(incomplete(event)));
-            return;
         }
         let arrival = self.next_arrival;
         self.next_arrival += 1;
