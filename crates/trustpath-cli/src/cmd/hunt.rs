@@ -167,10 +167,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
 
 /// The stderr report of a run: context, ignored files, rule problems, summary.
 pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std::io::Result<()> {
-    if run.context_notes.is_empty() {
-        if let Some(path) = &run.context_path {
-            writeln!(out, "context {}", path.display())?;
-        }
+    if run.context_notes.is_empty()
+        && let Some(path) = &run.context_path
+    {
+        writeln!(out, "context {}", path.display())?;
     }
     for note in &run.context_notes {
         writeln!(out, "{note}")?;
