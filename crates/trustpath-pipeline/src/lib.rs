@@ -20,12 +20,16 @@
 //!   still waiting at its end to one normalizer for the whole scan, fed in input order,
 //!   so a block split over daily or rotated exports is reassembled; the event is counted
 //!   and selected with the input that held its part 1 (or the part itself, when
-//!   incomplete).
+//!   incomplete). What all inputs hand over is bounded by the same bytes limit as one
+//!   normalizer (`max_pending_script_block_bytes`): an input whose parts would exceed it
+//!   flushes them as incomplete itself (counted as evicted); only then can the result
+//!   depend on which inputs finished first.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use trustpath_event::{Event, FileSummary, Origin, RecordError};
 use trustpath_normalize::{NormalizeOptions, NormalizeStats, Normalizer};
 use trustpath_read::{Input, ReadOptions};
@@ -136,12 +140,13 @@ where
     F: Fn(usize, &mut S, Arc<Event>) -> Option<T> + Sync,
 {
     let progress = progress_bar(inputs.len(), config.progress);
+    let handed_over = AtomicUsize::new(0);
     let results: Vec<InputResult<S, T>> = inputs
         .par_iter()
         .enumerate()
         .map(|(index, input)| {
             let mut select_one = |state: &mut S, event: Arc<Event>| select(index, state, event);
-            let result = scan_partial(input, config, &mut select_one);
+            let result = scan_partial(input, config, &handed_over, &mut select_one);
             progress.inc(1);
             result
         })
@@ -246,7 +251,7 @@ where
     S: Default,
     F: FnMut(&mut S, Arc<Event>) -> Option<T>,
 {
-    let mut result = scan_partial(input, config, select);
+    let mut result = scan_partial(input, config, &AtomicUsize::new(0), select);
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
     for part in std::mem::take(&mut result.pending_parts) {
@@ -260,8 +265,15 @@ where
 }
 
 /// Read, normalize and select one input, keeping the script-block parts still waiting at
-/// its end in `pending_parts`.
-fn scan_partial<S, T, F>(input: &Input, config: &ScanConfig, select: &mut F) -> InputResult<S, T>
+/// its end in `pending_parts`, as long as the parts every input hands over
+/// (`handed_over`, in bytes) stay within `max_pending_script_block_bytes`; beyond that
+/// this input's parts are flushed as incomplete here (counted as evicted).
+fn scan_partial<S, T, F>(
+    input: &Input,
+    config: &ScanConfig,
+    handed_over: &AtomicUsize,
+    select: &mut F,
+) -> InputResult<S, T>
 where
     S: Default,
     F: FnMut(&mut S, Arc<Event>) -> Option<T>,
@@ -285,8 +297,21 @@ where
         }
         Err(error) => keep_error(&mut result, config, error),
     });
-    result.pending_parts = normalizer.take_pending();
-    result.normalize = *normalizer.stats();
+    let bytes = normalizer.pending_bytes();
+    let budget = config.normalize.max_pending_script_block_bytes;
+    let before = handed_over.fetch_add(bytes, Ordering::Relaxed);
+    if bytes > 0 && before.saturating_add(bytes) > budget {
+        handed_over.fetch_sub(bytes, Ordering::Relaxed);
+        let incomplete = normalizer.stats().script_blocks_incomplete;
+        normalizer.finish(&mut batch);
+        drain(&mut batch, &mut result, config, select);
+        result.normalize = *normalizer.stats();
+        result.normalize.script_blocks_evicted +=
+            result.normalize.script_blocks_incomplete - incomplete;
+    } else {
+        result.pending_parts = normalizer.take_pending();
+        result.normalize = *normalizer.stats();
+    }
     result
 }
 
@@ -328,5 +353,82 @@ fn keep_error<S, T>(result: &mut InputResult<S, T>, config: &ScanConfig, error: 
     result.summary.add_error(&error);
     if result.errors.len() < config.max_kept_errors {
         result.errors.push(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A fresh folder under the system temp dir for one test.
+    fn folder(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("trustpath-pipeline-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        dir
+    }
+
+    /// A flat (NXLog) 4104 part.
+    fn part(record: u64, number: u32, text: &str) -> String {
+        format!(
+            "{{\"EventID\":4104,\"Channel\":\"Microsoft-Windows-PowerShell/Operational\",\
+             \"Hostname\":\"WS-LAB-03.tailwind.local\",\"EventTime\":\"2025-05-01T23:59:5{record}Z\",\
+             \"RecordNumber\":{record},\"EventRecordID\":{record},\"MessageNumber\":{number},\"MessageTotal\":2,\
+             \"ScriptBlockId\":\"0d9c8b7a-6f5e-4d3c-8b2a-190817263544\",\"ScriptBlockText\":\"{text}\"}}\n"
+        )
+    }
+
+    fn ual(id: &str) -> String {
+        format!(
+            "{{\"CreationTime\":\"2025-05-01T10:00:00\",\"Id\":\"{id}\",\"Operation\":\"MailItemsAccessed\",\
+             \"OrganizationId\":\"2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6\",\"RecordType\":50,\
+             \"UserId\":\"j.doe@tailwind.com\",\"Workload\":\"Exchange\"}}\n"
+        )
+    }
+
+    fn run(inputs: &[Input], config: &ScanConfig) -> (Vec<String>, ScanStats) {
+        let result = scan(inputs, config, |_: &mut (), e| Some(e.record_key()));
+        let stats = result.stats;
+        let (mut keys, _) = result.into_parts();
+        keys.sort();
+        (keys, stats)
+    }
+
+    #[test]
+    fn duplicates_across_inputs_count_once_and_parts_join_in_any_order() {
+        let dir = folder("join");
+        let a = dir.join("day1.jsonl");
+        let b = dir.join("day2.jsonl");
+        std::fs::write(&a, ual("u-1") + &ual("u-2") + &part(1, 1, "Add-Mailbox"))
+            .unwrap_or_default();
+        std::fs::write(&b, ual("U-2") + &ual("u-3") + &part(2, 2, "Permission x"))
+            .unwrap_or_default();
+        let config = ScanConfig::default();
+        let ab = [Input::File(a.clone()), Input::File(b.clone())];
+        let ba = [Input::File(b), Input::File(a)];
+        let (keys, stats) = run(&ab, &config);
+        assert_eq!(
+            keys.len(),
+            4,
+            "three UAL records and one script block: {keys:?}"
+        );
+        assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.script_blocks.script_blocks_reassembled, 1);
+        assert_eq!(stats.script_blocks.script_blocks_incomplete, 0);
+        assert_eq!(run(&ba, &config).0, keys, "input order changes nothing");
+        // Over the handed-over bytes budget, parts are flushed as incomplete and counted.
+        let tight = ScanConfig {
+            normalize: NormalizeOptions {
+                max_pending_script_block_bytes: 600,
+                ..NormalizeOptions::default()
+            },
+            ..ScanConfig::default()
+        };
+        let (keys, stats) = run(&ab, &tight);
+        assert_eq!(keys.len(), 5, "{keys:?}");
+        assert!(stats.script_blocks.script_blocks_evicted >= 1, "{stats:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
