@@ -15,7 +15,12 @@
 //!   actor, actor tenant, IP ([`normalize_ip`]), operation, host, target, trustee, source
 //!   and format. UPN-like values are lower-cased.
 //! * **4104 script blocks** split over several events are reassembled into one event
-//!   (see [`SCRIPT_BLOCK_PARTS`]); that is the only state a [`Normalizer`] keeps.
+//!   (see [`SCRIPT_BLOCK_PARTS`]); that is the only state a [`Normalizer`] keeps. Parts
+//!   repeated with the same text are dropped and counted; parts that conflict (same number,
+//!   different text: a forged part 1 sent first) are all kept, the block is emitted once
+//!   per variant with [`SCRIPT_BLOCK_CONFLICT`] and counted. Pending parts are bounded by
+//!   count and bytes, evictions counted. [`Normalizer::take_pending`] and
+//!   [`Normalizer::push_event`] let the pipeline join parts across the files of one hunt.
 //!
 //! # Windows events
 //!
