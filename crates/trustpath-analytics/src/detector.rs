@@ -348,7 +348,7 @@ fn correlation_finding(result: &CorrelationResult) -> Finding {
         id: finding_id(
             &result.correlation,
             &key.join(","),
-            evidence.first().map(|e| &e.origin),
+            trustpath_report::anchor_key(result.evidence.iter().map(|e| e.event.as_ref())),
         ),
         time: result.first,
         analytic: None,

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use trustpath_context::{Context, Partner};
 use trustpath_event::{Event, norm};
 use trustpath_report::{
-    Attack, Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, finding_id,
+    Attack, Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, anchor_key,
+    finding_id,
 };
 
 /// Evidence events with the step each one stands for.
@@ -66,12 +67,16 @@ pub fn new_finding(
     key: &str,
 ) -> Finding {
     let meta = input.meta;
+    // One piece of evidence per record and step, whatever export it came through.
+    let mut seen = std::collections::HashSet::new();
     let mut evidence: Vec<Evidence> = cited
         .iter()
+        .filter(|(step, event)| seen.insert((step.clone(), event.record_key())))
         .map(|(step, event)| Evidence::from_event(step.clone(), event))
         .collect();
     evidence.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
     evidence.dedup_by(|a, b| a.origin == b.origin && a.step == b.step);
+    let anchor = anchor_key(cited.iter().map(|(_, e)| e.as_ref()));
     let start = evidence.first().map_or(Timestamp::UNIX_EPOCH, |e| e.time);
     let end = evidence.last().map_or(start, |e| e.time);
     let mut rollback = Vec::new();
@@ -79,7 +84,7 @@ pub fn new_finding(
         rollback::rollbacks_for_event(event, &mut rollback);
     }
     Finding {
-        id: finding_id(&rule.id, key, evidence.first().map(|e| &e.origin)),
+        id: finding_id(&rule.id, key, anchor),
         time: start,
         analytic: Some(meta.id.clone()),
         title: meta.title.clone(),
@@ -209,7 +214,13 @@ pub fn authorise_grants(
         .iter()
         .map(|g| {
             actors.iter().find_map(|actor| {
-                context.matching_ticket(actor, &g.mailbox, &g.cmdlet, g.event.time)
+                context.matching_ticket_in(
+                    g.event.tenant(),
+                    actor,
+                    &g.mailbox,
+                    &g.cmdlet,
+                    g.event.time,
+                )
             })
         })
         .collect();
@@ -347,7 +358,9 @@ pub fn authorise(
 ) -> bool {
     let actors: &[&str] = if actors.is_empty() { &[""] } else { actors };
     for actor in actors {
-        if let Some(ticket) = context.matching_ticket(actor, target, action, time) {
+        let tenant = finding.entities.tenant.clone();
+        let ticket = context.matching_ticket_in(tenant.as_deref(), actor, target, action, time);
+        if let Some(ticket) = ticket {
             finding.authorized = Some(ticket.id.clone());
             finding.severity.lower(format!(
                 "matches approved change {} ({} on {target} by {actor})",

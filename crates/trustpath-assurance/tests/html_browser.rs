@@ -153,7 +153,7 @@ fn summary() -> RunSummary {
         late: 0,
         evicted: 0,
         findings: 3,
-        incomplete: None,
+        ..RunSummary::default()
     }
 }
 

@@ -62,6 +62,31 @@ pub fn print(
              read as UTC and flagged tp.time_zone_missing - name the host's zone in [host_timezones]"
         )?;
     }
+    if summary.duplicates() > 0 {
+        writeln!(
+            out,
+            "duplicates {} (records seen again, e.g. through overlapping exports; each used once)",
+            summary.duplicates()
+        )?;
+    }
+    let sb = &summary.script_blocks;
+    if sb.reassembled > 0 || sb.has_problems() {
+        writeln!(
+            out,
+            "script blocks (4104): {} reassembled, {} incomplete ({} evicted by the pending limit), \
+             {} duplicate parts, {} conflicting parts{}",
+            sb.reassembled,
+            sb.incomplete,
+            sb.evicted,
+            sb.duplicate_parts,
+            sb.conflicting_parts,
+            if sb.conflicting_parts > 0 {
+                " (kept and flagged tp.script_block_conflict)"
+            } else {
+                ""
+            }
+        )?;
+    }
     for error in errors.iter().take(show_errors) {
         writeln!(
             out,

@@ -109,7 +109,8 @@ impl Context {
     }
 
     /// The first ticket (file order) that covers `actor` doing `action` on `target` at
-    /// `time`; see [`Ticket::covers`] for the matching rules.
+    /// `time`; see [`Ticket::covers`] for the matching rules. The tenant is unknown, so
+    /// tickets that name a tenant are not considered.
     pub fn matching_ticket(
         &self,
         actor: &str,
@@ -117,9 +118,22 @@ impl Context {
         action: &str,
         time: Timestamp,
     ) -> Option<&Ticket> {
+        self.matching_ticket_in(None, actor, target, action, time)
+    }
+
+    /// [`matching_ticket`](Self::matching_ticket) for a change in `tenant`: tickets
+    /// without a tenant and tickets naming this tenant ([`Ticket::covers_in`]).
+    pub fn matching_ticket_in(
+        &self,
+        tenant: Option<&str>,
+        actor: &str,
+        target: &str,
+        action: &str,
+        time: Timestamp,
+    ) -> Option<&Ticket> {
         self.tickets
             .iter()
-            .find(|t| t.covers(actor, target, action, time))
+            .find(|t| t.covers_in(tenant, actor, target, action, time))
     }
 
     /// The time zone of `host`'s local times (`[host_timezones]`): an entry naming the

@@ -137,6 +137,10 @@ pub struct Ticket {
     pub target: String,
     /// The approved action: a glob if it holds `*`/`?`, else a substring (empty = any).
     pub action: String,
+    /// The customer tenant the change is approved in (lower-case GUID; empty = any
+    /// tenant). A ticket naming a tenant never covers a change in another tenant, nor one
+    /// whose tenant is unknown.
+    pub tenant: String,
     /// Line of the row in the CSV.
     pub line: u64,
 }

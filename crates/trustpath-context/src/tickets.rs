@@ -1,4 +1,5 @@
-//! The change-ticket CSV: `id,start,end,actor,target,action` with RFC 3339 times.
+//! The change-ticket CSV: `id,start,end,actor,target,action,tenant` with RFC 3339 times
+//! (`id,start,end` required; `tenant`, when given, a tenant id GUID).
 //!
 //! Every bad row is reported with its file and line; all of them, not just the first.
 
@@ -93,6 +94,7 @@ struct ColumnIndex {
     actor: Option<usize>,
     target: Option<usize>,
     action: Option<usize>,
+    tenant: Option<usize>,
 }
 
 impl ColumnIndex {
@@ -100,7 +102,7 @@ impl ColumnIndex {
         let find = |name: &str| columns.iter().position(|c| c == name);
         if let Some(missing) = REQUIRED.iter().find(|c| find(c).is_none()) {
             return Err(format!(
-                "header lacks column `{missing}` (expected id,start,end,actor,target,action; found {})",
+                "header lacks column `{missing}` (expected id,start,end,actor,target,action,tenant; found {})",
                 columns.join(",")
             ));
         }
@@ -111,6 +113,7 @@ impl ColumnIndex {
             actor: find("actor"),
             target: find("target"),
             action: find("action"),
+            tenant: find("tenant"),
         })
     }
 
@@ -127,6 +130,12 @@ impl ColumnIndex {
                 "ticket `{id}`: column `end` ({end}) is before `start` ({start})"
             ));
         }
+        let tenant = cell(self.tenant).to_ascii_lowercase();
+        if !tenant.is_empty() && !crate::validate::is_guid(&tenant) {
+            return Err(format!(
+                "ticket `{id}`: column `tenant`: `{tenant}` is not a tenant id (expected a GUID like 00000000-0000-0000-0000-000000000000)"
+            ));
+        }
         Ok(Ticket {
             id,
             start,
@@ -134,6 +143,7 @@ impl ColumnIndex {
             actor: cell(self.actor),
             target: cell(self.target),
             action: cell(self.action),
+            tenant,
             line,
         })
     }
@@ -153,9 +163,28 @@ impl Ticket {
     /// Actor and target are compared case-insensitively, an empty ticket value matches
     /// anything; the action matches as a case-insensitive glob when the ticket's action
     /// holds `*` or `?`, else as a case-insensitive substring (`MailboxPermission`
-    /// covers `Add-MailboxPermission`). The time window is inclusive at both ends.
+    /// covers `Add-MailboxPermission`). The time window is inclusive at both ends. The
+    /// tenant is unknown here: a ticket that names a tenant does not cover (see
+    /// [`covers_in`](Self::covers_in)).
     pub fn covers(&self, actor: &str, target: &str, action: &str, time: jiff::Timestamp) -> bool {
-        time >= self.start
+        self.covers_in(None, actor, target, action, time)
+    }
+
+    /// [`covers`](Self::covers) for a change in `tenant` (a tenant id, compared ignoring
+    /// case): a ticket without a tenant covers every tenant; a ticket with one covers only
+    /// changes known to be in that tenant.
+    pub fn covers_in(
+        &self,
+        tenant: Option<&str>,
+        actor: &str,
+        target: &str,
+        action: &str,
+        time: jiff::Timestamp,
+    ) -> bool {
+        let tenant_ok = self.tenant.is_empty()
+            || tenant.is_some_and(|t| self.tenant.eq_ignore_ascii_case(t.trim()));
+        tenant_ok
+            && time >= self.start
             && time <= self.end
             && (self.actor.is_empty() || self.actor.eq_ignore_ascii_case(actor))
             && (self.target.is_empty() || self.target.eq_ignore_ascii_case(target))

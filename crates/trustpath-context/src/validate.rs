@@ -169,7 +169,7 @@ fn tenant_id(src: &Source<'_>, key: &str, value: &Spanned<String>) -> Result<Str
     }
 }
 
-fn is_guid(text: &str) -> bool {
+pub(crate) fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     groups.len() == lengths.len()

@@ -16,13 +16,15 @@
 //! first, then a dotted path through objects, arrays (fan-out) and Name/Value bags
 //! (`Parameters.Identity` reads `{"Name":"Identity","Value":…}` out of the `Parameters` list).
 
+pub mod identity;
 mod lookup;
 mod origin;
 mod summary;
 pub mod ual;
 
+pub use identity::{record_digest, record_key};
 pub use origin::Origin;
-pub use summary::{FileSummary, RunSummary, TimeRange};
+pub use summary::{FileSummary, RunSummary, ScriptBlockCounts, TimeRange};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -227,6 +229,12 @@ impl Event {
     /// Operation name ([`norm::OPERATION`]).
     pub fn operation(&self) -> Option<&str> {
         self.norm_str(norm::OPERATION)
+    }
+
+    /// The identity of the record this event came from ([`identity`]): its own id, else
+    /// a content hash; never its origin.
+    pub fn record_key(&self) -> String {
+        identity::record_key(self)
     }
 
     /// The first value at `path` (see the crate docs for the lookup rules).

@@ -54,6 +54,37 @@ pub struct FileSummary {
     /// known for the host (`tp.time_zone_missing`; read as if UTC).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub zone_less_hosts: BTreeMap<String, u64>,
+    /// Events that repeat a record already seen (same identity, see
+    /// [`crate::identity`]): counted in `events`, used once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicates: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What 4104 script-block reassembly did over a whole run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptBlockCounts {
+    /// Multi-part blocks emitted whole.
+    pub reassembled: u64,
+    /// Blocks emitted part by part because parts were missing (at the end, or evicted).
+    pub incomplete: u64,
+    /// Of those, blocks evicted early by the pending count or bytes limit.
+    pub evicted: u64,
+    /// Parts repeated with the same text (dropped) or numbered beyond the block's total.
+    pub duplicate_parts: u64,
+    /// Parts conflicting with another part of the same number (different text) or with
+    /// the block's total: kept and flagged `tp.script_block_conflict`, never dropped.
+    pub conflicting_parts: u64,
+}
+
+impl ScriptBlockCounts {
+    /// Whether anything is worth reporting (something not reassembled cleanly).
+    pub fn has_problems(&self) -> bool {
+        self.incomplete > 0 || self.duplicate_parts > 0 || self.conflicting_parts > 0
+    }
 }
 
 impl FileSummary {
@@ -115,6 +146,9 @@ pub struct RunSummary {
     /// findings are those of the input read until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// 4104 script-block reassembly.
+    #[serde(default)]
+    pub script_blocks: ScriptBlockCounts,
 }
 
 impl RunSummary {
@@ -132,6 +166,11 @@ impl RunSummary {
     /// Total events over all files.
     pub fn events(&self) -> u64 {
         self.files.iter().map(|f| f.events).sum()
+    }
+
+    /// Records seen again (same identity) over all files, used once.
+    pub fn duplicates(&self) -> u64 {
+        self.files.iter().map(|f| f.duplicates).sum()
     }
 
     /// Total skipped records over all files.

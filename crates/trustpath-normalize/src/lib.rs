@@ -18,7 +18,12 @@
 //!   actor, actor tenant, IP ([`normalize_ip`]), operation, host, target, trustee, source
 //!   and format. UPN-like values are lower-cased.
 //! * **4104 script blocks** split over several events are reassembled into one event
-//!   (see [`SCRIPT_BLOCK_PARTS`]); that is the only state a [`Normalizer`] keeps.
+//!   (see [`SCRIPT_BLOCK_PARTS`]); that is the only state a [`Normalizer`] keeps. Parts
+//!   repeated with the same text are dropped and counted; parts that conflict (same number,
+//!   different text: a forged part 1 sent first) are all kept, the block is emitted once
+//!   per variant with [`SCRIPT_BLOCK_CONFLICT`] and counted. Pending parts are bounded by
+//!   count and bytes, evictions counted. [`Normalizer::take_pending`] and
+//!   [`Normalizer::push_event`] let the pipeline join parts across the files of one hunt.
 //!
 //! # Windows events
 //!
@@ -45,7 +50,10 @@ pub use ip::normalize_ip;
 pub use localtime::{HostTimeZones, TIME_LOCAL, TIME_ZONE, TIME_ZONE_MISSING};
 pub use partner::{PARTNER_TENANT, add_partner_tenant};
 pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes, is_unresolved};
-pub use scriptblock::{SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS, SCRIPT_BLOCK_PARTS};
+pub use scriptblock::{
+    MAX_VARIANTS, SCRIPT_BLOCK_CONFLICT, SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS,
+    SCRIPT_BLOCK_PARTS, SCRIPT_BLOCK_VARIANT,
+};
 pub use time::parse_time;
 
 use fields::Fields;
@@ -56,6 +64,8 @@ use trustpath_event::{ErrorKind, Event, Format, Origin, RawRecord, RecordError, 
 
 /// Default for [`NormalizeOptions::max_pending_script_blocks`].
 pub const DEFAULT_MAX_PENDING_SCRIPT_BLOCKS: usize = 10_000;
+/// Default for [`NormalizeOptions::max_pending_script_block_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_PENDING_SCRIPT_BLOCK_BYTES: usize = 256 << 20;
 
 /// How records are normalized.
 #[derive(Debug, Clone)]
@@ -70,6 +80,10 @@ pub struct NormalizeOptions {
     /// `EventTime`): such a time is placed in the host's zone, or kept as if UTC and
     /// flagged [`TIME_ZONE_MISSING`] when the host has none.
     pub host_time_zones: HostTimeZones,
+    /// Most bytes of pending script-block parts (their text plus a fixed overhead per
+    /// part); beyond that the oldest block is emitted as incomplete (counted as evicted).
+    /// Default 256 MiB.
+    pub max_pending_script_block_bytes: usize,
 }
 
 impl Default for NormalizeOptions {
@@ -78,6 +92,7 @@ impl Default for NormalizeOptions {
             time_field: None,
             max_pending_script_blocks: DEFAULT_MAX_PENDING_SCRIPT_BLOCKS,
             host_time_zones: HostTimeZones::default(),
+            max_pending_script_block_bytes: DEFAULT_MAX_PENDING_SCRIPT_BLOCK_BYTES,
         }
     }
 }
@@ -90,8 +105,26 @@ pub struct NormalizeStats {
     /// Script blocks emitted part by part because parts were missing (at `finish`, or
     /// evicted when more than `max_pending_script_blocks` were waiting).
     pub script_blocks_incomplete: u64,
-    /// Script-block parts ignored: duplicates, or numbered beyond the block's total.
+    /// Script-block parts ignored: duplicates (same text again), or numbered beyond the
+    /// block's total.
     pub script_block_parts_ignored: u64,
+    /// Script-block parts that conflict with another part of the same number (different
+    /// text) or with the block's total; none is dropped (see the module docs).
+    pub script_block_parts_conflicting: u64,
+    /// Incomplete blocks emitted early because the pending count or bytes limit was
+    /// reached (also counted in `script_blocks_incomplete`).
+    pub script_blocks_evicted: u64,
+}
+
+impl NormalizeStats {
+    /// Adds another normalizer's counts.
+    pub fn add(&mut self, other: &NormalizeStats) {
+        self.script_blocks_reassembled += other.script_blocks_reassembled;
+        self.script_blocks_incomplete += other.script_blocks_incomplete;
+        self.script_block_parts_ignored += other.script_block_parts_ignored;
+        self.script_block_parts_conflicting += other.script_block_parts_conflicting;
+        self.script_blocks_evicted += other.script_blocks_evicted;
+    }
 }
 
 /// Normalizes one input stream. Holds the 4104 reassembly state, so use one per stream.
@@ -104,7 +137,10 @@ pub struct Normalizer {
 impl Normalizer {
     /// A normalizer with the given options.
     pub fn new(opts: NormalizeOptions) -> Self {
-        let script_blocks = ScriptBlocks::new(opts.max_pending_script_blocks);
+        let script_blocks = ScriptBlocks::new(
+            opts.max_pending_script_blocks,
+            opts.max_pending_script_block_bytes,
+        );
         Normalizer {
             opts,
             script_blocks,
@@ -131,6 +167,26 @@ impl Normalizer {
         let start = out.len();
         self.script_blocks.finish(out, &mut self.stats);
         enrich(&mut out[start..]);
+    }
+
+    /// Takes the parts of every script block still waiting for other parts, instead of
+    /// flushing them with [`finish`](Self::finish): hand them to another normalizer's
+    /// [`push_event`](Self::push_event) to join parts spread over several inputs.
+    pub fn take_pending(&mut self) -> Vec<Event> {
+        self.script_blocks.take_pending()
+    }
+
+    /// Feeds an already normalized event (a part from [`take_pending`](Self::take_pending)
+    /// of another normalizer) through script-block reassembly and enrichment.
+    pub fn push_event(&mut self, event: Event, out: &mut Vec<Result<Event, RecordError>>) {
+        let start = out.len();
+        self.script_blocks.push(event, out, &mut self.stats);
+        enrich(&mut out[start..]);
+    }
+
+    /// Bytes held by pending script-block parts.
+    pub fn pending_bytes(&self) -> usize {
+        self.script_blocks.pending_bytes()
     }
 
     /// Counters so far.

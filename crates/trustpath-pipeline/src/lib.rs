@@ -9,6 +9,23 @@
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
 //!
+//! After the parallel pass, one sequential pass in input order does what needs every
+//! input at once, so the result still never depends on thread count:
+//!
+//! * **Duplicates.** A record is identified by [`trustpath_event::record_key`] (its own
+//!   id, else a content hash), not by where it was read: the same record seen again (in
+//!   the same input or through an overlapping export) is kept once, where it was first
+//!   seen in input order, and counted in [`ScanStats::duplicates`].
+//! * **4104 parts across inputs.** Each input's normalizer hands the script-block parts
+//!   still waiting at its end to one normalizer for the whole scan, fed in input order,
+//!   so a block split over daily or rotated exports is reassembled; the event is counted
+//!   and selected with the input that held its part 1 (or the part itself, when
+//!   incomplete). What all inputs hand over is bounded by the same bytes limit as one
+//!   normalizer (`max_pending_script_block_bytes`): an input whose parts would exceed it
+//!   flushes them as incomplete itself (counted as evicted); only then can the result
+//!   depend on which inputs finished first.
+
+//!
 //! What `select` keeps is charged to the run's [`MemoryBudget`] (when one is set): at the
 //! limit every input stops reading, the budget records where and why, and the caller
 //! reports the run as incomplete with the findings from what was kept (see [`memory`]).
@@ -17,10 +34,11 @@ pub mod memory;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use trustpath_event::{Event, FileSummary, RecordError};
-use trustpath_normalize::{NormalizeOptions, Normalizer};
+use trustpath_event::{Event, FileSummary, Origin, RecordError};
+use trustpath_normalize::{NormalizeOptions, NormalizeStats, Normalizer};
 use trustpath_read::{Input, ReadOptions};
 
 /// How to scan.
@@ -118,6 +136,23 @@ pub struct InputResult<S, T> {
     pub errors: Vec<RecordError>,
     /// Whatever `select` kept, in record order.
     pub selected: Vec<T>,
+    /// Record identity digest of each `selected` item.
+    selected_keys: Vec<u128>,
+    /// Identity digests of every event of this input.
+    seen: HashSet<u128>,
+    /// Script-block parts still waiting at the end of the input.
+    pending_parts: Vec<Event>,
+    /// The input's normalizer counts.
+    normalize: NormalizeStats,
+}
+
+/// Counts of the whole scan besides the per-input summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Records seen again (same identity) and kept once.
+    pub duplicates: u64,
+    /// 4104 reassembly counts over every input and the cross-input pass.
+    pub script_blocks: NormalizeStats,
 }
 
 /// What a whole scan produced, in input order.
@@ -125,6 +160,8 @@ pub struct InputResult<S, T> {
 pub struct ScanResult<S, T> {
     /// One entry per input.
     pub inputs: Vec<InputResult<S, T>>,
+    /// Duplicates and script-block counts.
+    pub stats: ScanStats,
 }
 
 impl<S, T> ScanResult<S, T> {
@@ -158,18 +195,106 @@ where
     T: Send,
     F: Fn(&mut S, Arc<Event>) -> Option<T> + Sync,
 {
+    scan_indexed(inputs, config, |_, state, event| select(state, event))
+}
+
+/// [`scan`], with the index of the input an event belongs to passed to `select` (e.g. to
+/// apply a per-folder context).
+pub fn scan_indexed<S, T, F>(inputs: &[Input], config: &ScanConfig, select: F) -> ScanResult<S, T>
+where
+    S: Default + Send,
+    T: Send,
+    F: Fn(usize, &mut S, Arc<Event>) -> Option<T> + Sync,
+{
     let progress = progress_bar(inputs.len(), config.progress);
-    let results = inputs
+    let handed_over = AtomicUsize::new(0);
+    let results: Vec<InputResult<S, T>> = inputs
         .par_iter()
-        .map(|input| {
-            let mut select_one = |state: &mut S, event: Arc<Event>| select(state, event);
-            let result = scan_one(input, config, &mut select_one);
+        .enumerate()
+        .map(|(index, input)| {
+            let mut select_one = |state: &mut S, event: Arc<Event>| select(index, state, event);
+            let result = scan_partial(input, config, &handed_over, &mut select_one);
             progress.inc(1);
             result
         })
         .collect();
     progress.finish_and_clear();
-    ScanResult { inputs: results }
+    join(results, config, &select)
+}
+
+/// The sequential pass: duplicates across inputs, then 4104 parts across inputs.
+fn join<S, T, F>(
+    mut results: Vec<InputResult<S, T>>,
+    config: &ScanConfig,
+    select: &F,
+) -> ScanResult<S, T>
+where
+    F: Fn(usize, &mut S, Arc<Event>) -> Option<T>,
+{
+    let mut stats = ScanStats::default();
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut normalizer = Normalizer::new(config.normalize.clone());
+    let mut holder: HashMap<Origin, usize> = HashMap::new();
+    let mut parts = Vec::new();
+    for (index, result) in results.iter_mut().enumerate() {
+        stats.script_blocks.add(&result.normalize);
+        let before: HashSet<u128> = result.seen.intersection(&seen).copied().collect();
+        if !before.is_empty() {
+            let selected = std::mem::take(&mut result.selected);
+            let keys = std::mem::take(&mut result.selected_keys);
+            for (item, key) in selected.into_iter().zip(keys) {
+                if !before.contains(&key) {
+                    result.selected.push(item);
+                    result.selected_keys.push(key);
+                }
+            }
+            result.summary.duplicates += before.len() as u64;
+            stats.duplicates += before.len() as u64;
+        }
+        stats.duplicates += result.summary.duplicates - before.len() as u64;
+        seen.extend(result.seen.drain());
+        for part in std::mem::take(&mut result.pending_parts) {
+            holder.insert(part.origin.clone(), index);
+            parts.push(part);
+        }
+    }
+    let mut batch = Vec::new();
+    let emit = |batch: &mut Vec<Result<Event, RecordError>>,
+                results: &mut Vec<InputResult<S, T>>,
+                seen: &mut HashSet<u128>,
+                stats: &mut ScanStats| {
+        for item in batch.drain(..) {
+            let Ok(event) = item else { continue };
+            let Some(&index) = holder.get(&event.origin) else {
+                continue;
+            };
+            let Some(result) = results.get_mut(index) else {
+                continue;
+            };
+            result.summary.add_event(&event);
+            let key = trustpath_event::record_digest(&event);
+            if !seen.insert(key) {
+                result.summary.duplicates += 1;
+                stats.duplicates += 1;
+                continue;
+            }
+            if let Some(kept) = select(index, &mut result.state, Arc::new(event)) {
+                result.selected.push(kept);
+                result.selected_keys.push(key);
+            }
+        }
+    };
+    for part in parts {
+        normalizer.push_event(part, &mut batch);
+        emit(&mut batch, &mut results, &mut seen, &mut stats);
+    }
+    normalizer.finish(&mut batch);
+    emit(&mut batch, &mut results, &mut seen, &mut stats);
+    stats.script_blocks.add(normalizer.stats());
+    ScanResult {
+        inputs: results,
+        stats,
+    }
 }
 
 fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
@@ -185,8 +310,37 @@ fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
     bar
 }
 
-/// Read, normalize and select one input.
+/// Read, normalize and select one input on its own: script blocks still incomplete at
+/// its end are flushed as incomplete (see [`scan`] for joining them across inputs), and
+/// records repeated inside it are kept once.
 pub fn scan_one<S, T, F>(input: &Input, config: &ScanConfig, select: &mut F) -> InputResult<S, T>
+where
+    S: Default,
+    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
+{
+    let mut result = scan_partial(input, config, &AtomicUsize::new(0), select);
+    let mut normalizer = Normalizer::new(config.normalize.clone());
+    let mut batch = Vec::new();
+    for part in std::mem::take(&mut result.pending_parts) {
+        normalizer.push_event(part, &mut batch);
+        drain(&mut batch, &mut result, config, select);
+    }
+    normalizer.finish(&mut batch);
+    drain(&mut batch, &mut result, config, select);
+    result.normalize.add(normalizer.stats());
+    result
+}
+
+/// Read, normalize and select one input, keeping the script-block parts still waiting at
+/// its end in `pending_parts`, as long as the parts every input hands over
+/// (`handed_over`, in bytes) stay within `max_pending_script_block_bytes`; beyond that
+/// this input's parts are flushed as incomplete here (counted as evicted).
+fn scan_partial<S, T, F>(
+    input: &Input,
+    config: &ScanConfig,
+    handed_over: &AtomicUsize,
+    select: &mut F,
+) -> InputResult<S, T>
 where
     S: Default,
     F: FnMut(&mut S, Arc<Event>) -> Option<T>,
@@ -196,6 +350,10 @@ where
         summary: FileSummary::new(input.name()),
         errors: Vec::new(),
         selected: Vec::new(),
+        selected_keys: Vec::new(),
+        seen: HashSet::new(),
+        pending_parts: Vec::new(),
+        normalize: NormalizeStats::default(),
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
@@ -215,11 +373,32 @@ where
         }
     });
     if stopped() {
+        result.normalize = *normalizer.stats();
         return result;
     }
-    normalizer.finish(&mut batch);
-    drain(&mut batch, &mut result, config, select);
+    let bytes = normalizer.pending_bytes();
+    let budget = config.normalize.max_pending_script_block_bytes;
+    let before = handed_over.fetch_add(bytes, Ordering::Relaxed);
+    if bytes > 0 && before.saturating_add(bytes) > budget {
+        handed_over.fetch_sub(bytes, Ordering::Relaxed);
+        let incomplete = normalizer.stats().script_blocks_incomplete;
+        normalizer.finish(&mut batch);
+        drain(&mut batch, &mut result, config, select);
+        result.normalize = *normalizer.stats();
+        result.normalize.script_blocks_evicted +=
+            result.normalize.script_blocks_incomplete - incomplete;
+    } else {
+        result.pending_parts = normalizer.take_pending();
+        result.normalize = *normalizer.stats();
+    }
     result
+}
+
+impl<S, T> InputResult<S, T> {
+    /// Normalizer counts for this input (4104 reassembly).
+    pub fn normalize_stats(&self) -> &NormalizeStats {
+        &self.normalize
+    }
 }
 
 fn drain<S, T, F>(
@@ -234,6 +413,11 @@ fn drain<S, T, F>(
         match item {
             Ok(event) => {
                 result.summary.add_event(&event);
+                let key = trustpath_event::record_digest(&event);
+                if !result.seen.insert(key) {
+                    result.summary.duplicates += 1;
+                    continue;
+                }
                 let event = Arc::new(event);
                 if let Some(kept) = select(&mut result.state, Arc::clone(&event)) {
                     if let Some(budget) = &config.memory
@@ -242,17 +426,94 @@ fn drain<S, T, F>(
                         break;
                     }
                     result.selected.push(kept);
+                    result.selected_keys.push(key);
                 }
             }
             Err(error) => keep_error(result, config, error),
         }
     }
-    batch.clear();
 }
 
 fn keep_error<S, T>(result: &mut InputResult<S, T>, config: &ScanConfig, error: RecordError) {
     result.summary.add_error(&error);
     if result.errors.len() < config.max_kept_errors {
         result.errors.push(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A fresh folder under the system temp dir for one test.
+    fn folder(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("trustpath-pipeline-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        dir
+    }
+
+    /// A flat (NXLog) 4104 part.
+    fn part(record: u64, number: u32, text: &str) -> String {
+        format!(
+            "{{\"EventID\":4104,\"Channel\":\"Microsoft-Windows-PowerShell/Operational\",\
+             \"Hostname\":\"WS-LAB-03.tailwind.local\",\"EventTime\":\"2025-05-01T23:59:5{record}Z\",\
+             \"RecordNumber\":{record},\"EventRecordID\":{record},\"MessageNumber\":{number},\"MessageTotal\":2,\
+             \"ScriptBlockId\":\"0d9c8b7a-6f5e-4d3c-8b2a-190817263544\",\"ScriptBlockText\":\"{text}\"}}\n"
+        )
+    }
+
+    fn ual(id: &str) -> String {
+        format!(
+            "{{\"CreationTime\":\"2025-05-01T10:00:00\",\"Id\":\"{id}\",\"Operation\":\"MailItemsAccessed\",\
+             \"OrganizationId\":\"2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6\",\"RecordType\":50,\
+             \"UserId\":\"j.doe@tailwind.com\",\"Workload\":\"Exchange\"}}\n"
+        )
+    }
+
+    fn run(inputs: &[Input], config: &ScanConfig) -> (Vec<String>, ScanStats) {
+        let result = scan(inputs, config, |_: &mut (), e| Some(e.record_key()));
+        let stats = result.stats;
+        let (mut keys, _) = result.into_parts();
+        keys.sort();
+        (keys, stats)
+    }
+
+    #[test]
+    fn duplicates_across_inputs_count_once_and_parts_join_in_any_order() {
+        let dir = folder("join");
+        let a = dir.join("day1.jsonl");
+        let b = dir.join("day2.jsonl");
+        std::fs::write(&a, ual("u-1") + &ual("u-2") + &part(1, 1, "Add-Mailbox"))
+            .unwrap_or_default();
+        std::fs::write(&b, ual("U-2") + &ual("u-3") + &part(2, 2, "Permission x"))
+            .unwrap_or_default();
+        let config = ScanConfig::default();
+        let ab = [Input::File(a.clone()), Input::File(b.clone())];
+        let ba = [Input::File(b), Input::File(a)];
+        let (keys, stats) = run(&ab, &config);
+        assert_eq!(
+            keys.len(),
+            4,
+            "three UAL records and one script block: {keys:?}"
+        );
+        assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.script_blocks.script_blocks_reassembled, 1);
+        assert_eq!(stats.script_blocks.script_blocks_incomplete, 0);
+        assert_eq!(run(&ba, &config).0, keys, "input order changes nothing");
+        // Over the handed-over bytes budget, parts are flushed as incomplete and counted.
+        let tight = ScanConfig {
+            normalize: NormalizeOptions {
+                max_pending_script_block_bytes: 600,
+                ..NormalizeOptions::default()
+            },
+            ..ScanConfig::default()
+        };
+        let (keys, stats) = run(&ab, &tight);
+        assert_eq!(keys.len(), 5, "{keys:?}");
+        assert!(stats.script_blocks.script_blocks_evicted >= 1, "{stats:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

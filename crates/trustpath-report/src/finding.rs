@@ -312,16 +312,21 @@ impl Finding {
     }
 }
 
-/// A stable finding id from the rule id, a discriminator and the evidence origins.
+/// A stable finding id from the rule id, a discriminator and the identities of the
+/// anchoring evidence records ([`trustpath_event::record_key`]: the record's own id, else a
+/// content hash — never the path as typed or the order of inputs).
 ///
-/// 32 hex characters of SHA-256; origins are sorted first so that input order never
-/// changes the id.
-pub fn finding_id<'a>(
+/// 32 hex characters of SHA-256; identities are sorted and de-duplicated first so that
+/// input order never changes the id.
+pub fn finding_id<S: AsRef<str>>(
     rule_id: &str,
     key: &str,
-    origins: impl IntoIterator<Item = &'a Origin>,
+    identities: impl IntoIterator<Item = S>,
 ) -> String {
-    let mut parts: Vec<String> = origins.into_iter().map(ToString::to_string).collect();
+    let mut parts: Vec<String> = identities
+        .into_iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect();
     parts.sort();
     parts.dedup();
     let mut hasher = Sha256::new();
@@ -336,10 +341,20 @@ pub fn finding_id<'a>(
     hex::encode(&digest[..16])
 }
 
+/// The identity of the earliest event (ties broken by identity, so neither the path nor
+/// the input order decides): the anchor a finding id hashes.
+pub fn anchor_key<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<String> {
+    events
+        .into_iter()
+        .map(|e| (e.time, e.record_key()))
+        .min()
+        .map(|(_, key)| key)
+}
+
 /// A finding for a single event matched by a plain Sigma detection rule.
 pub fn single_event_finding(rule: RuleRef, attack: Attack, event: &Arc<Event>) -> Finding {
     let level = Level::from_sigma(Some(&rule.level));
-    let id = finding_id(&rule.id, "", [&event.origin]);
+    let id = finding_id(&rule.id, "", [event.record_key()]);
     let entities = Entities {
         tenant: event.tenant().map(str::to_owned),
         partner: None,
@@ -402,15 +417,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_ignore_origin_order() {
-        let a = Origin::file("a").with_line(1);
-        let b = Origin::file("b").with_line(2);
-        assert_eq!(
-            finding_id("r", "k", [&a, &b]),
-            finding_id("r", "k", [&b, &a])
-        );
-        assert_ne!(finding_id("r", "k", [&a]), finding_id("r", "k2", [&a]));
-        assert_eq!(finding_id("r", "k", [&a]).len(), 32);
+    fn ids_ignore_identity_order() {
+        let (a, b) = ("m365_audit:id:a", "m365_audit:id:b");
+        assert_eq!(finding_id("r", "k", [a, b]), finding_id("r", "k", [b, a]));
+        assert_ne!(finding_id("r", "k", [a]), finding_id("r", "k2", [a]));
+        assert_eq!(finding_id("r", "k", [a]).len(), 32);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub use terminal::{is_unsafe_for_terminal, terminal_text};
 
 pub use finding::{
     Attack, Effect, Entities, Evidence, Finding, FindingKind, Level, Reason, RuleRef, Severity,
-    Window, attack_from_tags, finding_id, single_event_finding, summarize,
+    Window, anchor_key, attack_from_tags, finding_id, single_event_finding, summarize,
 };
 
 use std::io::{self, Write};

@@ -47,6 +47,9 @@ pub struct TenantState {
     pub current: Vec<Finding>,
     /// Something changed since the last tick.
     pub dirty: bool,
+    /// Record identities ([`trustpath_event::record_digest`]) of `matched`: a record
+    /// delivered again (a re-sent batch, overlapping exports) is used once, as in a hunt.
+    pub seen: std::collections::HashSet<u128>,
 }
 
 /// The persisted form of a [`TenantState`].
@@ -105,12 +108,18 @@ impl PartitionState {
             .tenants
             .into_iter()
             .map(|(id, t)| {
+                let matched: Vec<Matched> = t
+                    .retained
+                    .into_iter()
+                    .filter_map(|e| detector.match_shared(e))
+                    .collect();
+                let seen = matched
+                    .iter()
+                    .map(|m| trustpath_event::record_digest(&m.event))
+                    .collect();
                 let state = TenantState {
-                    matched: t
-                        .retained
-                        .into_iter()
-                        .filter_map(|e| detector.match_shared(e))
-                        .collect(),
+                    matched,
+                    seen,
                     first_seen: t.first_seen,
                     max_time: t.max_time,
                     evicted_before: t.evicted_before,
@@ -201,6 +210,8 @@ pub struct IngestReport {
     pub future: u64,
     /// The message was dead-lettered after failing repeatedly.
     pub poison: u64,
+    /// Matched events whose record was already retained (same identity), used once.
+    pub duplicates: u64,
 }
 
 /// Correlation settings plus the detector, shared by every partition.
@@ -261,6 +272,10 @@ impl Processor {
                 observe(&mut tenant.first_seen, actor, event.time);
             }
             if let Some(m) = self.detector.match_shared(event) {
+                if !tenant.seen.insert(trustpath_event::record_digest(&m.event)) {
+                    report.duplicates += 1;
+                    return;
+                }
                 report.matched += 1;
                 tenant.matched.push(m);
             }
@@ -403,6 +418,11 @@ impl Processor {
         let before = tenant.matched.len();
         tenant.matched.retain(|m| m.event.time >= cutoff);
         if tenant.matched.len() < before {
+            tenant.seen = tenant
+                .matched
+                .iter()
+                .map(|m| trustpath_event::record_digest(&m.event))
+                .collect();
             tenant.evicted_before = Some(tenant.evicted_before.map_or(cutoff, |e| e.max(cutoff)));
             let forget = cutoff - self.max_window;
             tenant.published.retain(|_, p| p.start >= forget);
@@ -639,6 +659,68 @@ mod tests {
             payload,
             received: None,
         }
+    }
+
+    fn grant(id: &str) -> Vec<u8> {
+        format!(
+            "{{\"CreationTime\":\"2025-04-02T10:15:00\",\"Id\":\"{id}\",\"Operation\":\"Add-MailboxPermission\",\
+             \"OrganizationId\":\"3a1f0c52-6d7e-4b8a-9c0d-1e2f3a4b5c6d\",\"RecordType\":1,\"ResultStatus\":\"True\",\
+             \"UserId\":\"helpdesk@adatum.com\",\"UserType\":2,\"Workload\":\"Exchange\",\"ObjectId\":\"payroll@adatum.com\",\
+             \"Parameters\":[{{\"Name\":\"Identity\",\"Value\":\"payroll@adatum.com\"}},\
+             {{\"Name\":\"User\",\"Value\":\"temp.contractor@adatum.com\"}},\
+             {{\"Name\":\"AccessRights\",\"Value\":\"FullAccess\"}}]}}\n"
+        )
+        .into_bytes()
+    }
+
+    /// The findings `hunt` gives for `payload` read as a file called `name`.
+    fn batch_ids(p: &Processor, name: &str, payload: &[u8]) -> Vec<String> {
+        let mut normalizer = Normalizer::new(NormalizeOptions::default());
+        let mut events = Vec::new();
+        trustpath_read::read_bytes(name, payload, &ReadOptions::default(), &mut |item| {
+            if let Ok(raw) = item {
+                normalizer.push(raw, &mut events);
+            }
+        });
+        normalizer.finish(&mut events);
+        let matched: Vec<Matched> = events
+            .into_iter()
+            .flatten()
+            .filter_map(|e| p.detector.match_shared(Arc::new(e)))
+            .collect();
+        let mut ids: Vec<String> = p
+            .detector
+            .findings(matched, &Baseline::default())
+            .findings
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_record_delivered_twice_is_used_once_and_ids_match_the_hunt() {
+        let p = processor();
+        let mut state = PartitionState::default();
+        let mut out = Vec::new();
+        let payload = grant("4c5d6e7f-1111-4a2b-8c3d-4e5f6a7b8c9d");
+        let first = p.ingest(&mut state, message(1, &payload), &mut out);
+        assert_eq!((first.matched, first.duplicates), (1, 0));
+        let again = p.ingest(&mut state, message(2, &payload), &mut out);
+        assert_eq!((again.matched, again.duplicates), (0, 1));
+        assert_eq!(state.tenants["t1"].matched.len(), 1);
+        p.tick(&mut state, true, &mut out);
+        let mut served: Vec<String> = out
+            .iter()
+            .filter(|o| o.kind == PublicationKind::Finding)
+            .filter_map(|o| serde_json::from_slice::<Value>(&o.body).ok())
+            .filter_map(|b| b["id"].as_str().map(str::to_owned))
+            .collect();
+        served.sort();
+        assert!(!served.is_empty());
+        assert_eq!(served, batch_ids(&p, "exports/ual.jsonl", &payload));
+        assert_eq!(served, batch_ids(&p, "./exports/ual.jsonl", &payload));
     }
 
     #[test]

@@ -156,7 +156,6 @@ fn compatible<T: PartialEq + ?Sized>(a: Option<&T>, b: Option<&T>) -> bool {
 
 /// Host events of one host that are one change (or one script run).
 struct HostGroup<'a> {
-    host: String,
     changes: Vec<Change<'a>>,
     audit: Vec<&'a Arc<Event>>,
     /// Earliest and latest time of `changes`.
@@ -165,10 +164,9 @@ struct HostGroup<'a> {
 }
 
 impl<'a> HostGroup<'a> {
-    fn new(host: String, change: Change<'a>) -> Self {
+    fn new(change: Change<'a>) -> Self {
         let time = change.event.time;
         HostGroup {
-            host,
             changes: vec![change],
             audit: Vec::new(),
             first: time,
@@ -289,7 +287,7 @@ fn place_on_host<'a>(
 ) {
     let host = host_of(change.event);
     let time = change.event.time;
-    let of_host = by_host.entry(host.clone()).or_default();
+    let of_host = by_host.entry(host).or_default();
     let joins = of_host.iter().rev().copied().find(|&i| {
         let g = &groups[i];
         time.duration_since(g.last) <= window
@@ -301,7 +299,7 @@ fn place_on_host<'a>(
         Some(i) => groups[i].push(change),
         None => {
             of_host.push(groups.len());
-            groups.push(HostGroup::new(host, change));
+            groups.push(HostGroup::new(change));
         }
     }
 }

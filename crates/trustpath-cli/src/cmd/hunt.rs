@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
 use trustpath_assurance::{CoverageCollector, CoverageOptions, CoverageReport};
-use trustpath_event::{FileSummary, RecordError, RunSummary};
+use trustpath_event::{FileSummary, RecordError, RunSummary, ScriptBlockCounts};
 use trustpath_report::{Finding, Level, OutputFormat};
 
 /// Everything a hunt produced.
@@ -20,8 +20,10 @@ pub struct HuntRun {
     pub errors: Vec<RecordError>,
     /// Rules that did not load.
     pub problems: LoadProblems,
-    /// The context file used, if any.
+    /// The context file used, if any (the first, when there are one per folder).
     pub context_path: Option<PathBuf>,
+    /// Which context applies where, when there are several.
+    pub context_notes: Vec<String>,
     /// Files left out as not logs.
     pub ignored: Vec<PathBuf>,
     /// Coverage, when asked for.
@@ -41,25 +43,44 @@ pub fn execute(
     progress: bool,
     with_coverage: bool,
 ) -> anyhow::Result<HuntRun> {
-    let (context, context_path) = super::load_context(rules.context.as_deref(), &input.paths)?;
-    let (detector, problems) = Detector::build(DetectorOptions {
-        builtin: !rules.no_builtin,
-        rule_paths: rules.rules.clone(),
-        context,
-        mapping: rules.mapping.clone(),
-    });
-    let (inputs, missing, ignored) = super::expand(input, Some(detector.context()));
-    let config = super::scan_config(input, Some(detector.context()), progress);
-    let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut InputState, event| {
-        state.baseline.observe_event(&event);
-        if with_coverage {
-            state
-                .coverage
-                .get_or_insert_with(CoverageCollector::default)
-                .observe(&event);
-        }
-        detector.match_shared(event)
-    });
+    let contexts = super::load_contexts(rules.context.as_deref(), &input.paths)?;
+    let mut detectors = Vec::with_capacity(contexts.contexts.len());
+    let mut problems = None;
+    for (context, _, _) in &contexts.contexts {
+        let (detector, loaded) = Detector::build(DetectorOptions {
+            builtin: !rules.no_builtin,
+            rule_paths: rules.rules.clone(),
+            context: context.clone(),
+            mapping: rules.mapping.clone(),
+        });
+        problems.get_or_insert(loaded);
+        detectors.push(detector);
+    }
+    let problems = problems.unwrap_or_default();
+    let (inputs, missing, ignored) =
+        super::expand_with(input, contexts.contexts.iter().map(|(c, _, _)| c));
+    let assigned: Vec<usize> = inputs.iter().map(|i| contexts.for_input(i)).collect();
+    let all: Vec<&trustpath_context::Context> =
+        contexts.contexts.iter().map(|(c, _, _)| c).collect();
+    let config = super::scan_config(input, &all, progress);
+    let result = trustpath_pipeline::scan_indexed(
+        &inputs,
+        &config,
+        |index, state: &mut InputState, event| {
+            state.baseline.observe_event(&event);
+            if with_coverage {
+                state
+                    .coverage
+                    .get_or_insert_with(CoverageCollector::default)
+                    .observe(&event);
+            }
+            let which = assigned.get(index).copied().unwrap_or(0);
+            detectors
+                .get(which)
+                .and_then(|d| d.match_shared(event))
+                .map(|m| (which, m))
+        },
+    );
     let mut summary = RunSummary::default();
     let mut errors: Vec<RecordError> = missing.clone();
     if !missing.is_empty() {
@@ -69,8 +90,16 @@ pub fn execute(
     }
     summary.files.extend(result.summaries());
     summary.incomplete = config.memory.as_ref().and_then(|m| m.exhausted());
+    let sb = result.stats.script_blocks;
+    summary.script_blocks = ScriptBlockCounts {
+        reassembled: sb.script_blocks_reassembled,
+        incomplete: sb.script_blocks_incomplete,
+        evicted: sb.script_blocks_evicted,
+        duplicate_parts: sb.script_block_parts_ignored,
+        conflicting_parts: sb.script_block_parts_conflicting,
+    };
     errors.extend(result.errors().cloned());
-    let (matched, states): (Vec<Matched>, Vec<InputState>) = result.into_parts();
+    let (matched, states): (Vec<(usize, Matched)>, Vec<InputState>) = result.into_parts();
     let mut baseline = Baseline::default();
     let mut coverage = with_coverage.then(CoverageCollector::default);
     for state in states {
@@ -80,22 +109,41 @@ pub fn execute(
         }
     }
     summary.matched = matched.len() as u64;
-    let outcome = detector.findings(matched, &baseline);
-    summary.late = outcome.stats.late;
-    summary.evicted = outcome.stats.evicted_events;
-    summary.findings = outcome.findings.len() as u64;
+    let mut by_context: Vec<Vec<Matched>> = detectors.iter().map(|_| Vec::new()).collect();
+    for (which, m) in matched {
+        if let Some(group) = by_context.get_mut(which) {
+            group.push(m);
+        }
+    }
+    let mut findings = Vec::new();
+    for (detector, group) in detectors.iter().zip(by_context) {
+        if group.is_empty() {
+            continue;
+        }
+        let outcome = detector.findings(group, &baseline);
+        summary.late += outcome.stats.late;
+        summary.evicted += outcome.stats.evicted_events;
+        findings.extend(outcome.findings);
+    }
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    summary.findings = findings.len() as u64;
+    let context = detectors
+        .first()
+        .map(|d| d.context().clone())
+        .unwrap_or_default();
     let catalog: Vec<_> = trustpath_analytics::catalog()
         .into_iter()
         .map(|(m, _)| m)
         .collect();
-    let coverage =
-        coverage.map(|c| c.report(&catalog, detector.context(), &CoverageOptions::default()));
+    let coverage = coverage.map(|c| c.report(&catalog, &context, &CoverageOptions::default()));
+    let context_path = contexts.contexts.iter().find_map(|(_, p, _)| p.clone());
     Ok(HuntRun {
-        findings: outcome.findings,
+        findings,
         summary,
         errors,
         problems,
         context_path,
+        context_notes: contexts.notes,
         ignored,
         coverage,
     })
@@ -122,8 +170,13 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
 
 /// The stderr report of a run: context, ignored files, rule problems, summary.
 pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std::io::Result<()> {
-    if let Some(path) = &run.context_path {
+    if run.context_notes.is_empty()
+        && let Some(path) = &run.context_path
+    {
         writeln!(out, "context {}", path.display())?;
+    }
+    for note in &run.context_notes {
+        writeln!(out, "{note}")?;
     }
     if !run.ignored.is_empty() {
         let names: Vec<String> = run

@@ -9,7 +9,7 @@ use trustpath_event::{FileSummary, RecordError, RunSummary};
 /// Run the command.
 pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
     let (inputs, missing, _ignored) = super::expand(&args.input, None);
-    let config = super::scan_config(&args.input, None, false);
+    let config = super::scan_config(&args.input, &[], false);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut summary = RunSummary::default();
