@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use trustpath_analytics::{Baseline, Detector, Matched};
 use trustpath_event::{Event, RecordError};
-use trustpath_normalize::{NormalizeOptions, Normalizer};
+use trustpath_normalize::{NormalizeOptions, Normalizer, TenantCensus, names_tenant};
 use trustpath_read::ReadOptions;
 use trustpath_report::Finding;
 
@@ -47,6 +47,9 @@ pub struct TenantState {
     pub current: Vec<Finding>,
     /// Something changed since the last tick.
     pub dirty: bool,
+    /// Tenants named by the records of this subject token (the hunt's "folder"): records
+    /// naming no tenant are attributed from it, as `hunt` does.
+    pub census: TenantCensus,
 }
 
 /// The persisted form of a [`TenantState`].
@@ -105,7 +108,10 @@ impl PartitionState {
             .tenants
             .into_iter()
             .map(|(id, t)| {
+                let mut census = TenantCensus::default();
+                t.retained.iter().for_each(|e| census.observe(e));
                 let state = TenantState {
+                    census,
                     matched: t
                         .retained
                         .into_iter()
@@ -201,6 +207,9 @@ pub struct IngestReport {
     pub future: u64,
     /// The message was dead-lettered after failing repeatedly.
     pub poison: u64,
+    /// Cloud records naming no tenant that the subject's records could not attribute
+    /// (kept out of every tenant's findings).
+    pub unattributed: u64,
 }
 
 /// Correlation settings plus the detector, shared by every partition.
@@ -265,8 +274,9 @@ impl Processor {
                 tenant.matched.push(m);
             }
         };
+        let mut events = Vec::new();
         read_events(&msg, &mut |item| match item {
-            Ok(event) => on_event(Arc::new(event), tenant),
+            Ok(event) => events.push(event),
             Err(e) => {
                 report.malformed += 1;
                 if errors.len() < MAX_KEPT_ERRORS {
@@ -274,6 +284,20 @@ impl Processor {
                 }
             }
         });
+        // Tenant attribution before matching, with the function `hunt` uses: the
+        // subject's records (this message's included) are the folder.
+        events.iter().for_each(|e| tenant.census.observe(e));
+        let mut unattributed = 0;
+        for mut event in events {
+            if event.tenant().is_none()
+                && tenant.census.attribute(&mut event).is_none()
+                && names_tenant(event.source)
+            {
+                unattributed += 1;
+            }
+            on_event(Arc::new(event), tenant);
+        }
+        report.unattributed = unattributed;
         if report.late > 0 {
             out.push(self.publication(
                 PublicationKind::Late,

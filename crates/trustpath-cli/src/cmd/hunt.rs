@@ -50,7 +50,7 @@ pub fn execute(
     });
     let (inputs, missing, ignored) = super::expand(input, Some(detector.context()));
     let config = super::scan_config(input, progress);
-    let result = trustpath_pipeline::scan(&inputs, &config, |state: &mut InputState, event| {
+    let mut result = trustpath_pipeline::scan(&inputs, &config, |state: &mut InputState, event| {
         state.baseline.observe_event(&event);
         if with_coverage {
             state
@@ -60,6 +60,11 @@ pub fn execute(
         }
         detector.match_shared(event)
     });
+    for input in &mut result.inputs {
+        for m in &mut input.selected {
+            detector.attribute(m, &input.host_tenants);
+        }
+    }
     let mut summary = RunSummary::default();
     let mut errors: Vec<RecordError> = missing.clone();
     if !missing.is_empty() {
