@@ -689,6 +689,57 @@ mod tests {
         );
     }
 
+    /// A Graph directory audit (no tenant id in the record) naming a partner.
+    fn graph_audit() -> Vec<u8> {
+        serde_json::to_vec(&json!([{"id": "Directory_1", "category": "DirectoryManagement",
+            "correlationId": "c1", "result": "success", "resultReason": "",
+            "activityDisplayName": "Add partner to company", "activityDateTime": "2025-03-03T19:00:00Z",
+            "loggedByService": "Core Directory", "operationType": "Add",
+            "initiatedBy": {"app": null, "user": {"id": "u1", "displayName": null,
+                "userPrincipalName": "tech@partner.example", "ipAddress": "203.0.113.45",
+                "userType": null, "homeTenantId": "c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f", "homeTenantName": null}},
+            "targetResources": [{"id": "x", "displayName": "Partner", "type": "Other",
+                "userPrincipalName": null, "groupType": null, "modifiedProperties": [
+                    {"displayName": "PartnerTenantId", "oldValue": null,
+                     "newValue": "\"c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f\""}]}],
+            "additionalDetails": []}]))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_record_naming_no_tenant_takes_its_subjects_tenant_or_stays_unattributed() {
+        let p = processor();
+        // Alone on its subject: nothing names a tenant, so it stays unattributed.
+        let mut state = PartitionState::default();
+        let mut out = Vec::new();
+        let audit = graph_audit();
+        let report = p.ingest(&mut state, message(1, &audit), &mut out);
+        assert_eq!((report.events, report.unattributed), (1, 1));
+        assert!(
+            state.tenants["t1"]
+                .matched
+                .iter()
+                .all(|m| m.event.tenant().is_none())
+        );
+        // After the subject's own records named t1, the same audit is t1's (as in hunt,
+        // where the folder's records decide), with the partner derived under it.
+        let mut state = PartitionState::default();
+        let first = ual("2025-03-03T18:00:00", "a");
+        p.ingest(&mut state, message(1, &first), &mut out);
+        let report = p.ingest(&mut state, message(2, &audit), &mut out);
+        assert_eq!((report.events, report.unattributed), (1, 0));
+        let m = state.tenants["t1"]
+            .matched
+            .iter()
+            .find(|m| m.event.operation() == Some("Add partner to company"))
+            .unwrap();
+        assert_eq!(m.event.tenant(), Some("t1"));
+        assert_eq!(
+            m.event.get("tp.partner_tenant"),
+            Some(&json!("c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f"))
+        );
+    }
+
     #[test]
     fn malformed_payload_is_dead_lettered_with_the_reason() {
         let p = processor();
