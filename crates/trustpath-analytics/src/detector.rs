@@ -11,6 +11,7 @@ use trustpath_correlate::{
     EngineConfig, EngineStats, LateEvent, RuleCatalog, RuleRef as CorrRuleRef,
 };
 use trustpath_event::Event;
+use trustpath_normalize::TenantCensus;
 use trustpath_report::{
     Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, attack_from_tags,
     finding_id, single_event_finding,
@@ -201,9 +202,34 @@ impl Detector {
         (!rules.is_empty()).then_some(Matched { event, rules })
     }
 
+    /// Attribute a kept host event that names no tenant (matched as it streamed)
+    /// with `census` — the same [`TenantCensus::attribute`] that the pipeline applies to
+    /// cloud records before matching — and match it again under its tenant. Returns
+    /// whether the event now has a tenant.
+    /// Cloud records are left alone: the pipeline attributed them before matching, and
+    /// one it could not attribute stays unattributed.
+    pub fn attribute(&self, matched: &mut Matched, census: &TenantCensus) -> bool {
+        if matched.event.tenant().is_some() {
+            return true;
+        }
+        if trustpath_normalize::names_tenant(matched.event.source) {
+            return false;
+        }
+        let mut event = (*matched.event).clone();
+        if census.attribute(&mut event).is_none() {
+            return false;
+        }
+        let event = Arc::new(event);
+        let mut rules = Vec::new();
+        self.matcher.matches(&event, &mut rules);
+        matched.rules = rules;
+        matched.event = event;
+        true
+    }
+
     /// Turn a whole hunt's matches into findings (batch: event time, no lateness limit).
+    /// Tenants are what normalization and attribution decided; nothing is guessed here.
     pub fn findings(&self, mut matched: Vec<Matched>, baseline: &Baseline) -> HuntOutcome {
-        attribute_single_tenant(&mut matched);
         matched
             .sort_by(|a, b| (a.event.time, &a.event.origin).cmp(&(b.event.time, &b.event.origin)));
         let mut engine = Engine::new(Arc::clone(&self.correlations), EngineConfig::batch());
@@ -301,28 +327,6 @@ impl Detector {
             }
         }
         out
-    }
-}
-
-/// Graph directory audits (and some other exports) carry no tenant id. When every
-/// matched event that has one names the same tenant, the others belong to it too: fill
-/// `tp.tenant` and re-derive `tp.partner_tenant`, which needs it. With several tenants
-/// in the input nothing is guessed (coverage reports the events without a tenant).
-fn attribute_single_tenant(matched: &mut [Matched]) {
-    let tenants: BTreeSet<&str> = matched.iter().filter_map(|m| m.event.tenant()).collect();
-    let [tenant] = tenants.into_iter().collect::<Vec<_>>()[..] else {
-        return;
-    };
-    let tenant = tenant.to_owned();
-    for m in matched.iter_mut().filter(|m| m.event.tenant().is_none()) {
-        let mut event = (*m.event).clone();
-        event.fields.insert(
-            trustpath_event::norm::TENANT.to_owned(),
-            serde_json::Value::String(tenant.clone()),
-        );
-        event.fields.remove(trustpath_normalize::PARTNER_TENANT);
-        trustpath_normalize::add_partner_tenant(&mut event);
-        m.event = Arc::new(event);
     }
 }
 

@@ -783,3 +783,286 @@ fn first_seen_needs_a_week_of_the_same_tenants_history() {
     assert!(level(&with_history) > level(&alone));
     let _ = Level::Low;
 }
+
+// ---- GDAP partner tenants from the documented field shapes (issue 10, contract 1) ----
+
+const PCDA_APP: &str = "2832473f-ec63-45fb-976f-5d45a7d4bb91";
+const OFFLINE_APP: &str = "a3475900-ccec-4a69-98f5-a65cd5dc5306";
+
+/// UAL AzureActiveDirectory record by a GDAP first-party app (logformats.md §1.4a):
+/// `UserId: ServicePrincipal_<oid>`, `UserType` 4, the app id in `Actor[]` and
+/// `ExtendedProperties.actorAppID`, the policy / group object in `ObjectId` and `Target`.
+fn ual_by_gdap_app(
+    id: u32,
+    time: &str,
+    op: &str,
+    app: &str,
+    props: Value,
+    target_context: &str,
+) -> Value {
+    json!({"CreationTime": time, "Id": guid(id), "Operation": op, "OrganizationId": CONTOSO,
+        "RecordType": 8, "ResultStatus": "Success", "UserKey": "Not Available", "UserType": 4,
+        "Version": 1, "Workload": "AzureActiveDirectory", "ObjectId": guid(id + 500),
+        "UserId": format!("ServicePrincipal_{}", guid(id + 600)), "AzureActiveDirectoryEventType": 1,
+        "ExtendedProperties": [{"Name": "additionalDetails", "Value": "{}"},
+                               {"Name": "actorAppID", "Value": app}],
+        "ModifiedProperties": props,
+        "Actor": [{"ID": "Partner Customer Delegated Administration", "Type": 1},
+                  {"ID": app, "Type": 2}, {"ID": "ServicePrincipal", "Type": 2}],
+        "ActorContextId": CONTOSO,
+        "Target": [{"ID": guid(id + 500), "Type": 2}, {"ID": "Policy", "Type": 2}],
+        "TargetContextId": target_context})
+}
+
+/// `tenantId` / `isServiceProvider` of a cross-tenant access partner configuration, as
+/// the UAL writes them (JSON-encoded lists).
+fn xtap_props(partner: &str) -> Value {
+    json!([{"Name": "tenantId", "NewValue": format!("[\"{partner}\"]"), "OldValue": "[]"},
+           {"Name": "isServiceProvider", "NewValue": "[true]", "OldValue": "[]"}])
+}
+
+#[test]
+fn gdap_in_the_unified_audit_log_names_the_partner_from_tenant_id_and_target_context() {
+    let xtap = ual_by_gdap_app(
+        40,
+        "2025-03-06T09:00:02",
+        "Add a partner to cross-tenant access setting.",
+        PCDA_APP,
+        xtap_props(FABRIKAM),
+        CONTOSO,
+    );
+    let role = ual_by_gdap_app(
+        41,
+        "2025-03-06T09:00:36",
+        "Add member to role.",
+        OFFLINE_APP,
+        json!([{"Name": "Role.DisplayName", "NewValue": "Exchange Administrator", "OldValue": ""}]),
+        FABRIKAM,
+    );
+    let (_, g, r) = fabrikam_chain();
+    let findings = hunt(
+        &[(
+            "ual.jsonl",
+            vec![xtap.clone(), role.clone(), g.clone(), r.clone()],
+        )],
+        "",
+        None,
+    );
+    let chains = an1350(&findings);
+    let alert = alerts(&chains)
+        .into_iter()
+        .find(|f| cites(f, &g) && cites(f, &r))
+        .unwrap_or_else(|| panic!("no chain: {chains:#?}"));
+    assert!(cites(alert, &xtap) || cites(alert, &role), "{alert:#?}");
+    assert_eq!(
+        alert.entities.partner.as_deref(),
+        Some(FABRIKAM),
+        "{alert:#?}"
+    );
+}
+
+#[test]
+fn gdap_records_of_another_partner_are_never_this_partners_step_one() {
+    // Northwind (as a partner) gets its own GDAP setting the same morning but never
+    // delegates: the Fabrikam chain must not cite it, and Northwind has no finding.
+    let other = ual_by_gdap_app(
+        42,
+        "2025-03-06T08:30:00",
+        "Update a partner cross-tenant access setting.",
+        PCDA_APP,
+        xtap_props(NORTHWIND),
+        CONTOSO,
+    );
+    let other_role = ual_by_gdap_app(
+        43,
+        "2025-03-06T08:30:40",
+        "Add member to role.",
+        OFFLINE_APP,
+        json!([{"Name": "Role.DisplayName", "NewValue": "Exchange Administrator", "OldValue": ""}]),
+        NORTHWIND,
+    );
+    let (rel, g, r) = fabrikam_chain();
+    let findings = hunt(
+        &[(
+            "ual.jsonl",
+            vec![other.clone(), other_role.clone(), rel, g, r],
+        )],
+        "",
+        None,
+    );
+    let chains = an1350(&findings);
+    assert!(
+        chains
+            .iter()
+            .all(|f| !cites(f, &other) && !cites(f, &other_role)),
+        "{chains:#?}"
+    );
+    assert!(
+        chains
+            .iter()
+            .all(|f| f.entities.partner.as_deref() != Some(NORTHWIND)),
+        "{chains:#?}"
+    );
+}
+
+/// Graph `directoryAudit` cross-tenant access change (logformats.md §1.4a: the target id
+/// is the policy object; the partner is in `modifiedProperties`).
+fn graph_xtap(id: u32, time: &str, initiated: Value, props: Value) -> Value {
+    json!({"id": format!("Directory_{}", guid(id)), "category": "CrossTenantAccessSettings",
+        "correlationId": guid(id + 1), "result": "success", "resultReason": "",
+        "activityDisplayName": "Add a partner to cross-tenant access setting",
+        "activityDateTime": time, "loggedByService": "Core Directory", "operationType": "Add",
+        "initiatedBy": initiated,
+        "targetResources": [{"id": guid(id + 2), "displayName": null, "type": "Policy",
+            "userPrincipalName": null, "groupType": null, "modifiedProperties": props}],
+        "additionalDetails": []})
+}
+
+#[test]
+fn gdap_seen_only_in_entra_directory_audits_is_step_one() {
+    let by_app = json!({"app": {"appId": PCDA_APP, "displayName": "Partner Customer Delegated Administration",
+        "servicePrincipalId": guid(88), "servicePrincipalName": null}, "user": null});
+    let xtap = graph_xtap(
+        50,
+        "2025-03-06T09:00:02Z",
+        by_app,
+        json!([{"displayName": "tenantId", "oldValue": "[]", "newValue": format!("[\"{FABRIKAM}\"]")},
+               {"displayName": "isServiceProvider", "oldValue": "[]", "newValue": "[true]"}]),
+    );
+    let (_, g, r) = fabrikam_chain();
+    let findings = hunt(
+        &[
+            ("audits.json", vec![xtap.clone()]),
+            ("ual.jsonl", vec![g.clone(), r.clone()]),
+        ],
+        "",
+        None,
+    );
+    let chains = an1350(&findings);
+    assert!(
+        alerts(&chains)
+            .iter()
+            .any(|f| cites(f, &xtap) && cites(f, &g) && cites(f, &r)),
+        "{chains:#?}"
+    );
+    // The same setting made by the tenant's own admin for B2B (no isServiceProvider):
+    // no relationship, so at most the partner's own 2+3 lead.
+    let by_admin = json!({"app": null, "user": {"id": guid(89), "userPrincipalName": "admin@contoso.com",
+        "ipAddress": OFFICE_NAT, "homeTenantId": CONTOSO}});
+    let b2b = graph_xtap(
+        51,
+        "2025-03-06T09:00:02Z",
+        by_admin,
+        json!([{"displayName": "tenantId", "oldValue": "[]", "newValue": format!("[\"{FABRIKAM}\"]")},
+               {"displayName": "b2bCollaborationInbound", "oldValue": "[]", "newValue": "[{}]"}]),
+    );
+    let findings = hunt(
+        &[
+            ("audits.json", vec![b2b.clone()]),
+            ("ual.jsonl", vec![g, r]),
+        ],
+        "",
+        None,
+    );
+    let chains = an1350(&findings);
+    assert!(
+        alerts(&chains).is_empty() && chains.iter().all(|f| !cites(f, &b2b)),
+        "{chains:#?}"
+    );
+}
+
+// ---- Tenant attribution before matching (issue 10, contract 2) ----
+
+/// Hunt a tree of tenant folders: `("tenant-a/ual.jsonl", records)`.
+fn hunt_tree(files: &[(&str, Vec<Value>)]) -> Vec<Finding> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    for (name, records) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        if name.ends_with(".json") {
+            let page = json!({"@odata.context":
+                "https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits", "value": records});
+            std::fs::write(&path, page.to_string()).expect("write");
+        } else {
+            let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+            std::fs::write(&path, text).expect("write");
+        }
+        paths.push(path);
+    }
+    common::hunt(&paths, Context::default()).findings
+}
+
+/// Graph "Add partner to company" by the partner's technician, naming the partner in
+/// `modifiedProperties` (JSON-encoded string); a Graph export names no tenant.
+fn graph_add_partner(id: u32, time: &str) -> Value {
+    json!({"id": format!("Directory_{}", guid(id)), "category": "DirectoryManagement",
+        "correlationId": guid(id + 1), "result": "success", "resultReason": "",
+        "activityDisplayName": "Add partner to company", "activityDateTime": time,
+        "loggedByService": "Core Directory", "operationType": "Add",
+        "initiatedBy": {"app": null, "user": {"id": guid(id + 2), "userPrincipalName": FAB_TECH,
+            "ipAddress": FAB_IP, "homeTenantId": FABRIKAM}},
+        "targetResources": [{"id": FABRIKAM, "displayName": "Fabrikam Managed Services", "type": "Other",
+            "modifiedProperties": [{"displayName": "PartnerTenantId", "oldValue": null,
+                "newValue": format!("\"{FABRIKAM}\"")}]}],
+        "additionalDetails": []})
+}
+
+fn in_tenant(mut record: Value, tenant: &str) -> Value {
+    record["OrganizationId"] = json!(tenant);
+    record
+}
+
+#[test]
+fn another_tenants_directory_audit_is_never_this_tenants_step_one() {
+    // tenant-a: the partner delegates and reads, no relationship change in tenant A.
+    // tenant-b: only its Graph export (no tenant id in the records) is given.
+    let (_, g, r) = fabrikam_chain();
+    let audit = graph_add_partner(60, "2025-03-06T09:01:07Z");
+    let findings = hunt_tree(&[
+        ("tenant-a/ual.jsonl", vec![g.clone(), r.clone()]),
+        ("tenant-b/directory-audits.json", vec![audit.clone()]),
+    ]);
+    let chains = an1350(&findings);
+    assert!(alerts(&chains).is_empty(), "{chains:#?}");
+    assert!(chains.iter().all(|f| !cites(f, &audit)), "{chains:#?}");
+}
+
+#[test]
+fn a_tenants_directory_audit_belongs_to_the_tenant_of_its_folder() {
+    // As above plus tenant B's own UAL: the partner's full chain in tenant B.
+    let (_, g, r) = fabrikam_chain();
+    let audit = graph_add_partner(60, "2025-03-06T09:01:07Z");
+    let mut g_b = in_tenant(g.clone(), NORTHWIND);
+    g_b["Id"] = json!(guid(61));
+    let mut r_b = in_tenant(r.clone(), NORTHWIND);
+    r_b["Id"] = json!(guid(62));
+    let findings = hunt_tree(&[
+        ("tenant-a/ual.jsonl", vec![g.clone(), r.clone()]),
+        ("tenant-b/directory-audits.json", vec![audit.clone()]),
+        ("tenant-b/ual.jsonl", vec![g_b.clone(), r_b.clone()]),
+    ]);
+    let chains = an1350(&findings);
+    let in_b: Vec<&&Finding> = chains
+        .iter()
+        .filter(|f| f.entities.tenant.as_deref() == Some(NORTHWIND))
+        .collect();
+    assert!(
+        in_b.iter().any(|f| f.kind == FindingKind::Alert
+            && cites(f, &audit)
+            && cites(f, &g_b)
+            && cites(f, &r_b)),
+        "{chains:#?}"
+    );
+    for f in chains
+        .iter()
+        .filter(|f| f.entities.tenant.as_deref() == Some(CONTOSO))
+    {
+        assert!(
+            f.kind == FindingKind::HuntingLead && !cites(f, &audit) && !cites(f, &g_b),
+            "{f:#?}"
+        );
+    }
+}

@@ -31,6 +31,23 @@ pub fn print(
     if let (Some(first), Some(last)) = (time.first, time.last) {
         writeln!(out, "event time {first} .. {last}")?;
     }
+    let attributed = summary.attributed();
+    let unattributed = summary.unattributed();
+    if !attributed.is_empty() || unattributed > 0 {
+        let how: Vec<String> = attributed.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(
+            out,
+            "tenant: {} records naming no tenant attributed from their folder's records ({}), \
+             unattributed {unattributed} (their folder names several tenants or none; not given \
+             to any tenant)",
+            attributed.values().sum::<u64>(),
+            if how.is_empty() {
+                "none".to_owned()
+            } else {
+                how.join(", ")
+            },
+        )?;
+    }
     let mut skipped_by_kind = std::collections::BTreeMap::new();
     for file in &summary.files {
         for (kind, n) in &file.errors {

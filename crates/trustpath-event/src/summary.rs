@@ -58,6 +58,14 @@ pub struct FileSummary {
     /// [`crate::identity`]): counted in `events`, used once.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub duplicates: u64,
+    /// Cloud records that named no tenant and were attributed from the records delivered
+    /// with them, by how (`initiator`, `domain`, `folder`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributed: BTreeMap<String, u64>,
+    /// Cloud records that named no tenant and could not be attributed (an input with
+    /// several tenants, or none): kept out of every tenant's findings.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unattributed: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -171,6 +179,22 @@ impl RunSummary {
     /// Records seen again (same identity) over all files, used once.
     pub fn duplicates(&self) -> u64 {
         self.files.iter().map(|f| f.duplicates).sum()
+    }
+
+    /// Cloud records that named no tenant and stayed unattributed, over all files.
+    pub fn unattributed(&self) -> u64 {
+        self.files.iter().map(|f| f.unattributed).sum()
+    }
+
+    /// Cloud records attributed to a tenant from the records delivered with them, by how.
+    pub fn attributed(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for file in &self.files {
+            for (k, n) in &file.attributed {
+                *out.entry(k.clone()).or_default() += n;
+            }
+        }
+        out
     }
 
     /// Total skipped records over all files.

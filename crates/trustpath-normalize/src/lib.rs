@@ -17,6 +17,9 @@
 //! * **`tp.*` fields** ([`trustpath_event::norm`]) mean the same in every format: tenant,
 //!   actor, actor tenant, IP ([`normalize_ip`]), operation, host, target, trustee, source
 //!   and format. UPN-like values are lower-cased.
+//! * **Tenant**: `tp.tenant` comes from the record's own tenant field; records that name
+//!   none are attributed from the records delivered with them ([`TenantCensus`]), never
+//!   across tenants' folders, or stay unattributed.
 //! * **4104 script blocks** split over several events are reassembled into one event
 //!   (see [`SCRIPT_BLOCK_PARTS`]); that is the only state a [`Normalizer`] keeps. Parts
 //!   repeated with the same text are dropped and counted; parts that conflict (same number,
@@ -43,17 +46,21 @@ mod m365;
 mod partner;
 mod permission;
 mod scriptblock;
+mod tenant;
 mod time;
 mod windows;
 
 pub use ip::normalize_ip;
 pub use localtime::{HostTimeZones, TIME_LOCAL, TIME_ZONE, TIME_ZONE_MISSING};
-pub use partner::{PARTNER_TENANT, add_partner_tenant};
+pub use partner::{
+    GDAP_APP_IDS, PARTNER_RELATIONSHIP, PARTNER_TENANT, add_partner_tenant, clear_partner_tenant,
+};
 pub use permission::{PERMISSION_CHANGE, PS_CMDLETS, add_permission_changes, is_unresolved};
 pub use scriptblock::{
     MAX_VARIANTS, SCRIPT_BLOCK_CONFLICT, SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS,
     SCRIPT_BLOCK_PARTS, SCRIPT_BLOCK_VARIANT,
 };
+pub use tenant::{Attribution, TENANT_ATTRIBUTION, TenantCensus, names_tenant};
 pub use time::parse_time;
 
 use fields::Fields;

@@ -26,6 +26,18 @@
 //!   depend on which inputs finished first.
 
 //!
+//! # Tenant attribution, before matching
+//!
+//! A cloud record (UAL, Entra) that names no tenant (a Graph `directoryAudit` export) is
+//! held back until every input is read, then attributed by [`TenantCensus::attribute`]
+//! from the records of the inputs in the *same folder* (a tenant's export folder) — never
+//! from another folder, so one tenant's audit never becomes another's — and only then
+//! handed to `select`. What stays unattributed is counted in its [`FileSummary`]
+//! (`unattributed`). Host events (Windows) name no tenant by nature: they are matched as
+//! they stream (their rules do not read a tenant) and [`InputResult::host_tenants`] is
+//! the census of the nearest enclosing folder that names a tenant, for the caller to
+//! attribute the events it kept with the same function.
+//!
 //! What `select` keeps is charged to the run's [`MemoryBudget`] (when one is set): at the
 //! limit every input stops reading, the budget records where and why, and the caller
 //! reports the run as incomplete with the findings from what was kept (see [`memory`]).
@@ -34,11 +46,14 @@ pub mod memory;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use trustpath_event::{Event, FileSummary, Origin, RecordError};
-use trustpath_normalize::{NormalizeOptions, NormalizeStats, Normalizer};
+use trustpath_normalize::{
+    NormalizeOptions, NormalizeStats, Normalizer, TenantCensus, names_tenant,
+};
 use trustpath_read::{Input, ReadOptions};
 
 /// How to scan.
@@ -144,6 +159,13 @@ pub struct InputResult<S, T> {
     pending_parts: Vec<Event>,
     /// The input's normalizer counts.
     normalize: NormalizeStats,
+    /// Tenants named by this input's records.
+    pub tenants: TenantCensus,
+    /// Census for this input's host events: the nearest enclosing folder (among the
+    /// scanned inputs) whose records name a tenant.
+    pub host_tenants: TenantCensus,
+    /// Cloud records naming no tenant, held back for attribution, with their identity.
+    held: Vec<(Event, u128)>,
 }
 
 /// Counts of the whole scan besides the per-input summaries.
@@ -219,11 +241,12 @@ where
         })
         .collect();
     progress.finish_and_clear();
-    join(results, config, &select)
+    join(inputs, results, config, &select)
 }
 
 /// The sequential pass: duplicates across inputs, then 4104 parts across inputs.
 fn join<S, T, F>(
+    inputs: &[Input],
     mut results: Vec<InputResult<S, T>>,
     config: &ScanConfig,
     select: &F,
@@ -248,6 +271,7 @@ where
                     result.selected_keys.push(key);
                 }
             }
+            result.held.retain(|(_, key)| !before.contains(key));
             result.summary.duplicates += before.len() as u64;
             stats.duplicates += before.len() as u64;
         }
@@ -257,6 +281,22 @@ where
             holder.insert(part.origin.clone(), index);
             parts.push(part);
         }
+    }
+    // Tenant attribution: a census per folder (the inputs of one folder are one tenant's
+    // export, or several tenants' that the records themselves tell apart).
+    let mut folders: BTreeMap<PathBuf, TenantCensus> = BTreeMap::new();
+    for (input, result) in inputs.iter().zip(&results) {
+        folders
+            .entry(folder(input))
+            .or_default()
+            .merge(&result.tenants);
+    }
+    for (index, (input, result)) in inputs.iter().zip(results.iter_mut()).enumerate() {
+        let dir = folder(input);
+        let census = folders.get(&dir).cloned().unwrap_or_default();
+        result.host_tenants = enclosing(&folders, &dir);
+        let mut select_one = |state: &mut S, event: Arc<Event>| select(index, state, event);
+        attribute_held(result, &census, &mut select_one);
     }
     let mut batch = Vec::new();
     let emit = |batch: &mut Vec<Result<Event, RecordError>>,
@@ -297,6 +337,56 @@ where
     }
 }
 
+/// The folder an input belongs to (`-` for standard input).
+fn folder(input: &Input) -> PathBuf {
+    match input {
+        Input::File(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        Input::Stdin => PathBuf::from("-"),
+    }
+}
+
+/// The census of the nearest folder at or above `dir` whose inputs (its own and its
+/// sub-folders') name a tenant.
+fn enclosing(folders: &BTreeMap<PathBuf, TenantCensus>, dir: &Path) -> TenantCensus {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        let mut census = TenantCensus::default();
+        for (f, c) in folders {
+            if f.starts_with(d) || d.as_os_str().is_empty() {
+                census.merge(c);
+            }
+        }
+        if !census.tenants().is_empty() {
+            return census;
+        }
+        at = d.parent();
+    }
+    TenantCensus::default()
+}
+
+/// Attribute the held-back records of one input and hand them to `select`.
+fn attribute_held<S, T, F>(result: &mut InputResult<S, T>, census: &TenantCensus, select: &mut F)
+where
+    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
+{
+    for (mut event, key) in std::mem::take(&mut result.held) {
+        match census.attribute(&mut event) {
+            Some(how) => {
+                *result
+                    .summary
+                    .attributed
+                    .entry(how.as_str().to_owned())
+                    .or_default() += 1;
+            }
+            None => result.summary.unattributed += 1,
+        }
+        if let Some(kept) = select(&mut result.state, Arc::new(event)) {
+            result.selected.push(kept);
+            result.selected_keys.push(key);
+        }
+    }
+}
+
 fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
     if !wanted || len == 0 {
         return ProgressBar::hidden();
@@ -328,6 +418,9 @@ where
     normalizer.finish(&mut batch);
     drain(&mut batch, &mut result, config, select);
     result.normalize.add(normalizer.stats());
+    let census = result.tenants.clone();
+    result.host_tenants = census.clone();
+    attribute_held(&mut result, &census, select);
     result
 }
 
@@ -354,6 +447,9 @@ where
         seen: HashSet::new(),
         pending_parts: Vec::new(),
         normalize: NormalizeStats::default(),
+        tenants: TenantCensus::default(),
+        host_tenants: TenantCensus::default(),
+        held: Vec::new(),
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
@@ -418,6 +514,11 @@ fn drain<S, T, F>(
                     result.summary.duplicates += 1;
                     continue;
                 }
+                if event.tenant().is_none() && names_tenant(event.source) {
+                    result.held.push((event, key));
+                    continue;
+                }
+                result.tenants.observe(&event);
                 let event = Arc::new(event);
                 if let Some(kept) = select(&mut result.state, Arc::clone(&event)) {
                     if let Some(budget) = &config.memory

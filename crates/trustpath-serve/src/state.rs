@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use trustpath_analytics::{Baseline, Detector, Matched};
 use trustpath_event::{Event, RecordError};
-use trustpath_normalize::{NormalizeOptions, Normalizer};
+use trustpath_normalize::{NormalizeOptions, Normalizer, TenantCensus, names_tenant};
 use trustpath_read::ReadOptions;
 use trustpath_report::Finding;
 
@@ -50,6 +50,9 @@ pub struct TenantState {
     /// Record identities ([`trustpath_event::record_digest`]) of `matched`: a record
     /// delivered again (a re-sent batch, overlapping exports) is used once, as in a hunt.
     pub seen: std::collections::HashSet<u128>,
+    /// Tenants named by the records of this subject token (the hunt's "folder"): records
+    /// naming no tenant are attributed from it, as `hunt` does.
+    pub census: TenantCensus,
 }
 
 /// The persisted form of a [`TenantState`].
@@ -108,6 +111,8 @@ impl PartitionState {
             .tenants
             .into_iter()
             .map(|(id, t)| {
+                let mut census = TenantCensus::default();
+                t.retained.iter().for_each(|e| census.observe(e));
                 let matched: Vec<Matched> = t
                     .retained
                     .into_iter()
@@ -118,6 +123,7 @@ impl PartitionState {
                     .map(|m| trustpath_event::record_digest(&m.event))
                     .collect();
                 let state = TenantState {
+                    census,
                     matched,
                     seen,
                     first_seen: t.first_seen,
@@ -212,6 +218,9 @@ pub struct IngestReport {
     pub poison: u64,
     /// Matched events whose record was already retained (same identity), used once.
     pub duplicates: u64,
+    /// Cloud records naming no tenant that the subject's records could not attribute
+    /// (kept out of every tenant's findings).
+    pub unattributed: u64,
 }
 
 /// Correlation settings plus the detector, shared by every partition.
@@ -280,8 +289,9 @@ impl Processor {
                 tenant.matched.push(m);
             }
         };
+        let mut events = Vec::new();
         read_events(&msg, &mut |item| match item {
-            Ok(event) => on_event(Arc::new(event), tenant),
+            Ok(event) => events.push(event),
             Err(e) => {
                 report.malformed += 1;
                 if errors.len() < MAX_KEPT_ERRORS {
@@ -289,6 +299,20 @@ impl Processor {
                 }
             }
         });
+        // Tenant attribution before matching, with the function `hunt` uses: the
+        // subject's records (this message's included) are the folder.
+        events.iter().for_each(|e| tenant.census.observe(e));
+        let mut unattributed = 0;
+        for mut event in events {
+            if event.tenant().is_none()
+                && tenant.census.attribute(&mut event).is_none()
+                && names_tenant(event.source)
+            {
+                unattributed += 1;
+            }
+            on_event(Arc::new(event), tenant);
+        }
+        report.unattributed = unattributed;
         if report.late > 0 {
             out.push(self.publication(
                 PublicationKind::Late,
@@ -744,6 +768,57 @@ mod tests {
         assert_eq!(
             tenant.first_seen["a@contoso.com"].to_string(),
             "2025-03-03T14:00:00Z"
+        );
+    }
+
+    /// A Graph directory audit (no tenant id in the record) naming a partner.
+    fn graph_audit() -> Vec<u8> {
+        serde_json::to_vec(&json!([{"id": "Directory_1", "category": "DirectoryManagement",
+            "correlationId": "c1", "result": "success", "resultReason": "",
+            "activityDisplayName": "Add partner to company", "activityDateTime": "2025-03-03T19:00:00Z",
+            "loggedByService": "Core Directory", "operationType": "Add",
+            "initiatedBy": {"app": null, "user": {"id": "u1", "displayName": null,
+                "userPrincipalName": "tech@partner.example", "ipAddress": "203.0.113.45",
+                "userType": null, "homeTenantId": "c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f", "homeTenantName": null}},
+            "targetResources": [{"id": "x", "displayName": "Partner", "type": "Other",
+                "userPrincipalName": null, "groupType": null, "modifiedProperties": [
+                    {"displayName": "PartnerTenantId", "oldValue": null,
+                     "newValue": "\"c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f\""}]}],
+            "additionalDetails": []}]))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_record_naming_no_tenant_takes_its_subjects_tenant_or_stays_unattributed() {
+        let p = processor();
+        // Alone on its subject: nothing names a tenant, so it stays unattributed.
+        let mut state = PartitionState::default();
+        let mut out = Vec::new();
+        let audit = graph_audit();
+        let report = p.ingest(&mut state, message(1, &audit), &mut out);
+        assert_eq!((report.events, report.unattributed), (1, 1));
+        assert!(
+            state.tenants["t1"]
+                .matched
+                .iter()
+                .all(|m| m.event.tenant().is_none())
+        );
+        // After the subject's own records named t1, the same audit is t1's (as in hunt,
+        // where the folder's records decide), with the partner derived under it.
+        let mut state = PartitionState::default();
+        let first = ual("2025-03-03T18:00:00", "a");
+        p.ingest(&mut state, message(1, &first), &mut out);
+        let report = p.ingest(&mut state, message(2, &audit), &mut out);
+        assert_eq!((report.events, report.unattributed), (1, 0));
+        let m = state.tenants["t1"]
+            .matched
+            .iter()
+            .find(|m| m.event.operation() == Some("Add partner to company"))
+            .unwrap();
+        assert_eq!(m.event.tenant(), Some("t1"));
+        assert_eq!(
+            m.event.get("tp.partner_tenant"),
+            Some(&json!("c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f"))
         );
     }
 

@@ -44,7 +44,7 @@ pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
             trustpath_read::Input::Stdin => true,
         })
         .collect();
-    let result = scan(
+    let mut result = scan(
         &inputs,
         &ScanConfig::default(),
         |b: &mut Baseline, event| {
@@ -52,6 +52,11 @@ pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
             detector.match_shared(event)
         },
     );
+    for input in &mut result.inputs {
+        for m in &mut input.selected {
+            detector.attribute(m, &input.host_tenants);
+        }
+    }
     let events = result.inputs.iter().map(|r| r.summary.events).sum();
     let skipped = result.inputs.iter().map(|r| r.summary.error_count()).sum();
     let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();

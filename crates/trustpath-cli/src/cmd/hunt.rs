@@ -63,7 +63,7 @@ pub fn execute(
     let all: Vec<&trustpath_context::Context> =
         contexts.contexts.iter().map(|(c, _, _)| c).collect();
     let config = super::scan_config(input, &all, progress);
-    let result = trustpath_pipeline::scan_indexed(
+    let mut result = trustpath_pipeline::scan_indexed(
         &inputs,
         &config,
         |index, state: &mut InputState, event| {
@@ -81,6 +81,14 @@ pub fn execute(
                 .map(|m| (which, m))
         },
     );
+    // Host events name no tenant: they take the tenant of their folder's records.
+    for input in &mut result.inputs {
+        for (which, m) in &mut input.selected {
+            if let Some(detector) = detectors.get(*which) {
+                detector.attribute(m, &input.host_tenants);
+            }
+        }
+    }
     let mut summary = RunSummary::default();
     let mut errors: Vec<RecordError> = missing.clone();
     if !missing.is_empty() {
