@@ -669,10 +669,11 @@ fn authorise(
     };
     let mut covered: BTreeSet<String> = BTreeSet::new();
     let mut missing: Vec<String> = Vec::new();
-    let ticket_for = |actors: &[String], target: &str, action: &str, time: Timestamp| {
+    // A ticket that names a tenant covers only that tenant's changes.
+    let ticket_for = |actors: &[String], target: &str, action: &str, event: &Event| {
         actors
             .iter()
-            .find_map(|a| context.matching_ticket(a, target, action, time))
+            .find_map(|a| context.matching_ticket_in(event.tenant(), a, target, action, event.time))
             .map(|t| t.id.clone())
     };
     let own_actor = |event: &Event, step: usize| -> Vec<String> {
@@ -692,7 +693,7 @@ fn authorise(
         }
         let mut actors = own_actor(r, 0);
         actors.extend(partner_names.iter().cloned());
-        match ticket_for(&actors, "", r.operation().unwrap_or(""), r.time) {
+        match ticket_for(&actors, "", r.operation().unwrap_or(""), r) {
             Some(id) => {
                 covered.insert(id);
             }
@@ -704,6 +705,11 @@ fn authorise(
         let action = tuning::action_of(d);
         let by_partner = world.acting_partner(d, 1).as_deref() == Some(partner_tenant);
         for (mailbox, _) in granted(d) {
+            // A ticket first: it is what a reviewer looks up.
+            if let Some(id) = ticket_for(&actors, &mailbox, &action, d) {
+                covered.insert(id);
+                continue;
+            }
             // The approved partner's own technician, inside its support window (or, with no
             // windows configured, on a mailbox partners may manage).
             if let Some(p) = approved
@@ -716,16 +722,11 @@ fn authorise(
                 covered.insert(format!("approved partner {} (support window)", p.name));
                 continue;
             }
-            match ticket_for(&actors, &mailbox, &action, d.time) {
-                Some(id) => {
-                    covered.insert(id);
-                }
-                None => missing.push(format!(
-                    "{action} on {mailbox} by {} at {}",
-                    d.actor().unwrap_or("an unknown actor"),
-                    d.time
-                )),
-            }
+            missing.push(format!(
+                "{action} on {mailbox} by {} at {}",
+                d.actor().unwrap_or("an unknown actor"),
+                d.time
+            ));
         }
     }
     for a in &chain.accesses {
@@ -738,7 +739,7 @@ fn authorise(
         let mut actors = own_actor(a, 2);
         actors.extend(partner_names.iter().cloned());
         let mailbox = accessed_mailbox(a).unwrap_or_default();
-        match ticket_for(&actors, &mailbox, a.operation().unwrap_or(""), a.time) {
+        match ticket_for(&actors, &mailbox, a.operation().unwrap_or(""), a) {
             Some(id) => {
                 covered.insert(id);
             }
