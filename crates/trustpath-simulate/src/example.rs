@@ -52,8 +52,8 @@ impl Default for ExampleConfig {
             seed: 20_250_303,
             // Monday 2025-03-03T00:00:00Z.
             start: Timestamp::from_second(1_740_960_000).unwrap_or(Timestamp::UNIX_EPOCH),
-            days: 21,
-            users: 44,
+            days: 29,
+            users: 26,
         }
     }
 }
@@ -644,10 +644,11 @@ fn plant_all(w: &mut World) {
     );
     w.plant(&s, t, true, chains::an1051);
 
-    // P08: AN1347 untrusted partner Adatum (Sentinel slices).
+    // P08: AN1347 untrusted partner Adatum (Sentinel slices), more than 8 days after
+    // every other partner's chain (its GDAP role assignment is AN1350 step-1 material).
     let ad = adatum();
     let s = Scenario {
-        start: w.day(6, 1, 15),
+        start: w.day(28, 1, 15),
         partner: ad.clone(),
         seed: 108,
         ..base.clone()
