@@ -151,19 +151,19 @@ pub fn directory_audit(
     initiator: &Initiator<'_>,
     targets: &[TargetResource<'_>],
 ) -> Map<String, Value> {
-    let encoded: Vec<(&str, &str, &str, Vec<(&str, String)>)> = targets
+    let encoded: Vec<Vec<(&str, String)>> = targets
         .iter()
-        .map(|(kind, name, id, props)| {
-            let props = props
+        .map(|(_, _, _, props)| {
+            props
                 .iter()
                 .map(|(n, v)| (*n, Value::String((*v).to_string()).to_string()))
-                .collect();
-            (*kind, *name, *id, props)
+                .collect()
         })
         .collect();
-    let raw: Vec<RawTargetResource<'_>> = encoded
+    let raw: Vec<RawTargetResource<'_>> = targets
         .iter()
-        .map(|(kind, name, id, props)| {
+        .zip(&encoded)
+        .map(|((kind, name, id, _), props)| {
             (
                 *kind,
                 *name,
