@@ -11,13 +11,15 @@
 //! * AN1347: partner sign-ins without MFA and a Global Administrator role assignment by
 //!   the GDAP service principal.
 
-use crate::entra::{GDAP_APP, GDAP_OFFLINE_APP, Initiator, SignIn, directory_audit, sign_in};
+use crate::entra::{
+    GDAP_APP, GDAP_OFFLINE_APP, Initiator, SignIn, directory_audit, directory_audit_raw, sign_in,
+};
 use crate::record::{Body, Record};
 use crate::rng::Rng;
 use crate::scenario::Scenario;
 use crate::ual::{
-    Actor, MailboxAction, aad, exchange_admin, exchange_object, mail_items_accessed, mailbox_item,
-    user_type,
+    AadActor, Actor, MailboxAction, aad, aad_directory, exchange_admin, exchange_object,
+    mail_items_accessed, mailbox_item, user_type,
 };
 use crate::windows::{
     HostUser, ProcessStart, module_logging, powershell_image, process_4688, script_block, sysmon_1,
@@ -124,19 +126,23 @@ pub(crate) fn an1350(c: &mut Chain<'_>, relationship: bool, all_delegations: boo
             "AN1350 step 1: Add partner to company (Entra)",
             Body::DirectoryAudit(body),
         );
+        // The target is the policy object; the partner tenant is in the modified
+        // properties (Entra writes `newValue` JSON-encoded).
         let t = c.at(6);
-        let body = directory_audit(
+        let policy = c.rng.guid();
+        let tenant = serde_json::Value::String(partner.tenant_id.clone()).to_string();
+        let body = directory_audit_raw(
             c.rng,
             t,
             "CrossTenantAccessSettings",
             "Update a partner cross-tenant access setting",
             "Update",
-            &Initiator::App(GDAP_APP, "Partner Customer Delegated Administration"),
+            &Initiator::App(GDAP_APP, GDAP_APP_NAME),
             &[(
                 "Policy",
-                "CrossTenantAccessPolicy",
-                &partner.tenant_id,
-                vec![("isServiceProvider", "true")],
+                "",
+                &policy,
+                vec![("tenantId", &tenant), ("isServiceProvider", "true")],
             )],
         );
         c.push(
@@ -177,6 +183,216 @@ pub(crate) fn an1350(c: &mut Chain<'_>, relationship: bool, all_delegations: boo
     if access {
         partner_access(c, &tech, &ip);
     }
+}
+
+/// Display name of [`GDAP_APP`].
+const GDAP_APP_NAME: &str = "Partner Customer Delegated Administration";
+/// Display name of [`GDAP_OFFLINE_APP`].
+const GDAP_OFFLINE_APP_NAME: &str = "Partner Customer Delegated Admin Offline Processor";
+
+/// AN1350 over GDAP only (no DAP `Add partner to company`): (1) the customer-side GDAP
+/// evidence in the unified audit log (AzureActiveDirectory workload: `Add service
+/// principal.` of the partner first-party app, `Add a partner to cross-tenant access
+/// setting.` with the partner tenant in `ModifiedProperties` as a JSON-encoded list, `Add
+/// member to role.` of the partner's group by the offline processor) and the same three
+/// activities in the Entra directory audit; (2) FullAccess for the technician
+/// (`UserType` 9); (3) two failed `serviceProvider` sign-ins (tagged `failed_tag`: they
+/// are look-alikes, not access), then a successful one and `MailItemsAccessed`
+/// (LogonType 6) from the partner IP.
+pub(crate) fn an1350_gdap(c: &mut Chain<'_>, failed_tag: Option<usize>) {
+    let s = c.s;
+    let partner = &s.partner;
+    let ip = c.partner_ip(0);
+    let tech = Actor::partner(s, &ip);
+    let gdap_sp = c.rng.guid();
+    let offline_sp = c.rng.guid();
+    let policy = c.rng.guid();
+    let group_id = c.rng.guid();
+    let role_object = c.rng.guid();
+    let group = format!("{} Admin Agents", partner.name);
+    let exchange_admin_role = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+    let gdap = AadActor::App(GDAP_APP, GDAP_APP_NAME, &gdap_sp);
+    let offline = AadActor::App(GDAP_OFFLINE_APP, GDAP_OFFLINE_APP_NAME, &offline_sp);
+    let listed = |v: &str| format!("[\"{v}\"]");
+
+    // Unified audit log, AzureActiveDirectory workload.
+    let t = c.at(0);
+    let body = aad_directory(
+        c.rng,
+        s,
+        t,
+        &gdap,
+        "Add service principal.",
+        GDAP_OFFLINE_APP,
+        &[
+            (&offline_sp, 2),
+            (GDAP_OFFLINE_APP_NAME, 1),
+            (GDAP_OFFLINE_APP, 2),
+        ],
+        &s.tenant_id,
+        &[
+            ("AccountEnabled", "[true]", "[]"),
+            ("AppPrincipalId", &listed(GDAP_OFFLINE_APP), "[]"),
+            ("DisplayName", &listed(GDAP_OFFLINE_APP_NAME), "[]"),
+            ("ServicePrincipalName", &listed(GDAP_OFFLINE_APP), "[]"),
+        ],
+    );
+    c.push(
+        t,
+        "AN1350 step 1 (GDAP): Add service principal. of the partner first-party app (UAL)",
+        Body::Ual(body),
+    );
+    let t = c.at(1);
+    let body = aad_directory(
+        c.rng,
+        s,
+        t,
+        &gdap,
+        "Add a partner to cross-tenant access setting.",
+        &policy,
+        &[(&policy, 2), ("CrossTenantAccessPolicy", 1)],
+        &s.tenant_id,
+        &[
+            ("tenantId", &listed(&partner.tenant_id), "[]"),
+            ("isServiceProvider", "[true]", "[]"),
+        ],
+    );
+    c.push(
+        t,
+        "AN1350 step 1 (GDAP): Add a partner to cross-tenant access setting. (UAL)",
+        Body::Ual(body),
+    );
+    let t = c.at(3);
+    let body = aad_directory(
+        c.rng,
+        s,
+        t,
+        &offline,
+        "Add member to role.",
+        &group_id,
+        &[(&group_id, 2), (&group, 1), ("Group", 2)],
+        &partner.tenant_id,
+        &[
+            ("Role.ObjectID", &role_object, ""),
+            ("Role.DisplayName", "Exchange Administrator", ""),
+            ("Role.TemplateId", exchange_admin_role, ""),
+            (
+                "Role.WellKnownObjectName",
+                "ExchangeServiceAdministrator",
+                "",
+            ),
+        ],
+    );
+    c.push(
+        t,
+        "AN1350 step 1 (GDAP): Add member to role. by the offline processor (UAL)",
+        Body::Ual(body),
+    );
+
+    // The same activities in the Entra directory audit.
+    let gdap_init = Initiator::App(GDAP_APP, GDAP_APP_NAME);
+    let t = c.at(0);
+    let body = directory_audit_raw(
+        c.rng,
+        t,
+        "ApplicationManagement",
+        "Add service principal",
+        "Add",
+        &gdap_init,
+        &[(
+            "ServicePrincipal",
+            GDAP_OFFLINE_APP_NAME,
+            &offline_sp,
+            vec![
+                ("AccountEnabled", "[true]"),
+                ("AppPrincipalId", &listed(GDAP_OFFLINE_APP)),
+                ("DisplayName", &listed(GDAP_OFFLINE_APP_NAME)),
+                ("ServicePrincipalName", &listed(GDAP_OFFLINE_APP)),
+            ],
+        )],
+    );
+    c.push(
+        t,
+        "AN1350 step 1 (GDAP): Add service principal (Entra)",
+        Body::DirectoryAudit(body),
+    );
+    let t = c.at(1);
+    let quoted = serde_json::Value::String(partner.tenant_id.clone()).to_string();
+    let body = directory_audit_raw(
+        c.rng,
+        t,
+        "CrossTenantAccessSettings",
+        "Add a partner to cross-tenant access setting",
+        "Add",
+        &gdap_init,
+        &[(
+            "Policy",
+            "",
+            &policy,
+            vec![("tenantId", &quoted), ("isServiceProvider", "true")],
+        )],
+    );
+    c.push(
+        t,
+        "AN1350 step 1 (GDAP): Add a partner to cross-tenant access setting (Entra)",
+        Body::DirectoryAudit(body),
+    );
+    let t = c.at(3);
+    let body = directory_audit(
+        c.rng,
+        t,
+        "RoleManagement",
+        "Add member to role",
+        "Assign",
+        &Initiator::App(GDAP_OFFLINE_APP, GDAP_OFFLINE_APP_NAME),
+        &[
+            (
+                "Role",
+                "Exchange Administrator",
+                &role_object,
+                vec![
+                    ("Role.DisplayName", "Exchange Administrator"),
+                    ("Role.TemplateId", exchange_admin_role),
+                ],
+            ),
+            ("Group", &group, &group_id, vec![]),
+        ],
+    );
+    c.push(
+        t,
+        "AN1350 step 1 (GDAP): Add member to role by the offline processor (Entra)",
+        Body::DirectoryAudit(body),
+    );
+
+    // Failed sign-ins of the technician before the delegation: look-alikes of access.
+    let plant = c.plant;
+    c.plant = failed_tag;
+    for minutes in [40, 43] {
+        let t = c.at(minutes);
+        let body = sign_in(
+            c.rng,
+            s,
+            t,
+            &SignIn {
+                upn: &partner.technician,
+                home_tenant: &partner.tenant_id,
+                ip: &ip,
+                cross_tenant: "serviceProvider",
+                auth_requirement: "multiFactorAuthentication",
+                app: crate::entra::APPS[0],
+                interactive: true,
+                error_code: 50126,
+            },
+        );
+        c.push(
+            t,
+            "look-alike: failed serviceProvider sign-in of the partner technician",
+            Body::SignIn(body),
+        );
+    }
+    c.plant = plant;
+    delegations(c, &tech, false);
+    partner_access(c, &tech, &ip);
 }
 
 fn delegations(c: &mut Chain<'_>, tech: &Actor, all: bool) {

@@ -140,7 +140,8 @@ pub enum Initiator<'a> {
 /// A target of a directory change: (type, display name, id, modified properties).
 pub type TargetResource<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>);
 
-/// A Graph `directoryAudit` object.
+/// A Graph `directoryAudit` object; every modified property's `newValue` is the JSON
+/// encoding of a string (`"\"Exchange Administrator\""`).
 pub fn directory_audit(
     rng: &mut Rng,
     time: Timestamp,
@@ -149,6 +150,53 @@ pub fn directory_audit(
     operation_type: &str,
     initiator: &Initiator<'_>,
     targets: &[TargetResource<'_>],
+) -> Map<String, Value> {
+    let encoded: Vec<Vec<(&str, String)>> = targets
+        .iter()
+        .map(|(_, _, _, props)| {
+            props
+                .iter()
+                .map(|(n, v)| (*n, Value::String((*v).to_string()).to_string()))
+                .collect()
+        })
+        .collect();
+    let raw: Vec<RawTargetResource<'_>> = targets
+        .iter()
+        .zip(&encoded)
+        .map(|((kind, name, id, _), props)| {
+            (
+                *kind,
+                *name,
+                *id,
+                props.iter().map(|(n, v)| (*n, v.as_str())).collect(),
+            )
+        })
+        .collect();
+    directory_audit_raw(
+        rng,
+        time,
+        category,
+        activity,
+        operation_type,
+        initiator,
+        &raw,
+    )
+}
+
+/// A target whose modified properties carry `newValue` exactly as given (already JSON
+/// encoded: `"[\"9a8b…\"]"`, `"[true]"`, `"\"Policy\""`).
+pub type RawTargetResource<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>);
+
+/// A Graph `directoryAudit` object whose modified properties are given JSON-encoded, as
+/// Entra writes them (`newValue` of `Add service principal` is a list: `"[\"…\"]"`).
+pub fn directory_audit_raw(
+    rng: &mut Rng,
+    time: Timestamp,
+    category: &str,
+    activity: &str,
+    operation_type: &str,
+    initiator: &Initiator<'_>,
+    targets: &[RawTargetResource<'_>],
 ) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(
@@ -180,7 +228,7 @@ pub fn directory_audit(
         .map(|(kind, name, id, props)| {
             let props: Vec<Value> = props
                 .iter()
-                .map(|(n, v)| json!({"displayName": n, "oldValue": Value::Null, "newValue": format!("\"{v}\"")}))
+                .map(|(n, v)| json!({"displayName": n, "oldValue": Value::Null, "newValue": v}))
                 .collect();
             json!({"id": id, "displayName": name, "type": kind, "userPrincipalName": Value::Null, "groupType": Value::Null, "modifiedProperties": props})
         })

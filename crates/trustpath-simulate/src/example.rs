@@ -52,8 +52,8 @@ impl Default for ExampleConfig {
             seed: 20_250_303,
             // Monday 2025-03-03T00:00:00Z.
             start: Timestamp::from_second(1_740_960_000).unwrap_or(Timestamp::UNIX_EPOCH),
-            days: 14,
-            users: 60,
+            days: 29,
+            users: 26,
         }
     }
 }
@@ -71,6 +71,11 @@ pub struct GroundTruth {
     pub files: Vec<FileTruth>,
     /// Every planted chain and look-alike.
     pub plants: Vec<PlantTruth>,
+    /// Records that resemble a planted chain but must not be reported (or must not be
+    /// cited as evidence): internal delegations from the office NAT, an internal B2B
+    /// cross-tenant setting, an approved partner's authorised work, failed sign-ins.
+    #[serde(default)]
+    pub lookalikes: Vec<LookalikeTruth>,
     /// Every non-system mailbox permission grant or removal, with its state at the end.
     pub grants: Vec<GrantTruth>,
     /// ServiceHost (system) permission cmdlets in the data: noise, not in `grants`.
@@ -116,6 +121,10 @@ pub struct PlantTruth {
     pub expect_finding: bool,
     /// The ticket that must mark the finding authorised, if any.
     pub expected_ticket: Option<String>,
+    /// The finding expected: `alert` or `hunting lead`; empty when either is right (an
+    /// authorised chain of an approved partner may be partial).
+    #[serde(default)]
+    pub expected_kind: String,
     /// Customer tenant.
     pub tenant: String,
     /// Partner name, if a partner acts.
@@ -146,6 +155,35 @@ pub struct PlantRecord {
     /// The step it implements.
     pub step: String,
 }
+
+/// Records that look like (part of) a chain but are not one: what must stay silent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LookalikeTruth {
+    /// `L01`, `L02`, …
+    pub id: String,
+    /// What it resembles (`AN1350 steps 2-3`, …).
+    pub resembles: String,
+    /// What happens.
+    pub description: String,
+    /// Analytics that must not report it: no finding of these cites any of its records.
+    pub silent: Vec<String>,
+    /// In words, what must stay silent and why.
+    pub must_stay_silent: String,
+    /// The acting account(s).
+    pub actor: String,
+    /// Mailbox involved, if any.
+    pub mailbox: String,
+    /// The records, in time order.
+    pub records: Vec<PlantRecord>,
+}
+
+/// `Record::plant` values from this one on tag look-alike records (index
+/// `plant - LOOKALIKE_TAG` in [`GroundTruth::lookalikes`]), not plants.
+pub(crate) const LOOKALIKE_TAG: usize = 1_000_000;
+
+/// The shared public address of the Contoso office (NAT): internal admins and their
+/// delegates all appear from it.
+const OFFICE_NAT: &str = "198.18.10.1";
 
 /// One permission grant (and its removal, if any).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -259,6 +297,7 @@ struct World {
     users: Vec<Person>,
     placed: Vec<Placed>,
     plants: Vec<PlantTruth>,
+    lookalikes: Vec<LookalikeTruth>,
     grants: Vec<GrantTruth>,
     system_cmdlets: usize,
     tickets: Vec<String>,
@@ -363,6 +402,7 @@ impl World {
             users,
             placed: Vec::new(),
             plants: Vec::new(),
+            lookalikes: Vec::new(),
             grants: Vec::new(),
             system_cmdlets: 0,
             tickets: Vec::new(),
@@ -376,6 +416,25 @@ impl World {
 
     fn add(&mut self, record: Record, sliced: bool) {
         self.placed.push(Placed { record, sliced });
+    }
+
+    /// Registers a look-alike; its records carry the returned tag in `Record::plant`.
+    fn lookalike(&mut self, truth: LookalikeTruth) -> usize {
+        self.lookalikes.push(truth);
+        LOOKALIKE_TAG + self.lookalikes.len() - 1
+    }
+
+    /// A UAL record of look-alike `tag`.
+    fn add_tagged(&mut self, tag: usize, time: Timestamp, step: &str, body: Body) {
+        self.add(
+            Record {
+                time,
+                step: step.into(),
+                plant: Some(tag),
+                body,
+            },
+            false,
+        );
     }
 
     /// Runs a chain builder as plant `truth`, its records going to the slices if `sliced`.
@@ -412,6 +471,12 @@ fn truth(
         description: description.into(),
         expect_finding: true,
         expected_ticket: None,
+        expected_kind: match kind {
+            "partial" => "hunting lead",
+            "authorised" => "",
+            _ => "alert",
+        }
+        .into(),
         tenant: s.tenant_id.clone(),
         partner: None,
         partner_tenant: None,
@@ -479,7 +544,7 @@ fn plant_all(w: &mut World) {
     // P03: approved partner Northwind, inside its support window, with a ticket.
     let nw = northwind();
     let s = Scenario {
-        start: w.day(2, 10, 5),
+        start: w.day(0, 10, 5),
         mailbox: format!("payroll@{d}"),
         trustee: nw.technician.clone(),
         partner: nw.clone(),
@@ -500,8 +565,8 @@ fn plant_all(w: &mut World) {
     t.expected_ticket = Some("CHG0041".into());
     w.tickets.push(format!(
         "CHG0041,{},{},{},payroll@{d},MailboxPermission",
-        iso_z(w.day(2, 9, 0)),
-        iso_z(w.day(2, 17, 0)),
+        iso_z(w.day(0, 9, 0)),
+        iso_z(w.day(0, 17, 0)),
         nw.technician
     ));
     w.plant(&s, t, false, |c| chains::an1350(c, false, false, true));
@@ -579,10 +644,11 @@ fn plant_all(w: &mut World) {
     );
     w.plant(&s, t, true, chains::an1051);
 
-    // P08: AN1347 untrusted partner Adatum (Sentinel slices).
+    // P08: AN1347 untrusted partner Adatum (Sentinel slices), more than 8 days after
+    // every other partner's chain (its GDAP role assignment is AN1350 step-1 material).
     let ad = adatum();
     let s = Scenario {
-        start: w.day(6, 1, 15),
+        start: w.day(28, 1, 15),
         partner: ad.clone(),
         seed: 108,
         ..base.clone()
@@ -604,8 +670,285 @@ fn plant_all(w: &mut World) {
 
     // P09: authorised admin grant from the admin workstation with a ticket (removed later).
     admin_grant(w, 9);
+    tailspin_gdap(w, 10);
+    lookalikes(w);
     grants_from_plants(w);
     helpdesk_grants(w);
+}
+
+fn tailspin() -> PartnerSpec {
+    PartnerSpec {
+        name: "Tailspin Managed IT".into(),
+        tenant_id: "7a115b1d-4e2f-4c3a-9b8d-6e5f4a3b2c1d".into(),
+        domain: "tailspin-managed.example".into(),
+        ips: vec!["192.0.2.61".into(), "192.0.2.62".into()],
+        technician: "j.rivera@tailspin-managed.example".into(),
+    }
+}
+
+/// P10: a partner unknown to the context reaches the tenant through GDAP only (no
+/// `Add partner to company`): the partner first-party apps add their service principal,
+/// the service-provider cross-tenant setting and the role assignment of the partner's
+/// group (unified audit log and Entra), the technician fails to sign in twice, grants
+/// himself FullAccess on finance-ar@ and reads it. Saturday night, more than 8 days after
+/// every other partner's chain.
+fn tailspin_gdap(w: &mut World, id: usize) {
+    let base = w.tenant.clone();
+    let d = base.domain.clone();
+    let ts = tailspin();
+    let s = Scenario {
+        start: w.day(19, 20, 30),
+        mailbox: format!("finance-ar@{d}"),
+        trustee: ts.technician.clone(),
+        partner: ts.clone(),
+        seed: 110,
+        ..base
+    };
+    let t = with_partner(
+        truth(
+            id,
+            "AN1350",
+            "malicious",
+            "Unknown partner Tailspin reaches the tenant through GDAP only: its first-party apps add their service principal, the service-provider cross-tenant access setting and the Exchange Administrator role for its group (UAL AzureActiveDirectory and Entra directory audit); after two failed sign-ins its technician grants himself FullAccess on finance-ar@ and reads it from the partner IP.",
+            &s,
+            &ts.technician,
+        ),
+        &ts,
+    );
+    let failed = w.lookalike(LookalikeTruth {
+        id: String::new(),
+        resembles: "AN1350 step 3".into(),
+        description: "Two failed serviceProvider sign-ins (errorCode 50126) of the Tailspin technician before its delegation, from its own IP.".into(),
+        silent: vec!["AN1350".into()],
+        must_stay_silent: "A failed sign-in is not access: no AN1350 finding cites these records (P10's finding cites only the successful sign-in and the mailbox reads).".into(),
+        actor: ts.technician.clone(),
+        mailbox: String::new(),
+        records: Vec::new(),
+    });
+    w.plant(&s, t, false, |c| chains::an1350_gdap(c, Some(failed)));
+}
+
+/// The look-alikes: each must stay silent (see [`LookalikeTruth::must_stay_silent`]).
+fn lookalikes(w: &mut World) {
+    let s = w.tenant.clone();
+    let d = s.domain.clone();
+    // L: an internal admin delegates from the office NAT and the delegate reads from the
+    // same NAT, inside Fabrikam's P01 window and inside Tailspin's P10 window.
+    for (day, hour, admin, mailbox, delegate, inside) in [
+        (
+            9,
+            10,
+            "helpdesk",
+            "hr-team",
+            "megan.vance",
+            "Fabrikam's P01 window",
+        ),
+        (
+            20,
+            11,
+            "admin",
+            "sales-team",
+            "lee.vance",
+            "Tailspin's P10 window",
+        ),
+    ] {
+        let admin = format!("{admin}@{d}");
+        let mailbox = format!("{mailbox}@{d}");
+        let delegate = format!("{delegate}@{d}");
+        let tag = w.lookalike(LookalikeTruth {
+            id: String::new(),
+            resembles: "AN1350 steps 2-3".into(),
+            description: format!("Listed admin {admin} grants {delegate} FullAccess on {mailbox} from the office NAT {OFFICE_NAT}; the delegate reads the mailbox (LogonType 2) from the same NAT, inside {inside}."),
+            silent: vec!["AN1350".into(), "AN1051".into()],
+            must_stay_silent: format!("No partner acts: no AN1350 finding (alert or lead) cites these records or names {mailbox}; the office NAT never becomes a partner IP. A listed admin's grant on a non-sensitive mailbox raises no AN1051 finding."),
+            actor: admin.clone(),
+            mailbox: mailbox.clone(),
+            records: Vec::new(),
+        });
+        let time = w.day(day, hour, 30);
+        internal_delegation(w, tag, time, &admin, &mailbox, &delegate);
+    }
+
+    // L: the tenant's own admin adds a B2B collaboration partner to the cross-tenant
+    // access settings ("partner" is XTAP's word for any external organisation), then
+    // delegates and the delegate reads, all from the office NAT, inside Fabrikam's P02
+    // window.
+    let admin = format!("admin@{d}");
+    let mailbox = format!("procurement@{d}");
+    let delegate = format!("diego.vance@{d}");
+    let litware = "1b2b7a3e-5c4d-4e6f-8a0b-9c8d7e6f5a4b";
+    let tag = w.lookalike(LookalikeTruth {
+        id: String::new(),
+        resembles: "AN1350 steps 1-2-3".into(),
+        description: format!("{admin} adds the B2B collaboration organisation Litware ({litware}) to the cross-tenant access settings (UAL and Entra, user-initiated, no service-provider flag), then grants {delegate} FullAccess on {mailbox}; the delegate reads it; all from the office NAT {OFFICE_NAT}."),
+        silent: vec!["AN1350".into(), "AN1347".into(), "AN1051".into()],
+        must_stay_silent: "A B2B cross-tenant setting by the tenant's own admin is no partner relationship, and no partner principal delegates or reads: no AN1350 finding cites these records or names the mailbox; no AN1347 finding.".into(),
+        actor: admin.clone(),
+        mailbox: mailbox.clone(),
+        records: Vec::new(),
+    });
+    let start = w.day(15, 9, 30);
+    let actor = Actor::user(&admin, user_type::ADMIN, OFFICE_NAT);
+    let listed = format!("[\"{litware}\"]");
+    let body = ual::aad_directory(
+        &mut w.rng,
+        &s,
+        start,
+        &ual::AadActor::User(&actor),
+        "Add a partner to cross-tenant access setting.",
+        "CrossTenantAccessPolicy",
+        &[("CrossTenantAccessPolicy", 1)],
+        &s.tenant_id,
+        &[
+            ("tenantId", &listed, "[]"),
+            ("inboundTrust", "[{\"isMfaAccepted\":true}]", "[]"),
+        ],
+    );
+    w.add_tagged(
+        tag,
+        start,
+        "look-alike: B2B partner added to cross-tenant access setting by the tenant's admin (UAL)",
+        Body::Ual(body),
+    );
+    let quoted = serde_json::Value::String(litware.into()).to_string();
+    let policy = w.rng.guid();
+    let t = start + SignedDuration::from_secs(20);
+    let body = crate::entra::directory_audit_raw(
+        &mut w.rng,
+        t,
+        "CrossTenantAccessSettings",
+        "Add a partner to cross-tenant access setting",
+        "Add",
+        &Initiator::User(&admin, &s.tenant_id, OFFICE_NAT),
+        &[("Policy", "", &policy, vec![("tenantId", &quoted)])],
+    );
+    w.add_tagged(
+        tag,
+        t,
+        "look-alike: B2B partner added to cross-tenant access setting by the tenant's admin (Entra)",
+        Body::DirectoryAudit(body),
+    );
+    internal_delegation(
+        w,
+        tag,
+        start + SignedDuration::from_mins(25),
+        &admin,
+        &mailbox,
+        &delegate,
+    );
+
+    // L: the approved partner Northwind does authorised weekend work under a ticket
+    // while Tailspin's chain is open: one failed sign-in, then MFA sign-in and reads of
+    // payroll@ (its standing grant from P03) from its own range.
+    let nw = northwind();
+    let tag = w.lookalike(LookalikeTruth {
+        id: String::new(),
+        resembles: "AN1350 step 3 (of another partner's chain)".into(),
+        description: format!("Approved partner Northwind works in payroll@{d} on Saturday night under change CHG0052 (a failed sign-in, then serviceProvider sign-in with MFA and MailItemsAccessed LogonType 6 from 198.51.100.24), while Tailspin's P10 chain is open; its own delegation (P03) is 19 days old."),
+        silent: vec!["AN1350".into(), "AN1347".into()],
+        must_stay_silent: "Another partner never inherits evidence: P10's finding cites none of these records, and no AN1350 finding for Northwind arises (no relationship change or delegation by Northwind within the window); Northwind is trusted and uses MFA, so no AN1347.".into(),
+        actor: nw.technician.clone(),
+        mailbox: format!("payroll@{d}"),
+        records: Vec::new(),
+    });
+    w.tickets.push(format!(
+        "CHG0052,{},{},{},payroll@{d},",
+        iso_z(w.day(19, 20, 0)),
+        iso_z(w.day(19, 23, 59)),
+        nw.technician
+    ));
+    let ns = Scenario {
+        partner: nw.clone(),
+        ..s.clone()
+    };
+    let ip = nw.ips[1].clone();
+    let tech = Actor::partner(&ns, &ip);
+    for (minutes, error_code) in [(40, 50126), (44, 0)] {
+        let t = w.day(19, 21, minutes);
+        let body = sign_in(
+            &mut w.rng,
+            &ns,
+            t,
+            &SignIn {
+                upn: &nw.technician,
+                home_tenant: &nw.tenant_id,
+                ip: &ip,
+                cross_tenant: "serviceProvider",
+                auth_requirement: "multiFactorAuthentication",
+                app: APPS[0],
+                interactive: true,
+                error_code,
+            },
+        );
+        let step = if error_code == 0 {
+            "look-alike: approved partner's serviceProvider sign-in (MFA) under CHG0052"
+        } else {
+            "look-alike: approved partner's failed serviceProvider sign-in"
+        };
+        w.add_tagged(tag, t, step, Body::SignIn(body));
+    }
+    for (minutes, count) in [(50, 12), (58, 7)] {
+        let t = w.day(19, 21, minutes);
+        let payroll = format!("payroll@{d}");
+        let body = ual::mail_items_accessed(&mut w.rng, &ns, t, &tech, &payroll, 6, count);
+        w.add_tagged(
+            tag,
+            t,
+            "look-alike: approved partner reads payroll@ (LogonType 6) under CHG0052",
+            Body::Ual(body),
+        );
+    }
+    for (i, l) in w.lookalikes.iter_mut().enumerate() {
+        l.id = format!("L{:02}", i + 1);
+    }
+}
+
+/// A listed admin grants `delegate` FullAccess on `mailbox` from the office NAT at
+/// `time`; the delegate reads it twice from the same NAT (LogonType 2).
+fn internal_delegation(
+    w: &mut World,
+    tag: usize,
+    time: Timestamp,
+    admin: &str,
+    mailbox: &str,
+    delegate: &str,
+) {
+    let s = Scenario {
+        mailbox: mailbox.into(),
+        ..w.tenant.clone()
+    };
+    let actor = Actor::user(admin, user_type::ADMIN, OFFICE_NAT);
+    let body = exchange_admin(
+        &mut w.rng,
+        &s,
+        time,
+        &actor,
+        "Add-MailboxPermission",
+        &[
+            ("Identity", mailbox),
+            ("User", delegate),
+            ("AccessRights", "FullAccess"),
+            ("InheritanceType", "All"),
+        ],
+        &exchange_object(&s, mailbox),
+    );
+    w.add_tagged(
+        tag,
+        time,
+        "look-alike: listed admin's Add-MailboxPermission from the office NAT",
+        Body::Ual(body),
+    );
+    let reader = Actor::user(delegate, user_type::REGULAR, OFFICE_NAT);
+    for (minutes, count) in [(20, 9), (200, 23)] {
+        let t = time + SignedDuration::from_mins(minutes);
+        let body = ual::mail_items_accessed(&mut w.rng, &s, t, &reader, mailbox, 2, count);
+        w.add_tagged(
+            tag,
+            t,
+            "look-alike: delegate reads the mailbox (LogonType 2) from the office NAT",
+            Body::Ual(body),
+        );
+    }
 }
 
 /// P09: `admin@contoso.com` on ADM-WS01 grants helpdesk FullAccess on payroll under a
@@ -1310,13 +1653,24 @@ pub fn generate_example(dir: &Path, cfg: &ExampleConfig) -> Result<GroundTruth, 
         });
     }
     for p in &placed {
-        if let Some(truth) = p.record.plant.and_then(|i| w.plants.get_mut(i)) {
-            truth.records.push(PlantRecord {
-                id: p.record.ident(),
-                file: dest(p).path().into(),
-                time: iso_z(p.record.time),
-                step: p.record.step.clone(),
-            });
+        let Some(tag) = p.record.plant else {
+            continue;
+        };
+        let record = PlantRecord {
+            id: p.record.ident(),
+            file: dest(p).path().into(),
+            time: iso_z(p.record.time),
+            step: p.record.step.clone(),
+        };
+        let list = if tag >= LOOKALIKE_TAG {
+            w.lookalikes
+                .get_mut(tag - LOOKALIKE_TAG)
+                .map(|l| &mut l.records)
+        } else {
+            w.plants.get_mut(tag).map(|t| &mut t.records)
+        };
+        if let Some(list) = list {
+            list.push(record);
         }
     }
     host_only_grants(&mut w, &placed);
@@ -1329,6 +1683,7 @@ pub fn generate_example(dir: &Path, cfg: &ExampleConfig) -> Result<GroundTruth, 
         ),
         files,
         plants: w.plants.clone(),
+        lookalikes: w.lookalikes.clone(),
         grants: w.grants.clone(),
         system_permission_cmdlets: w.system_cmdlets,
     };
@@ -1419,6 +1774,11 @@ fn write_support_files(dir: &Path, w: &World, truth: &GroundTruth) -> Result<(),
         truth.to_toml()
     );
     write_file(dir, "ground-truth.toml", text.as_bytes())
+}
+
+/// The example context (`trustpath.toml`) for a tenant like `s`.
+pub(crate) fn context_toml_for(s: &Scenario) -> String {
+    context_toml(s)
 }
 
 fn context_toml(s: &Scenario) -> String {

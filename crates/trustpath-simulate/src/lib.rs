@@ -12,7 +12,9 @@
 //!   error naming the steps and the formats that do carry them.
 //! * [`generate_example`] writes the `examples/` test-bed tenant: ~14 days of noise,
 //!   the planted chains, authorised look-alikes, `trustpath.toml`, `tickets.csv` and
-//!   `ground-truth.json`.
+//!   `ground-truth.toml`, with look-alikes that must stay silent.
+//! * [`generate_scale_tenant`] writes one tenant with N internal grants and 5N mailbox
+//!   reads around one partner chain (the `scale` benchmark).
 
 mod chains;
 mod entra;
@@ -20,15 +22,20 @@ mod example;
 mod record;
 mod render;
 mod rng;
+mod scale;
 mod scenario;
 mod ual;
 mod windows;
 
 pub use chains::PsVariant;
-pub use example::{ExampleConfig, GrantTruth, GroundTruth, PlantTruth, generate_example};
+pub use example::{
+    ExampleConfig, GrantTruth, GroundTruth, LookalikeTruth, PlantRecord, PlantTruth,
+    generate_example,
+};
 pub use record::{Body, Family, Record, WinEvent};
 pub use render::{OutFormat, render};
 pub use rng::Rng;
+pub use scale::{ScaleConfig, ScaleTruth, generate_scale_tenant};
 pub use scenario::{PartnerSpec, Scenario};
 
 use std::collections::BTreeMap;

@@ -448,3 +448,105 @@ pub fn stable_guid(name: &str) -> String {
         });
     Rng::new(h).guid()
 }
+
+/// Who acts in an AzureActiveDirectory record.
+#[derive(Debug, Clone)]
+pub enum AadActor<'a> {
+    /// A user (UPN, `UserType`, home tenant, IP).
+    User(&'a Actor),
+    /// A service principal of a (first-party) app in the customer tenant: app id,
+    /// display name, service-principal object id.
+    App(&'a str, &'a str, &'a str),
+}
+
+/// One target of an AzureActiveDirectory record: `Target[]` entries (`ID`, `Type`).
+pub type AadTarget<'a> = (&'a str, u8);
+
+/// An AzureActiveDirectory (RecordType 8) directory record by a user or by a service
+/// principal, with the modified properties given exactly as the UAL writes them
+/// (`NewValue` / `OldValue` already JSON encoded: `"[\"9a8b…\"]"`, `"[true]"`, `"[]"`).
+///
+/// Service-principal actors follow the documented shape: `UserId`
+/// `ServicePrincipal_<objectId>`, `UserKey` `Not Available`, `UserType` 4, the app id in
+/// `Actor[]` (Type 2) and in `ExtendedProperties` (`actorAppID`), no client address.
+#[allow(clippy::too_many_arguments)]
+pub fn aad_directory(
+    rng: &mut Rng,
+    s: &Scenario,
+    time: Timestamp,
+    actor: &AadActor<'_>,
+    operation: &str,
+    object: &str,
+    targets: &[AadTarget<'_>],
+    target_context: &str,
+    modified: &[(&str, &str, &str)],
+) -> Map<String, Value> {
+    let (upn, user_key_value, kind_user_type, actors, context, ip, app_id) = match actor {
+        AadActor::User(a) => (
+            a.upn.clone(),
+            user_key(a),
+            // Admins acting in Entra are logged as UserType 0 (schema doc note).
+            0u8,
+            json!([{"ID": a.upn, "Type": 5}, {"ID": user_key(a), "Type": 3}, {"ID": "User", "Type": 2}]),
+            a.home_tenant.clone().unwrap_or_else(|| s.tenant_id.clone()),
+            a.ip.clone(),
+            None,
+        ),
+        AadActor::App(app_id, name, object_id) => (
+            format!("ServicePrincipal_{object_id}"),
+            "Not Available".to_string(),
+            4u8,
+            json!([{"ID": name, "Type": 1}, {"ID": app_id, "Type": 2}, {"ID": format!("ServicePrincipal_{object_id}"), "Type": 2}, {"ID": "ServicePrincipal", "Type": 2}]),
+            s.tenant_id.clone(),
+            None,
+            Some(*app_id),
+        ),
+    };
+    let who = Actor {
+        upn: upn.clone(),
+        user_type: kind_user_type,
+        home_tenant: None,
+        ip: None,
+    };
+    let mut m = base(
+        rng,
+        s,
+        time,
+        (8, "AzureActiveDirectory", "Success"),
+        operation,
+        &who,
+    );
+    m.insert("UserKey".into(), json!(user_key_value));
+    m.insert("ObjectId".into(), json!(object));
+    m.insert("UserId".into(), json!(upn));
+    m.insert("AzureActiveDirectoryEventType".into(), json!(1));
+    let mut extended = vec![
+        json!({"Name": "additionalDetails", "Value": "{}"}),
+        json!({"Name": "extendedAuditEventCategory", "Value": "Policy"}),
+    ];
+    if let Some(app) = app_id {
+        extended.push(json!({"Name": "actorAppID", "Value": app}));
+    }
+    m.insert("ExtendedProperties".into(), Value::Array(extended));
+    let props: Vec<Value> = modified
+        .iter()
+        .map(|(n, new, old)| json!({"Name": n, "NewValue": new, "OldValue": old}))
+        .collect();
+    m.insert("ModifiedProperties".into(), Value::Array(props));
+    m.insert("Actor".into(), actors);
+    m.insert("ActorContextId".into(), json!(context));
+    if let Some(ip) = &ip {
+        m.insert("ActorIpAddress".into(), json!(ip));
+        m.insert("ClientIP".into(), json!(ip));
+    }
+    m.insert("InterSystemsId".into(), json!(rng.guid()));
+    m.insert("IntraSystemId".into(), json!(rng.guid()));
+    m.insert("SupportTicketId".into(), json!(""));
+    let targets: Vec<Value> = targets
+        .iter()
+        .map(|(id, kind)| json!({"ID": id, "Type": kind}))
+        .collect();
+    m.insert("Target".into(), Value::Array(targets));
+    m.insert("TargetContextId".into(), json!(target_context));
+    m
+}
