@@ -121,6 +121,20 @@ impl Context {
         self.matching_ticket_in(None, actor, target, action, time)
     }
 
+    /// A ticket naming `actor` (not a ticket for anyone) whose window holds `time`, in
+    /// `tenant`: the ticketed work a partner technician's sign-in belongs to, whatever
+    /// the ticket's target and action.
+    pub fn ticket_for_session(
+        &self,
+        tenant: Option<&str>,
+        actor: &str,
+        time: Timestamp,
+    ) -> Option<&Ticket> {
+        self.tickets
+            .iter()
+            .find(|t| !t.actor.is_empty() && t.covers_in(tenant, actor, &t.target, &t.action, time))
+    }
+
     /// [`matching_ticket`](Self::matching_ticket) for a change in `tenant`: tickets
     /// without a tenant and tickets naming this tenant ([`Ticket::covers_in`]).
     pub fn matching_ticket_in(

@@ -520,9 +520,10 @@ fn plant_all(w: &mut World) {
     );
     w.plant(&s, t, false, |c| chains::an1350(c, true, true, true));
 
-    // P02: partial AN1350 chain 1 → 2 without access.
+    // P02: partial AN1350 chain 1 → 2 without access, more than the AN1350 window (7
+    // days) after P01: the same partner's later relationship change is a chain of its own.
     let s = Scenario {
-        start: w.day(11, 3, 10),
+        start: w.day(19, 3, 10),
         mailbox: format!("cfo@{d}"),
         trustee: fabrikam.technician.clone(),
         seed: 102,
@@ -771,8 +772,7 @@ fn lookalikes(w: &mut World) {
 
     // L: the tenant's own admin adds a B2B collaboration partner to the cross-tenant
     // access settings ("partner" is XTAP's word for any external organisation), then
-    // delegates and the delegate reads, all from the office NAT, inside Fabrikam's P02
-    // window.
+    // delegates and the delegate reads, all from the office NAT.
     let admin = format!("admin@{d}");
     let mailbox = format!("procurement@{d}");
     let delegate = format!("diego.vance@{d}");

@@ -48,6 +48,13 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
         } else if context
             .partner_by_tenant(&partner)
             .is_some_and(|p| p.in_support_window(e.time) == Some(false))
+            // Ticketed work outside the window (a ticket naming this technician) is
+            // covered.
+            && e.actor().is_none_or(|actor| {
+                context
+                    .ticket_for_session(e.tenant(), actor, e.time)
+                    .is_none()
+            })
         {
             "partner sign-in outside its support window"
         } else {
