@@ -71,7 +71,11 @@ fn readme_hunt_on_examples() {
 fn readme_hunt_on_examples_counts() {
     let out = trustpath(&["hunt", "examples/", "--format", "jsonl"]);
     let found = findings(&out);
-    assert_eq!(found.len(), 14, "the ten planted chains and their companions");
+    assert_eq!(
+        found.len(),
+        14,
+        "the ten planted chains and their companions"
+    );
     let authorised = found.iter().filter(|f| f["authorized"].is_string()).count();
     assert_eq!(authorised, 3, "CHG0040 and CHG0041 (AN1350 and AN1051)");
     let table = trustpath(&["hunt", "examples/", "--format", "table", "-q"]);
