@@ -166,7 +166,7 @@ fn pending_script_block_parts_are_bounded_by_bytes() {
     for i in 0..blocks {
         writeln!(
             file,
-            r#"{{"Event":{{"System":{{"EventID":4104,"Channel":"Microsoft-Windows-PowerShell/Operational","Computer":"WS-1","EventRecordID":{i},"TimeCreated":{{"#attributes":{{"SystemTime":"2025-03-06T09:00:00Z"}}}}}},"EventData":{{"MessageNumber":1,"MessageTotal":2,"ScriptBlockId":"id-{i}","ScriptBlockText":"{pad}"}}}}}}"#
+            r##"{{"Event":{{"System":{{"EventID":4104,"Channel":"Microsoft-Windows-PowerShell/Operational","Computer":"WS-1","EventRecordID":{i},"TimeCreated":{{"#attributes":{{"SystemTime":"2025-03-06T09:00:00Z"}}}}}},"EventData":{{"MessageNumber":1,"MessageTotal":2,"ScriptBlockId":"id-{i}","ScriptBlockText":"{pad}"}}}}}}"##
         )
         .expect("write");
     }
