@@ -344,7 +344,10 @@ fn ground_truth_is_well_formed() {
     assert!(chains.len() >= 4, "{chains:?}");
     for (i, a) in chains.iter().enumerate() {
         for b in &chains[i + 1..] {
-            if a.0 == b.0 {
+            // The same partner's chains more than the 7-day window apart, so each is a
+            // finding of its own; different partners may overlap (AN1350 binds every
+            // step to one partner, so they never merge).
+            if a.0 != b.0 {
                 continue;
             }
             let gap = if a.1 < b.1 {
@@ -354,9 +357,8 @@ fn ground_truth_is_well_formed() {
             };
             assert!(
                 gap.as_secs() >= 8 * 86_400,
-                "chains of {} and {} are only {gap:#} apart",
-                a.0,
-                b.0
+                "two chains of {} are only {gap:#} apart",
+                a.0
             );
         }
     }

@@ -17,7 +17,8 @@
 //! covers the record's own fields (not the `tp.*` fields normalization adds) with object
 //! keys sorted, so key order does not matter. A reassembled 4104 script block is the
 //! record of its part 1; the alternative reassemblies of a block with conflicting parts
-//! carry [`VARIANT_FIELD`] and are distinct records.
+//! carry [`VARIANT_FIELD`] and are distinct records. The tenant (`tp.tenant`, once
+//! known) is part of the identity: the same id in two tenants' data is two records.
 
 use crate::{Event, SourceKind};
 use serde_json::Value;
@@ -46,6 +47,11 @@ pub fn record_key(event: &Event) -> String {
         event.source.as_str(),
         own.unwrap_or_else(|| format!("sha256:{}", content_hash(event)))
     );
+    // The same record id in two tenants' data (a replayed or copied export, a test
+    // tenant) is two records: findings of different tenants never share an id.
+    if let Some(tenant) = event.tenant() {
+        key = format!("{}/{key}", tenant.trim().to_ascii_lowercase());
+    }
     if let Some(variant) = event.fields.get(VARIANT_FIELD) {
         key.push('#');
         key.push_str(&scalar(variant).unwrap_or_default());
