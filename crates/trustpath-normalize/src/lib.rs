@@ -50,6 +50,21 @@ mod tenant;
 mod time;
 mod windows;
 
+/// An event with the given source and fields, for unit tests of the `tp.*` derivations.
+#[cfg(test)]
+pub(crate) fn test_event(
+    source: trustpath_event::SourceKind,
+    fields: serde_json::Value,
+) -> trustpath_event::Event {
+    trustpath_event::Event {
+        time: jiff::Timestamp::UNIX_EPOCH,
+        source,
+        format: trustpath_event::Format::GenericJson,
+        origin: trustpath_event::Origin::file("t"),
+        fields: fields.as_object().cloned().unwrap_or_default(),
+    }
+}
+
 pub use ip::normalize_ip;
 pub use localtime::{HostTimeZones, TIME_LOCAL, TIME_ZONE, TIME_ZONE_MISSING};
 pub use partner::{

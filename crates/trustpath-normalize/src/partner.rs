@@ -374,20 +374,11 @@ fn relationship(
 mod tests {
     use super::*;
     use serde_json::json;
-    use trustpath_event::{Format, Origin};
 
     const T: &str = "6f1d2c3b-8a4e-4b5f-9c7d-1e2f3a4b5c6d";
     const P: &str = "3b8e1f0a-6c2d-4e7f-9a1b-2c3d4e5f6a7b";
 
-    fn event(source: SourceKind, fields: Value) -> Event {
-        Event {
-            time: jiff::Timestamp::UNIX_EPOCH,
-            source,
-            format: Format::GenericJson,
-            origin: Origin::file("t"),
-            fields: fields.as_object().cloned().unwrap_or_default(),
-        }
-    }
+    use crate::test_event as event;
 
     fn derive(source: SourceKind, fields: Value) -> (Option<Value>, Option<Value>) {
         let mut e = event(source, fields);

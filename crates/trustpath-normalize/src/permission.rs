@@ -421,17 +421,8 @@ fn send_on_behalf_changes(value: &str) -> Vec<(&'static str, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trustpath_event::{Format, Origin};
 
-    fn event(source: SourceKind, fields: Value) -> Event {
-        Event {
-            time: jiff::Timestamp::UNIX_EPOCH,
-            source,
-            format: Format::GenericJson,
-            origin: Origin::file("t"),
-            fields: fields.as_object().cloned().unwrap_or_default(),
-        }
-    }
+    use crate::test_event as event;
 
     #[test]
     fn unassigned_variables_name_no_entity() {

@@ -188,17 +188,8 @@ fn domain_of(upn: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use trustpath_event::{Format, Origin};
 
-    fn event(source: SourceKind, fields: Value) -> Event {
-        Event {
-            time: jiff::Timestamp::UNIX_EPOCH,
-            source,
-            format: Format::GenericJson,
-            origin: Origin::file("t"),
-            fields: fields.as_object().cloned().unwrap_or_default(),
-        }
-    }
+    use crate::test_event as event;
 
     fn ual(tenant: &str, actor: &str) -> Event {
         event(

@@ -56,25 +56,6 @@ fn poison(tenant: &str) -> Vec<Payload> {
         .collect()
 }
 
-async fn run(
-    configs: Vec<trustpath_serve::ServeConfig>,
-) -> (
-    tokio::sync::watch::Sender<bool>,
-    Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
-) {
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let tasks = configs
-        .into_iter()
-        .map(|c| {
-            let mut rx = rx.clone();
-            tokio::spawn(trustpath_serve::serve(c, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }))
-        })
-        .collect();
-    (stop, tasks)
-}
-
 /// Points 2, 3 and 4 of the hostile-input issue, and point 5 (two workers owning the same
 /// partitions): poison goes to the dead letters, nothing else changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +90,7 @@ async fn poison_messages_and_overlapping_workers_change_no_finding() {
             )
         })
         .collect();
-    let (stop, tasks) = run(configs).await;
+    let (stop, tasks) = run_service(configs).await;
     let js = async_nats::jetstream::new(client(&nats.url).await);
     ensure_events_stream(&js).await;
     publish(&js, &payloads, 0).await;
@@ -189,7 +170,8 @@ async fn a_restarted_worker_flushes_finished_input() {
     tokio::time::sleep(Duration::from_millis(500)).await; // the last commit
     worker.kill().unwrap(); // SIGKILL: no shutdown flush
     let _ = worker.wait();
-    let (stop, tasks) = run(vec![self::config(&nats.url, &store, &[0, 1, 2, 3], false)]).await;
+    let (stop, tasks) =
+        run_service(vec![self::config(&nats.url, &store, &[0, 1, 2, 3], false)]).await;
     tokio::time::sleep(Duration::from_secs(6)).await; // no new message; idle flush is 1 s
     let got = keys_of(&final_findings(&js).await, &tenants);
     let _ = stop.send(true);

@@ -21,25 +21,6 @@ const ALL_FILES: &[(&str, &str)] = &[
     ("hosts/winlogbeat-ws-hr-03.jsonl", "winlogbeat"),
 ];
 
-async fn run_service(
-    configs: Vec<trustpath_serve::ServeConfig>,
-) -> (
-    tokio::sync::watch::Sender<bool>,
-    Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
-) {
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let tasks = configs
-        .into_iter()
-        .map(|c| {
-            let mut rx = rx.clone();
-            tokio::spawn(trustpath_serve::serve(c, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }))
-        })
-        .collect();
-    (stop, tasks)
-}
-
 async fn equality(test: &str, workers: &[&[u32]]) {
     let Some(nats) = Nats::start(test) else {
         return;

@@ -516,3 +516,24 @@ pub async fn wait_drained(js: &jetstream::Context, partitions: &[u32], timeout: 
 pub fn shared_detector() -> Arc<Detector> {
     Arc::new(detector())
 }
+
+/// Start one `serve` task per configuration; sending `true` on the returned channel
+/// stops them all.
+pub async fn run_service(
+    configs: Vec<trustpath_serve::ServeConfig>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) {
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let tasks = configs
+        .into_iter()
+        .map(|c| {
+            let mut rx = rx.clone();
+            tokio::spawn(trustpath_serve::serve(c, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }))
+        })
+        .collect();
+    (stop, tasks)
+}
