@@ -132,7 +132,7 @@ impl Context {
     ) -> Option<&Ticket> {
         self.tickets
             .iter()
-            .find(|t| !t.actor.is_empty() && t.covers_in(tenant, actor, &t.target, &t.action, time))
+            .find(|t| !t.actor.is_empty() && t.covers_actor_in(tenant, actor, time))
     }
 
     /// [`matching_ticket`](Self::matching_ticket) for a change in `tenant`: tickets

@@ -181,14 +181,25 @@ impl Ticket {
         action: &str,
         time: jiff::Timestamp,
     ) -> bool {
+        self.covers_actor_in(tenant, actor, time)
+            && (self.target.is_empty() || self.target.eq_ignore_ascii_case(target))
+            && action_matches(&self.action, action)
+    }
+
+    /// Whether this ticket's tenant, window and actor (empty: anyone) cover `actor`
+    /// acting at `time` in `tenant`, whatever the target and action.
+    pub fn covers_actor_in(
+        &self,
+        tenant: Option<&str>,
+        actor: &str,
+        time: jiff::Timestamp,
+    ) -> bool {
         let tenant_ok = self.tenant.is_empty()
             || tenant.is_some_and(|t| self.tenant.eq_ignore_ascii_case(t.trim()));
         tenant_ok
             && time >= self.start
             && time <= self.end
             && (self.actor.is_empty() || self.actor.eq_ignore_ascii_case(actor))
-            && (self.target.is_empty() || self.target.eq_ignore_ascii_case(target))
-            && action_matches(&self.action, action)
     }
 }
 
