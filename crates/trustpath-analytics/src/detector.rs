@@ -8,7 +8,7 @@ use std::sync::Arc;
 use trustpath_context::Context;
 use trustpath_correlate::{
     ContextSets, CorrelationDoc, CorrelationLoadError, CorrelationResult, CorrelationSet, Engine,
-    EngineConfig, EngineStats, LateEvent, RuleCatalog, RuleRef as CorrRuleRef,
+    EngineStats, RuleCatalog, RuleRef as CorrRuleRef, StateBudget,
 };
 use trustpath_event::Event;
 use trustpath_normalize::TenantCensus;
@@ -70,8 +70,6 @@ pub struct HuntOutcome {
     pub findings: Vec<Finding>,
     /// Correlation engine counters.
     pub stats: EngineStats,
-    /// Late events (always empty in a batch hunt, listed for streaming).
-    pub late: Vec<LateEvent>,
 }
 
 struct Analytic {
@@ -275,12 +273,12 @@ impl Detector {
     pub fn findings(&self, mut matched: Vec<Matched>, baseline: &Baseline) -> HuntOutcome {
         matched
             .sort_by(|a, b| (a.event.time, &a.event.origin).cmp(&(b.event.time, &b.event.origin)));
-        let mut engine = Engine::new(Arc::clone(&self.correlations), EngineConfig::batch());
-        let mut results = Vec::new();
+        let mut engine = Engine::new(Arc::clone(&self.correlations), StateBudget::default());
         for m in &matched {
             let refs: Vec<CorrRuleRef> = m.rules.iter().map(|r| CorrRuleRef(*r)).collect();
-            engine.push(Arc::clone(&m.event), &refs, &mut results);
+            engine.push(Arc::clone(&m.event), &refs);
         }
+        let mut results = Vec::new();
         engine.finish(&mut results);
         let mut findings = self.analytic_findings(&matched, &results, baseline);
         findings.extend(self.user_findings(&matched, &results));
@@ -289,7 +287,6 @@ impl Detector {
         HuntOutcome {
             findings,
             stats: engine.stats(),
-            late: engine.late_events().to_vec(),
         }
     }
 

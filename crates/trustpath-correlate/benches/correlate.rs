@@ -7,9 +7,9 @@
 //! * `event_count` (`gte 3`, eager: fires every third event of a key) and
 //!   `temporal_ordered` (steps a → b → c, one chain per key, completes every third
 //!   event of a key).
-//! * `streaming`: 1 minute allowed lateness, so the watermark queue and the window
-//!   timers are exercised; `batch`: [`EngineConfig::batch`] (everything sorted at
-//!   `finish`).
+//! * The engine is batch only: pushes collect, `finish` processes everything in event
+//!   time (the events here arrive in order, so nothing is re-sorted; the window timers
+//!   are exercised).
 //! * Three input sizes (1M, 2M, 4M events by default) show whether time grows linearly.
 //! * Each timing is repeated (`TP_BENCH_REPS`, default 3): best and median are printed.
 //!   The machine is shared, so the load average is printed too.
@@ -19,11 +19,12 @@
 //! * Memory is measured in a fresh child process per configuration (the allocator
 //!   keeps freed pages, so RSS in a reused process says nothing): the engine's own
 //!   accounting ([`Engine::state_bytes`]) and the RSS growth from `/proc/self/statm`,
-//!   both at the peak (before `finish`), divided by the active keys.
+//!   both at the peak (before `finish`: the queue holds every event), divided by the
+//!   events.
 //!
 //! Environment: `TP_BENCH_SIZES=1000000,2000000` (sizes), `TP_BENCH_REPS=5`,
-//! `TP_BENCH_ONLY=event_count|temporal_ordered`, `TP_BENCH_MODE=streaming|batch`,
-//! `TP_BENCH_NO_MEM=1` (skip the child processes).
+//! `TP_BENCH_ONLY=event_count|temporal_ordered`, `TP_BENCH_NO_MEM=1` (skip the child
+//! processes).
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -34,7 +35,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 use trustpath_correlate::{
-    ContextSets, CorrelationDoc, CorrelationSet, Engine, EngineConfig, RuleCatalog, RuleRef,
+    ContextSets, CorrelationDoc, CorrelationSet, Engine, RuleCatalog, RuleRef, StateBudget,
 };
 use trustpath_event::{Event, Format, Origin, SourceKind};
 
@@ -56,8 +57,6 @@ impl RuleCatalog for Catalog {
 
 /// The correlation kinds measured.
 const KINDS: [&str; 2] = ["event_count", "temporal_ordered"];
-/// The engine modes measured.
-const MODES: [&str; 2] = ["streaming", "batch"];
 
 fn set(kind: &str) -> Arc<CorrelationSet> {
     let corr = if kind == "event_count" {
@@ -73,17 +72,6 @@ fn set(kind: &str) -> Arc<CorrelationSet> {
     let (set, errors) = CorrelationSet::compile(vec![doc], &Catalog, &ContextSets::default());
     assert!(errors.is_empty(), "{errors:?}");
     Arc::new(set)
-}
-
-fn config(mode: &str) -> EngineConfig {
-    if mode == "batch" {
-        EngineConfig::batch()
-    } else {
-        EngineConfig {
-            lateness: Some(SignedDuration::from_mins(1)),
-            ..EngineConfig::default()
-        }
-    }
 }
 
 fn tenant(i: usize) -> String {
@@ -172,7 +160,7 @@ struct Run {
     secs: f64,
     cpu_secs: f64,
     results: usize,
-    peak_keys: u64,
+    pending: u64,
     state_bytes: usize,
     rss_growth: usize,
 }
@@ -187,38 +175,32 @@ fn rules_for(kind: &str, rules: &[RuleRef; 1]) -> &'static [RuleRef] {
 }
 
 /// Pushes `input` through a fresh engine, then finishes it.
-fn run_engine(kind: &str, mode: &str, input: &[(Arc<Event>, [RuleRef; 1])]) -> Run {
+fn run_engine(kind: &str, input: &[(Arc<Event>, [RuleRef; 1])]) -> Run {
     let set = set(kind);
     let rss_before = rss_bytes();
-    let mut engine = Engine::new(set, config(mode));
+    let mut engine = Engine::new(set, StateBudget::default());
     let mut out = Vec::new();
-    let mut results = 0;
     let cpu_start = thread_cpu_secs();
     let start = Instant::now();
     for (event, rules) in input {
-        engine.push(event.clone(), rules_for(kind, rules), &mut out);
-        if out.len() >= 4096 {
-            // A sink takes the results; they are not correlation state.
-            results += out.len();
-            out.clear();
-        }
+        engine.push(event.clone(), rules_for(kind, rules));
     }
     let paused = Instant::now();
     let cpu_paused = thread_cpu_secs();
-    let peak_keys = engine.stats().active_keys;
+    let pending = engine.stats().pending;
     let state_bytes = engine.state_bytes();
     let rss_growth = rss_bytes().saturating_sub(rss_before);
     let cpu_resumed = thread_cpu_secs();
     let resumed = Instant::now();
     engine.finish(&mut out);
-    results += out.len();
+    let results = out.len();
     let secs = (paused - start + resumed.elapsed()).as_secs_f64();
     let cpu_secs = cpu_paused - cpu_start + thread_cpu_secs() - cpu_resumed;
     Run {
         secs,
         cpu_secs,
         results,
-        peak_keys,
+        pending,
         state_bytes,
         rss_growth,
     }
@@ -246,22 +228,22 @@ fn best_median(mut xs: Vec<f64>) -> (f64, f64) {
 }
 
 /// Child process: one configuration's memory at the peak, printed as
-/// `peak_keys state_bytes rss_growth`.
+/// `pending state_bytes rss_growth`.
 fn child(spec: &str) {
     let parts: Vec<&str> = spec.split(',').collect();
-    let [kind, mode, n] = parts[..] else {
+    let [kind, n] = parts[..] else {
         eprintln!("bad {CHILD_ENV}={spec}");
         return;
     };
     let input = events(n.parse().unwrap_or(0));
-    let run = run_engine(kind, mode, &input);
-    println!("{} {} {}", run.peak_keys, run.state_bytes, run.rss_growth);
+    let run = run_engine(kind, &input);
+    println!("{} {} {}", run.pending, run.state_bytes, run.rss_growth);
 }
 
-fn memory_in_child(kind: &str, mode: &str, n: usize) -> Option<(u64, usize, usize)> {
+fn memory_in_child(kind: &str, n: usize) -> Option<(u64, usize, usize)> {
     let exe = std::env::current_exe().ok()?;
     let out = Command::new(exe)
-        .env(CHILD_ENV, format!("{kind},{mode},{n}"))
+        .env(CHILD_ENV, format!("{kind},{n}"))
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -269,31 +251,20 @@ fn memory_in_child(kind: &str, mode: &str, n: usize) -> Option<(u64, usize, usiz
     Some((it.next()?? as u64, it.next()??, it.next()??))
 }
 
-/// Keys, state bytes and RSS growth columns: per active key in streaming mode, per
-/// event in batch mode (batch processes nothing before `finish`: the peak holds every
-/// event in the waiting queue and no key).
+/// Pending, state bytes and RSS growth columns, per event (nothing is processed before
+/// `finish`: the peak holds every event in the waiting queue).
 fn memory_columns(
-    mode: &str,
-    n: usize,
     mem: Option<(u64, usize, usize)>,
-    fallback_keys: u64,
+    fallback_pending: u64,
 ) -> (String, String, String) {
-    let Some((keys, state, rss)) = mem else {
-        return (fallback_keys.to_string(), "-".into(), "-".into());
+    let Some((pending, state, rss)) = mem else {
+        return (fallback_pending.to_string(), "-".into(), "-".into());
     };
-    if mode == "batch" {
-        let n = n.max(1);
-        return (
-            keys.to_string(),
-            format!("{}/ev", state / n),
-            format!("{}/ev", rss / n),
-        );
-    }
-    let k = keys.max(1) as usize;
+    let n = pending.max(1) as usize;
     (
-        keys.to_string(),
-        format!("{}/key", state / k),
-        format!("{}/key", rss / k),
+        pending.to_string(),
+        format!("{}/ev", state / n),
+        format!("{}/ev", rss / n),
     )
 }
 
@@ -305,7 +276,6 @@ fn main() {
     let sizes = env_list("TP_BENCH_SIZES", &[1_000_000, 2_000_000, 4_000_000]);
     let reps = env_list("TP_BENCH_REPS", &[3])[0].max(1);
     let kinds = selected(&KINDS, "TP_BENCH_ONLY");
-    let modes = selected(&MODES, "TP_BENCH_MODE");
     let with_mem = std::env::var("TP_BENCH_NO_MEM").is_err();
     println!("load average at start: {}", loadavg());
     let max = sizes.iter().copied().max().unwrap_or(0);
@@ -318,9 +288,8 @@ fn main() {
     );
     println!();
     println!(
-        "{:<17} {:<9} {:>8} {:>8} {:>10} {:>10} {:>10} {:>7} {:>6} {:>7} {:>9} {:>9} {:>8}",
+        "{:<17} {:>8} {:>8} {:>10} {:>10} {:>10} {:>7} {:>6} {:>8} {:>9} {:>9} {:>8}",
         "correlation",
-        "mode",
         "events",
         "best ms",
         "best ev/s",
@@ -328,7 +297,7 @@ fn main() {
         "cpu ev/s",
         "x floor",
         "ns/ev",
-        "keys",
+        "pending",
         "state B",
         "rss B",
         "results"
@@ -342,9 +311,8 @@ fn main() {
         let (floor_best, floor_med) = best_median(floors.iter().map(|f| f.0).collect());
         let (floor_cpu, _) = best_median(floors.iter().map(|f| f.1).collect());
         println!(
-            "{:<17} {:<9} {:>8} {:>8.0} {:>10.0} {:>10.0} {:>10.0} {:>7} {:>6.0}",
+            "{:<17} {:>8} {:>8.0} {:>10.0} {:>10.0} {:>10.0} {:>7} {:>6.0}",
             "floor (1 lookup)",
-            "-",
             n,
             floor_best * 1e3,
             n as f64 / floor_best,
@@ -354,34 +322,31 @@ fn main() {
             floor_best * 1e9 / n as f64
         );
         for &kind in &kinds {
-            for &mode in &modes {
-                let runs: Vec<Run> = (0..reps).map(|_| run_engine(kind, mode, slice)).collect();
-                let results = runs[0].results;
-                let (best, med) = best_median(runs.iter().map(|r| r.secs).collect());
-                let (cpu_best, _) = best_median(runs.iter().map(|r| r.cpu_secs).collect());
-                let mem = if with_mem {
-                    memory_in_child(kind, mode, n)
-                } else {
-                    None
-                };
-                let (keys, state, rss) = memory_columns(mode, n, mem, runs[0].peak_keys);
-                println!(
-                    "{:<17} {:<9} {:>8} {:>8.0} {:>10.0} {:>10.0} {:>10.0} {:>7.1} {:>6.0} {:>7} {:>9} {:>9} {:>8}",
-                    kind,
-                    mode,
-                    n,
-                    best * 1e3,
-                    n as f64 / best,
-                    n as f64 / med,
-                    n as f64 / cpu_best.max(0.01),
-                    best / floor_best,
-                    best * 1e9 / n as f64,
-                    keys,
-                    state,
-                    rss,
-                    results
-                );
-            }
+            let runs: Vec<Run> = (0..reps).map(|_| run_engine(kind, slice)).collect();
+            let results = runs[0].results;
+            let (best, med) = best_median(runs.iter().map(|r| r.secs).collect());
+            let (cpu_best, _) = best_median(runs.iter().map(|r| r.cpu_secs).collect());
+            let mem = if with_mem {
+                memory_in_child(kind, n)
+            } else {
+                None
+            };
+            let (pending, state, rss) = memory_columns(mem, runs[0].pending);
+            println!(
+                "{:<17} {:>8} {:>8.0} {:>10.0} {:>10.0} {:>10.0} {:>7.1} {:>6.0} {:>8} {:>9} {:>9} {:>8}",
+                kind,
+                n,
+                best * 1e3,
+                n as f64 / best,
+                n as f64 / med,
+                n as f64 / cpu_best.max(0.01),
+                best / floor_best,
+                best * 1e9 / n as f64,
+                pending,
+                state,
+                rss,
+                results
+            );
         }
     }
     println!();
@@ -392,8 +357,8 @@ fn main() {
          pollution). x floor: best engine wall time / best floor wall time.\n\
          state B: Engine::state_bytes (slots, interned keys, index, buffered entries, chains, \
          timers, waiting queue) at the peak (before finish); rss B: RSS growth from engine \
-         creation to the peak (fresh child process). Per active key in streaming mode, per \
-         event in batch mode (the waiting queue holds every event until finish, by design). \
-         Events are shared Arcs built before timing and not counted."
+         creation to the peak (fresh child process). Per event (the waiting queue holds \
+         every event until finish, by design). Events are shared Arcs built before timing \
+         and not counted."
     );
 }

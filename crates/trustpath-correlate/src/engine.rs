@@ -1,45 +1,48 @@
-//! The streaming engine: an event-time ordered buffer released by the watermark, timers
-//! that close windows, the state budget, late events, and snapshots.
+//! The batch engine: [`Engine::push`] collects matched events, [`Engine::finish`] sorts
+//! them once and processes them in event-time order, closing windows with timers.
 //!
-//! Determinism: matched events wait in a queue ordered by (event time, origin, matched
-//! rules, content). Only events strictly before the watermark (max event time seen −
-//! lateness) are released, all events of one timestamp together, and window-closing
-//! timers are interleaved with releases by time (a timer at `d` runs before events later
-//! than `d`). Processing therefore sees one global order that does not depend on arrival
-//! order, as long as no event is late. A late event (time < watermark on arrival) is
-//! counted and listed, and not correlated: evaluating it against state that has moved on
-//! would make results depend on arrival order. Batch mode (`lateness: None`) releases
-//! nothing before [`Engine::finish`]: it appends events without any watermark work and
-//! sorts them once there (only if they arrived out of order).
+//! Determinism: events are sorted by (event time, origin, matched rules, content), only
+//! when they arrived out of order. All events of one timestamp are processed together, and
+//! window-closing timers are interleaved with them by time (a timer at `d` runs before
+//! events later than `d`). Processing therefore sees one global order, and results and
+//! their ids do not depend on the order events were pushed in.
 //!
-//! Cost model (see `benches/correlate.rs`): events and timers that arrive in order go to
-//! FIFO runs (O(1)); only out-of-order ones pay for a binary heap. The correlation set is
-//! borrowed, not cloned, while the state is mutated, and an event's rule list is kept
-//! inline, so the per-event path allocates only for new keys, new chains and results.
+//! Batch only, on purpose: the analytics are batch functions over a tenant's matches, and
+//! the service re-runs them over the retained window of each tenant a message batch
+//! changed, enforcing lateness before matching. A streaming engine (watermarks, late
+//! events, snapshots) under them would duplicate that window logic.
+//!
+//! Memory: the events are shared with the caller (`Arc`); the engine keeps one queue entry
+//! per pushed event until `finish`, and per group key only what its windows or chains can
+//! still use, under a [`StateBudget`] (evictions are counted and listed).
+//!
+//! Cost model (see `benches/correlate.rs`): pushing appends (O(1)); `finish` sorts once
+//! (only when events arrived out of order); timers created in order go to a FIFO run
+//! (O(1)), only out-of-order ones pay for a binary heap. The correlation set is borrowed,
+//! not cloned, while the state is mutated, and an event's rule list is kept inline, so the
+//! per-event path allocates only for new keys, new chains and results.
 
 use crate::keyed::{
     CorrState, Entry, Input, KeyState, add, close_windows, eager_window, expire_front, group_key,
     group_map,
 };
 use crate::ordered::{expire_chains, ordered_step};
-use crate::result::{CorrelationResult, EvictReason, Evicted, LateEvent};
+use crate::result::{CorrelationResult, EvictReason, Evicted};
 use crate::spec::{CorrelationSet, CorrelationType, RuleRef};
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
+use std::iter::Peekable;
 use std::sync::Arc;
 use trustpath_event::Event;
 
 /// Limits on correlation state; reaching one evicts with a counted, listed reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateBudget {
     /// Active group keys over all correlations.
     pub max_keys: usize,
     /// Buffered events per group key.
     pub max_events_per_key: usize,
-    /// Late events kept in [`Engine::late_events`] (all are counted).
-    pub max_late_events: usize,
     /// Evictions kept in [`Engine::evictions`] (all are counted).
     pub max_evictions_listed: usize,
 }
@@ -49,43 +52,13 @@ impl Default for StateBudget {
         StateBudget {
             max_keys: 1_000_000,
             max_events_per_key: 10_000,
-            max_late_events: 10_000,
             max_evictions_listed: 10_000,
         }
     }
 }
 
-/// Engine settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngineConfig {
-    /// Allowed lateness in streaming mode; `None` = batch (sort everything at `finish`).
-    pub lateness: Option<SignedDuration>,
-    /// State limits.
-    pub budget: StateBudget,
-}
-
-impl Default for EngineConfig {
-    /// Streaming with 12 hours of allowed lateness.
-    fn default() -> Self {
-        EngineConfig {
-            lateness: Some(SignedDuration::from_hours(12)),
-            budget: StateBudget::default(),
-        }
-    }
-}
-
-impl EngineConfig {
-    /// Batch mode (a hunt): no lateness limit.
-    pub fn batch() -> Self {
-        EngineConfig {
-            lateness: None,
-            budget: StateBudget::default(),
-        }
-    }
-}
-
 /// Counters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
     /// Events pushed.
     pub events: u64,
@@ -95,10 +68,6 @@ pub struct EngineStats {
     pub inputs: u64,
     /// Inputs without a value for some group-by field (not grouped).
     pub ungrouped: u64,
-    /// Late events (listed or not).
-    pub late: u64,
-    /// Late events counted but not listed (list full).
-    pub late_unlisted: u64,
     /// Group keys evicted under the key budget.
     pub evicted_keys: u64,
     /// Buffered events dropped by evictions.
@@ -109,34 +78,15 @@ pub struct EngineStats {
     pub results: u64,
     /// Partial chain results among them.
     pub partial_results: u64,
-    /// Events waiting for the watermark.
+    /// Events pushed and not yet processed (all of them until [`Engine::finish`]).
     pub pending: u64,
     /// Active group keys.
     pub active_keys: u64,
-    /// Current watermark (streaming).
-    pub watermark: Option<Timestamp>,
-}
-
-/// Snapshot or restore failure.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// (De)serialization failed.
-    #[error("correlation snapshot: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The snapshot was taken with a different correlation set.
-    #[error("correlation snapshot was taken with rule set {found}, this set is {expected}")]
-    WrongRuleSet {
-        /// Fingerprint of the current set.
-        expected: String,
-        /// Fingerprint in the snapshot.
-        found: String,
-    },
 }
 
 /// The rules an event matched that some correlation uses: almost always one, so it is
-/// kept inline (no allocation per event). Serialized as a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "Vec<RuleRef>", into = "Vec<RuleRef>")]
+/// kept inline (no allocation per event).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum RuleList {
     /// Exactly one rule.
     One(RuleRef),
@@ -153,26 +103,8 @@ impl RuleList {
     }
 }
 
-impl From<Vec<RuleRef>> for RuleList {
-    fn from(v: Vec<RuleRef>) -> Self {
-        match v[..] {
-            [one] => RuleList::One(one),
-            _ => RuleList::Many(v),
-        }
-    }
-}
-
-impl From<RuleList> for Vec<RuleRef> {
-    fn from(r: RuleList) -> Self {
-        match r {
-            RuleList::One(one) => vec![one],
-            RuleList::Many(v) => v,
-        }
-    }
-}
-
-/// A matched event waiting for the watermark.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A matched event waiting for [`Engine::finish`].
+#[derive(Debug, Clone, PartialEq)]
 struct Pending {
     event: Arc<Event>,
     rules: RuleList,
@@ -206,7 +138,7 @@ impl PartialOrd for Pending {
 }
 
 /// A window-closing timer (lazy: the key's real deadline is checked when it fires).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Timer {
     at: Timestamp,
     corr: u32,
@@ -214,55 +146,29 @@ struct Timer {
     generation: u32,
 }
 
-/// Everything a snapshot holds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The engine's mutable state.
+#[derive(Debug, Clone, Default)]
 struct State {
-    fingerprint: String,
-    /// Events that arrived in order (a sorted run: the common case costs O(1)).
-    in_order: VecDeque<Pending>,
-    /// Events that arrived out of order.
-    pending: BinaryHeap<Reverse<Pending>>,
-    /// Batch mode: `in_order` received events out of order and is sorted before use.
-    #[serde(default)]
+    /// Events pushed and not yet processed, in arrival order.
+    waiting: Vec<Pending>,
+    /// `waiting` received events out of order and is sorted before use.
     unsorted: bool,
-    max_seen: Option<Timestamp>,
     corrs: Vec<CorrState>,
     /// Timers created in order (the common case: O(1)); see [`State::push_timer`].
-    #[serde(default)]
     timers_in_order: VecDeque<Timer>,
     /// Timers created out of order.
     timers: BinaryHeap<Reverse<Timer>>,
-    late: Vec<LateEvent>,
     evictions: Vec<Evicted>,
     stats: EngineStats,
 }
 
 impl State {
-    /// Streaming: keeps the waiting events ordered (a sorted run plus a heap).
-    fn enqueue(&mut self, p: Pending) {
-        if self.in_order.back().is_none_or(|last| *last <= p) {
-            self.in_order.push_back(p);
-        } else {
-            self.pending.push(Reverse(p));
-        }
-    }
-
-    /// Batch: appends; the run is sorted once before processing ([`State::sort_waiting`]).
+    /// Appends; the queue is sorted once at `finish`, only if this broke the order.
     fn append(&mut self, p: Pending) {
-        if self.in_order.back().is_some_and(|last| *last > p) {
+        if self.waiting.last().is_some_and(|last| *last > p) {
             self.unsorted = true;
         }
-        self.in_order.push_back(p);
-    }
-
-    /// Makes `in_order` one sorted run again after out-of-order batch appends.
-    fn sort_waiting(&mut self) {
-        if !self.unsorted {
-            return;
-        }
-        self.in_order.extend(self.pending.drain().map(|r| r.0));
-        self.in_order.make_contiguous().sort_unstable();
-        self.unsorted = false;
+        self.waiting.push(p);
     }
 
     /// Adds a timer: to the ordered run when it sorts last there, else to the heap.
@@ -298,42 +204,27 @@ impl State {
         }
     }
 
-    /// Time of the earliest waiting event.
-    fn next_time(&self) -> Option<Timestamp> {
-        let a = self.in_order.front().map(|p| p.event.time);
-        let b = self.pending.peek().map(|p| p.0.event.time);
-        match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    /// See [`Engine::state_bytes`].
+    fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let mut total = self.timers.capacity() * size_of::<Reverse<Timer>>()
+            + self.timers_in_order.capacity() * size_of::<Timer>()
+            + self.waiting.capacity() * size_of::<Pending>();
+        for cs in &self.corrs {
+            total += cs.bytes();
         }
-    }
-
-    /// Removes and returns the earliest waiting event if it is at time `t`.
-    fn pop_at(&mut self, t: Timestamp) -> Option<Pending> {
-        let from_heap = match (self.in_order.front(), self.pending.peek()) {
-            (Some(a), Some(b)) => b.0 < *a,
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        if from_heap {
-            if self.pending.peek()?.0.event.time != t {
-                return None;
-            }
-            self.pending.pop().map(|r| r.0)
-        } else {
-            if self.in_order.front()?.event.time != t {
-                return None;
-            }
-            self.in_order.pop_front()
-        }
+        total
     }
 }
 
 /// Per-correlation inputs of one processing step.
 type Inputs = Vec<Vec<(u16, Input)>>;
 
-/// The correlation engine. One engine owns the state of the group keys it is given;
-/// partition events by group key (tenant) over several engines to scale out.
+/// The sorted events `finish` processes.
+type Sorted = Peekable<std::vec::IntoIter<Pending>>;
+
+/// The batch correlation engine. One engine owns the state of the group keys it is
+/// given; partition events by group key (tenant) over several engines to scale out.
 #[derive(Debug)]
 pub struct Engine {
     set: Arc<CorrelationSet>,
@@ -344,7 +235,7 @@ pub struct Engine {
 /// set while it mutates the state.
 #[derive(Debug)]
 struct Core {
-    cfg: EngineConfig,
+    budget: StateBudget,
     st: State,
     key_buf: String,
     inputs: Inputs,
@@ -353,17 +244,22 @@ struct Core {
 }
 
 impl Engine {
-    /// A new engine for `set`.
-    pub fn new(set: Arc<CorrelationSet>, cfg: EngineConfig) -> Self {
+    /// A new engine for `set`, with state bounded by `budget`.
+    pub fn new(set: Arc<CorrelationSet>, budget: StateBudget) -> Self {
         let n = set.correlations.len();
         let st = State {
-            fingerprint: set.fingerprint(),
             corrs: vec![CorrState::default(); n],
             ..State::default()
         };
         Engine {
             set,
-            core: Core::new(cfg, st, n),
+            core: Core {
+                budget,
+                st,
+                key_buf: String::new(),
+                inputs: vec![Vec::new(); n],
+                produced: Vec::new(),
+            },
         }
     }
 
@@ -372,30 +268,23 @@ impl Engine {
         &self.set
     }
 
-    /// The watermark: latest event time seen minus the lateness (streaming only).
-    pub fn watermark(&self) -> Option<Timestamp> {
-        self.core.watermark()
+    /// Collects one event with the ascending list of detection rules it matched. Nothing
+    /// is processed before [`Engine::finish`]; events that match no rule a correlation
+    /// uses are only counted.
+    pub fn push(&mut self, event: Arc<Event>, matched: &[RuleRef]) {
+        let st = &mut self.core.st;
+        st.stats.events += 1;
+        match used_rules(&self.set, matched) {
+            Some(rules) => st.append(Pending { event, rules }),
+            None => st.stats.ignored += 1,
+        }
     }
 
-    /// Feeds one event with the ascending list of detection rules it matched; results
-    /// whose windows are decided by the watermark are appended to `out`.
-    pub fn push(
-        &mut self,
-        event: Arc<Event>,
-        matched: &[RuleRef],
-        out: &mut Vec<CorrelationResult>,
-    ) {
-        self.core.push(&self.set, event, matched, out);
-    }
-
-    /// Processes everything still buffered and closes every window.
+    /// Processes every collected event in event-time order and closes every window;
+    /// results are appended to `out`. The engine is empty afterwards (counters and the
+    /// eviction list stay).
     pub fn finish(&mut self, out: &mut Vec<CorrelationResult>) {
-        self.core.advance(&self.set, None, out);
-    }
-
-    /// Late events (up to the budget; all are counted in [`EngineStats::late`]).
-    pub fn late_events(&self) -> &[LateEvent] {
-        &self.core.st.late
+        self.core.finish(&self.set, out);
     }
 
     /// State evictions (up to the budget; all are counted).
@@ -407,57 +296,15 @@ impl Engine {
     pub fn stats(&self) -> EngineStats {
         let st = &self.core.st;
         let mut s = st.stats.clone();
-        s.pending = (st.pending.len() + st.in_order.len()) as u64;
-        s.watermark = self.watermark();
+        s.pending = st.waiting.len() as u64;
         s
     }
 
     /// Approximate bytes of engine state (slots, keys, index, buffered entries, chains,
-    /// timers, the queue of events waiting for the watermark), not counting the events
+    /// timers, the queue of events waiting for `finish`), not counting the events
     /// themselves, which are shared with the caller.
     pub fn state_bytes(&self) -> usize {
         self.core.st.bytes()
-    }
-
-    /// Serializes the whole engine state (JSON).
-    pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
-        Ok(serde_json::to_vec(&self.core.st)?)
-    }
-
-    /// An engine continuing from `bytes` (taken with the same correlation set).
-    pub fn restore(
-        set: Arc<CorrelationSet>,
-        cfg: EngineConfig,
-        bytes: &[u8],
-    ) -> Result<Self, SnapshotError> {
-        let st: State = serde_json::from_slice(bytes)?;
-        let expected = set.fingerprint();
-        if st.fingerprint != expected || st.corrs.len() != set.correlations.len() {
-            return Err(SnapshotError::WrongRuleSet {
-                expected,
-                found: st.fingerprint,
-            });
-        }
-        let n = set.correlations.len();
-        Ok(Engine {
-            set,
-            core: Core::new(cfg, st, n),
-        })
-    }
-}
-
-impl State {
-    /// See [`Engine::state_bytes`].
-    fn bytes(&self) -> usize {
-        use std::mem::size_of;
-        let mut total = self.timers.capacity() * size_of::<Reverse<Timer>>()
-            + self.timers_in_order.capacity() * size_of::<Timer>()
-            + self.in_order.capacity() * size_of::<Pending>()
-            + self.pending.capacity() * size_of::<Reverse<Pending>>();
-        for cs in &self.corrs {
-            total += cs.bytes();
-        }
-        total
     }
 }
 
@@ -476,99 +323,36 @@ fn used_rules(set: &CorrelationSet, matched: &[RuleRef]) -> Option<RuleList> {
 }
 
 impl Core {
-    fn new(cfg: EngineConfig, st: State, correlations: usize) -> Self {
-        Core {
-            cfg,
-            st,
-            key_buf: String::new(),
-            inputs: vec![Vec::new(); correlations],
-            produced: Vec::new(),
+    /// See [`Engine::finish`]: sorts the waiting events, then releases them and fires
+    /// timers in time order until both are exhausted.
+    fn finish(&mut self, set: &CorrelationSet, out: &mut Vec<CorrelationResult>) {
+        let mut waiting = std::mem::take(&mut self.st.waiting);
+        if std::mem::take(&mut self.st.unsorted) {
+            waiting.sort_unstable();
         }
-    }
-
-    fn watermark(&self) -> Option<Timestamp> {
-        let lateness = self.cfg.lateness?;
-        let max = self.st.max_seen?;
-        Some(max.saturating_sub(lateness).unwrap_or(Timestamp::MIN))
-    }
-
-    /// See [`Engine::push`].
-    fn push(
-        &mut self,
-        set: &CorrelationSet,
-        event: Arc<Event>,
-        matched: &[RuleRef],
-        out: &mut Vec<CorrelationResult>,
-    ) {
-        self.st.stats.events += 1;
-        let Some(rules) = used_rules(set, matched) else {
-            self.st.stats.ignored += 1;
-            return;
-        };
-        if self.cfg.lateness.is_none() {
-            // Batch: nothing is released before `finish`, so no watermark work.
-            self.st.max_seen = Some(self.st.max_seen.map_or(event.time, |m| m.max(event.time)));
-            self.st.append(Pending { event, rules });
-            return;
-        }
-        if let Some(wm) = self.watermark()
-            && event.time < wm
-        {
-            self.record_late(&event, rules.into(), wm);
-            return;
-        }
-        self.st.max_seen = Some(self.st.max_seen.map_or(event.time, |m| m.max(event.time)));
-        self.st.enqueue(Pending { event, rules });
-        if let Some(wm) = self.watermark() {
-            self.advance(set, Some(wm), out);
-        }
-    }
-
-    fn record_late(&mut self, event: &Event, rules: Vec<RuleRef>, wm: Timestamp) {
-        self.st.stats.late += 1;
-        if self.st.late.len() >= self.cfg.budget.max_late_events {
-            self.st.stats.late_unlisted += 1;
-            return;
-        }
-        self.st.late.push(LateEvent {
-            origin: event.origin.clone(),
-            time: event.time,
-            watermark: wm,
-            late_by: wm.duration_since(event.time),
-            rules,
-        });
-    }
-
-    /// Releases events and fires timers strictly before `frontier` (all when `None`), in time order.
-    fn advance(
-        &mut self,
-        set: &CorrelationSet,
-        frontier: Option<Timestamp>,
-        out: &mut Vec<CorrelationResult>,
-    ) {
-        self.st.sort_waiting();
-        let before = |t: Timestamp| frontier.is_none_or(|f| t < f);
+        let mut events = waiting.into_iter().peekable();
         loop {
-            let slice = self.st.next_time().filter(|t| before(*t));
-            let timer = self.st.next_timer().map(|t| t.at).filter(|t| before(*t));
+            let slice = events.peek().map(|p| p.event.time);
+            let timer = self.st.next_timer().map(|t| t.at);
             match (slice, timer) {
                 (None, None) => break,
                 (Some(t), Some(d)) if d < t => self.fire_timer(set, out),
-                (Some(t), _) => self.release_slice(set, t, out),
+                (Some(t), _) => self.release_slice(set, t, &mut events, out),
                 (None, Some(_)) => self.fire_timer(set, out),
             }
         }
     }
 
-    /// Processes every pending event at time `t`.
+    /// Processes every event at time `t` (the front of `events`).
     fn release_slice(
         &mut self,
         set: &CorrelationSet,
         t: Timestamp,
+        events: &mut Sorted,
         out: &mut Vec<CorrelationResult>,
     ) {
         let mut inputs = std::mem::take(&mut self.inputs);
-        while let Some(Pending { event, rules }) = self.st.pop_at(t) {
+        while let Some(Pending { event, rules }) = events.next_if(|p| p.event.time == t) {
             let mut targets = rules
                 .as_slice()
                 .iter()
@@ -669,7 +453,7 @@ impl Core {
         if let Some(&slot) = self.st.corrs[c].index.get(self.key_buf.as_str()) {
             return slot;
         }
-        if self.st.stats.active_keys as usize >= self.cfg.budget.max_keys {
+        if self.st.stats.active_keys as usize >= self.budget.max_keys {
             self.evict_one_key(set, at);
         }
         self.st.stats.active_keys += 1;
@@ -708,7 +492,7 @@ impl Core {
 
     /// Drops the oldest buffered events of a key over the per-key budget.
     fn enforce_event_budget(&mut self, set: &CorrelationSet, c: usize, slot: u32, at: Timestamp) {
-        let max = self.cfg.budget.max_events_per_key.max(1);
+        let max = self.budget.max_events_per_key.max(1);
         let corr = &set.correlations[c];
         let Some(ks) = self.st.corrs[c].state_mut(slot) else {
             return;
@@ -768,7 +552,7 @@ impl Core {
 
     fn record_eviction(&mut self, e: Evicted) {
         self.st.stats.evicted_events += e.events as u64;
-        if self.st.evictions.len() >= self.cfg.budget.max_evictions_listed {
+        if self.st.evictions.len() >= self.budget.max_evictions_listed {
             self.st.stats.evictions_unlisted += 1;
         } else {
             self.st.evictions.push(e);
@@ -893,14 +677,27 @@ mod tests {
         assert_eq!(popped, expected);
     }
 
-    #[test]
-    fn rule_lists_serialize_as_lists() {
-        for rules in [vec![RuleRef(3)], vec![RuleRef(1), RuleRef(2)], vec![]] {
-            let list = RuleList::from(rules.clone());
-            assert_eq!(list.as_slice(), &rules[..]);
-            let json = serde_json::to_string(&list).unwrap();
-            assert_eq!(json, serde_json::to_string(&rules).unwrap());
-            assert_eq!(serde_json::from_str::<RuleList>(&json).unwrap(), list);
+    fn pending(secs: i64, line: u64) -> Pending {
+        Pending {
+            event: Arc::new(Event {
+                time: Timestamp::from_second(secs).unwrap(),
+                source: trustpath_event::SourceKind::M365Audit,
+                format: trustpath_event::Format::UalJson,
+                origin: trustpath_event::Origin::file("a.json").with_line(line),
+                fields: serde_json::Map::new(),
+            }),
+            rules: RuleList::One(RuleRef(0)),
         }
+    }
+
+    #[test]
+    fn only_out_of_order_pushes_mark_the_queue_for_sorting() {
+        let mut st = State::default();
+        for (secs, line) in [(1, 1), (1, 2), (5, 3), (5, 3)] {
+            st.append(pending(secs, line));
+        }
+        assert!(!st.unsorted, "equal and ascending keys need no sort");
+        st.append(pending(4, 4));
+        assert!(st.unsorted);
     }
 }

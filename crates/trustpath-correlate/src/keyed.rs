@@ -11,14 +11,13 @@ use crate::chain::{Captures, capture_into, scalar};
 use crate::result::{CorrelationResult, Evidence, ResultParts};
 use crate::spec::{Correlation, CorrelationType, RuleRef};
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use trustpath_event::Event;
 
 /// What reached a correlation step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Input {
     /// An event that matched a detection rule.
     Event {
@@ -32,7 +31,7 @@ pub(crate) enum Input {
 }
 
 /// One buffered input with its (processing) time and step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub time: Timestamp,
     pub step: u16,
@@ -101,19 +100,17 @@ impl Entry {
 }
 
 /// A partial or complete ordered chain inside one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Chain {
     pub entries: Vec<Entry>,
     pub key: Option<Vec<String>>,
 }
 
 /// State of one group key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct KeyState {
     pub key: Arc<str>,
-    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
     pub entries: VecDeque<Entry>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chains: Vec<Chain>,
     pub timer_at: Option<Timestamp>,
 }
@@ -153,7 +150,7 @@ impl KeyState {
 }
 
 /// A slot in the slab; `generation` tells stale timers apart.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Slot {
     pub generation: u32,
     pub state: Option<KeyState>,
@@ -182,7 +179,7 @@ impl std::hash::Hasher for Fnv {
 }
 
 /// All keys of one correlation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct CorrState {
     pub index: HashMap<Arc<str>, u32, std::hash::BuildHasherDefault<Fnv>>,
     pub slots: Vec<Slot>,

@@ -1,8 +1,8 @@
-//! Sigma correlation rules on event time: the stateful half of **detect**.
+//! Sigma correlation rules on event time, in batch: the stateful half of **detect**.
 //!
 //! ```text
 //! CorrelationDoc* ──compile──► CorrelationSet ──► Engine::push(event, matched rules)
-//!                                                   │  event-time queue + watermark
+//!                                                   │  collected; sorted at finish
 //!                                                   ▼
 //!                                   keyed state (windows, chains) ──► CorrelationResult
 //! ```
@@ -13,15 +13,18 @@
 //!   correlations (cycles are load errors), and the `x-trustpath` chain extension
 //!   (captures, requirements on value and CIDR sets, chain keys, partial chains; see
 //!   `EXTENSION.md`).
-//! * [`Engine`] runs them on event time. Windows slide: a window is anchored at each
-//!   event and two events share it when their times differ by at most `timespan`
-//!   (inclusive). Streaming uses a watermark (latest event time − allowed lateness,
-//!   default 12 h); batch mode sorts everything at [`Engine::finish`]. Late events are
-//!   counted and listed, state is bounded by a [`StateBudget`] with listed evictions, and
-//!   the whole state can be snapshotted and restored.
+//! * [`Engine`] runs them in batch over a set of matched events: [`Engine::push`] collects,
+//!   [`Engine::finish`] sorts once by event time and processes everything. Windows slide:
+//!   a window is anchored at each event and two events share it when their times differ
+//!   by at most `timespan` (inclusive). State is bounded by a [`StateBudget`] with
+//!   counted, listed evictions.
 //! * Each [`CorrelationResult`] carries its evidence events, group key, captures, window,
 //!   partial flag and a stable id: the same input in any order, split over any number of
 //!   engines by group key, gives the same ids.
+//!
+//! There is no streaming mode (watermark, late events, snapshots): `hunt` and the service
+//! both run the detector in batch over the matched events they retain, and the service
+//! enforces lateness before matching (see `ARCHITECTURE.md`).
 
 mod chain;
 mod engine;
@@ -31,8 +34,8 @@ mod result;
 mod spec;
 
 pub use chain::{Captures, ChainSpec, CidrSet, Require, ValueSet};
-pub use engine::{Engine, EngineConfig, EngineStats, SnapshotError, StateBudget};
-pub use result::{CorrelationResult, EvictReason, Evicted, Evidence, LateEvent};
+pub use engine::{Engine, EngineStats, StateBudget};
+pub use result::{CorrelationResult, EvictReason, Evicted, Evidence};
 pub use spec::{
     Condition, ContextSets, Correlation, CorrelationDoc, CorrelationLoadError, CorrelationSet,
     CorrelationType, RuleCatalog, RuleRef, Source, parse_timespan,

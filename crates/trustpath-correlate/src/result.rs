@@ -1,8 +1,8 @@
-//! What the engine reports: correlation results with evidence, late events, evictions.
+//! What the engine reports: correlation results with evidence, and evictions.
 
 use crate::chain::Captures;
 use crate::spec::{CorrelationType, RuleRef};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
@@ -205,50 +205,6 @@ fn hex_prefix(digest: &[u8]) -> String {
         Ok(Ok(hex)) => hex.to_owned(),
         _ => hex::encode(bytes),
     }
-}
-
-/// sha256 over length-prefixed parts, hex, first 32 characters.
-pub(crate) fn short_hash(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        hash_part(&mut h, p);
-    }
-    hex_prefix(&h.finalize())
-}
-
-/// An event that arrived after the watermark had passed its time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LateEvent {
-    /// Where it came from.
-    pub origin: Origin,
-    /// Its event time.
-    pub time: Timestamp,
-    /// The watermark when it arrived.
-    pub watermark: Timestamp,
-    /// How far behind the watermark it was.
-    pub late_by: SignedDuration,
-    /// The rules it matched.
-    pub rules: Vec<RuleRef>,
-}
-
-impl LateEvent {
-    /// As a counted record error (`ErrorKind::Late`).
-    pub fn to_record_error(&self) -> RecordError {
-        RecordError::new(
-            self.origin.clone(),
-            ErrorKind::Late,
-            format!(
-                "event time {} is {} behind the correlation watermark {}; not correlated",
-                self.time,
-                friendly(self.late_by),
-                self.watermark
-            ),
-        )
-    }
-}
-
-fn friendly(d: SignedDuration) -> String {
-    format!("{:#}", d)
 }
 
 /// Why state was evicted.

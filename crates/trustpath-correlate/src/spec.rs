@@ -338,16 +338,6 @@ impl CorrelationSet {
     pub fn is_reported(&self, index: usize) -> bool {
         self.reported.get(index).copied().unwrap_or(false)
     }
-
-    /// A fingerprint of the compiled set, stored in snapshots.
-    pub fn fingerprint(&self) -> String {
-        let ids: Vec<String> = self
-            .correlations
-            .iter()
-            .map(|c| format!("{}|{:?}|{}", c.id, c.kind, c.timespan))
-            .collect();
-        crate::result::short_hash(&[ids.join("\n").as_bytes()])
-    }
 }
 
 fn load_error(

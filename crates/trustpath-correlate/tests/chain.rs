@@ -1,17 +1,14 @@
-//! The AN1350-style chain with the `x-trustpath` extension, streaming lateness, budgets
-//! and snapshots.
+//! The AN1350-style chain with the `x-trustpath` extension, arrival order, and state
+//! budgets.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::*;
-use jiff::SignedDuration;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use trustpath_correlate::{
-    ContextSets, CorrelationSet, Engine, EngineConfig, EvictReason, RuleRef, StateBudget,
-};
+use trustpath_correlate::{ContextSets, CorrelationSet, Engine, EvictReason, RuleRef, StateBudget};
 
 const REL: RuleRef = RuleRef(0);
 const DELEG: RuleRef = RuleRef(1);
@@ -99,7 +96,7 @@ fn access(n: u64, secs: i64, ip: &str, home: &str) -> Input {
         vec![ACCESS],
     )
 }
-/// Unrelated traffic that moves the watermark forward.
+/// Unrelated traffic in another tenant.
 fn filler(n: u64, secs: i64) -> Input {
     (
         event(
@@ -118,17 +115,29 @@ fn full(
 }
 
 #[test]
-fn chain_from_captured_ip_completes_with_step_three_eleven_hours_late() {
+fn chain_from_captured_ip_completes_whatever_the_arrival_order() {
     let set = set();
-    // Step 3 happens at 3h but arrives after events up to 14h (11 h behind the latest).
+    // Step 3 happens at 3h but arrives last, after an event 20 h later: batch has no
+    // lateness limit, it sorts everything at `finish`.
     let input = vec![
         rel(1, 0, "partner-a", "192.0.2.10"),
         deleg(2, HOUR, "192.0.2.11"),
-        filler(3, 14 * HOUR),
+        filler(3, 20 * HOUR),
         access(4, 3 * HOUR, "192.0.2.11", "someone-else"),
     ];
-    let (out, engine) = run(&set, EngineConfig::default(), &input);
-    assert_eq!(engine.stats().late, 0);
+    let mut engine = Engine::new(set.clone(), StateBudget::default());
+    for (e, rules) in &input {
+        engine.push(e.clone(), rules);
+    }
+    assert_eq!(
+        engine.stats().pending,
+        4,
+        "nothing is processed before finish"
+    );
+    let mut out = Vec::new();
+    engine.finish(&mut out);
+    let stats = engine.stats();
+    assert_eq!((stats.pending, stats.active_keys), (0, 0), "{stats:?}");
     let full = full(&out);
     assert_eq!(full.len(), 1, "{out:#?}");
     let r = full[0];
@@ -143,6 +152,9 @@ fn chain_from_captured_ip_completes_with_step_three_eleven_hours_late() {
         BTreeSet::from(["ceo@cust.example".to_string()])
     );
     assert_eq!((r.first, r.last), (at(0), at(3 * HOUR)));
+    let mut reversed = input.clone();
+    reversed.reverse();
+    assert_eq!(ids(&batch(&set, &reversed)), ids(&out));
 }
 
 #[test]
@@ -159,7 +171,7 @@ fn chain_from_configured_cidr_and_keyed_cidr_and_partner_tenant() {
             filler(3, 14 * HOUR),
             access(4, 3 * HOUR, ip, home),
         ];
-        let (out, _) = run(&set, EngineConfig::default(), &input);
+        let out = batch(&set, &input);
         assert_eq!(full(&out).len(), 1, "{ip} {home}: {out:#?}");
     }
     // Neither a partner IP nor the partner tenant: only a partial lead (steps 1–2).
@@ -208,38 +220,15 @@ fn one_finding_per_partner_and_partial_two_three_without_one() {
 }
 
 #[test]
-fn an_event_beyond_the_lateness_is_reported_late() {
-    let set = set();
-    let input = vec![
-        rel(1, 0, "partner-a", "192.0.2.10"),
-        deleg(2, HOUR, "192.0.2.11"),
-        filler(3, 20 * HOUR),
-        access(4, 3 * HOUR, "192.0.2.11", "x"),
-    ];
-    let (out, engine) = run(&set, EngineConfig::default(), &input);
-    assert!(full(&out).is_empty());
-    assert_eq!(engine.stats().late, 1);
-    let late = &engine.late_events()[0];
-    assert_eq!(late.origin.line, Some(4));
-    assert_eq!(late.late_by, SignedDuration::from_hours(5));
-    let err = late.to_record_error();
-    assert_eq!(err.kind, trustpath_event::ErrorKind::Late);
-    assert!(err.to_string().contains("test.jsonl:4"), "{err}");
-}
-
-#[test]
 fn key_and_event_budgets_evict_with_reasons() {
     let cat = catalog(&["r0"]);
     let doc = json!({"title": "c", "id": "c", "correlation": {"type": "event_count", "rules": ["r0"],
         "group-by": ["tp.tenant"], "timespan": "1h", "condition": {"gte": 100}}});
     let set = compile(vec![doc], &cat, &ContextSets::default());
-    let cfg = EngineConfig {
-        lateness: None,
-        budget: StateBudget {
-            max_keys: 2,
-            max_events_per_key: 3,
-            ..StateBudget::default()
-        },
+    let budget = StateBudget {
+        max_keys: 2,
+        max_events_per_key: 3,
+        ..StateBudget::default()
     };
     let mut input = Vec::new();
     for i in 0..5 {
@@ -247,7 +236,7 @@ fn key_and_event_budgets_evict_with_reasons() {
     }
     input.push((event(10, 10, tenant("b")), vec![RuleRef(0)]));
     input.push((event(11, 11, tenant("c")), vec![RuleRef(0)]));
-    let (_, engine) = run(&set, cfg, &input);
+    let (_, engine) = run(&set, budget, &input);
     let reasons: Vec<EvictReason> = engine.evictions().iter().map(|e| e.reason).collect();
     assert!(reasons.contains(&EvictReason::EventBudget), "{reasons:?}");
     assert!(reasons.contains(&EvictReason::KeyBudget), "{reasons:?}");
@@ -260,44 +249,4 @@ fn key_and_event_budgets_evict_with_reasons() {
             .to_string()
             .contains("budget")
     );
-}
-
-#[test]
-fn snapshot_and_restore_continue_like_an_uninterrupted_run() {
-    let set = set();
-    let input = vec![
-        rel(1, 0, "partner-a", "192.0.2.10"),
-        deleg(2, HOUR, "192.0.2.11"),
-        filler(3, 5 * HOUR),
-        access(4, 3 * HOUR, "203.0.113.5", "x"),
-        filler(5, 20 * HOUR),
-        deleg(6, 21 * HOUR, "192.0.2.12"),
-        access(7, 22 * HOUR, "192.0.2.12", "x"),
-    ];
-    let cfg = EngineConfig::default();
-    let (whole, _) = run(&set, cfg, &input);
-    for cut in 0..input.len() {
-        let mut first = Engine::new(set.clone(), cfg);
-        let mut out = Vec::new();
-        for (e, r) in &input[..cut] {
-            first.push(e.clone(), r, &mut out);
-        }
-        let bytes = first.snapshot().unwrap();
-        let mut second = Engine::restore(set.clone(), cfg, &bytes).unwrap();
-        for (e, r) in &input[cut..] {
-            second.push(e.clone(), r, &mut out);
-        }
-        second.finish(&mut out);
-        assert_eq!(ids(&out), ids(&whole), "cut at {cut}");
-    }
-    assert!(whole.len() >= 2, "{whole:#?}");
-    let other = compile(
-        vec![
-            json!({"title": "x", "id": "x", "correlation": {"type": "event_count", "rules": ["r0"], "timespan": "1h", "condition": {"gte": 1}}}),
-        ],
-        &catalog(&["r0"]),
-        &ContextSets::default(),
-    );
-    let bytes = Engine::new(set.clone(), cfg).snapshot().unwrap();
-    assert!(Engine::restore(other, cfg, &bytes).is_err());
 }

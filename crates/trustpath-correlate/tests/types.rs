@@ -71,7 +71,7 @@ fn missing_group_by_field_is_counted_not_grouped() {
         &ContextSets::default(),
     );
     let input = vec![(event(1, 0, json!({"other": 1})), vec![R0])];
-    let (out, engine) = run(&set, trustpath_correlate::EngineConfig::batch(), &input);
+    let (out, engine) = run(&set, trustpath_correlate::StateBudget::default(), &input);
     assert!(out.is_empty());
     assert_eq!(engine.stats().ungrouped, 1);
 }

@@ -319,7 +319,6 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             continue;
         }
         let outcome = detector.findings(group, &baseline);
-        summary.late += outcome.stats.late;
         summary.evicted += outcome.stats.evicted_events;
         stateful.extend(outcome.findings);
     }

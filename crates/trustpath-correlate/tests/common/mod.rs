@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use trustpath_correlate::{
-    ContextSets, CorrelationDoc, CorrelationResult, CorrelationSet, Engine, EngineConfig,
-    RuleCatalog, RuleRef,
+    ContextSets, CorrelationDoc, CorrelationResult, CorrelationSet, Engine, RuleCatalog, RuleRef,
+    StateBudget,
 };
 use trustpath_event::{Event, Format, Origin, SourceKind};
 
@@ -68,22 +68,24 @@ pub fn compile(yaml_docs: Vec<Value>, cat: &Catalog, ctx: &ContextSets) -> Arc<C
 /// One input: event and matched rules.
 pub type Input = (Arc<Event>, Vec<RuleRef>);
 
+/// Pushes `inputs` in the order given, then finishes.
 pub fn run(
     set: &Arc<CorrelationSet>,
-    cfg: EngineConfig,
+    budget: StateBudget,
     inputs: &[Input],
 ) -> (Vec<CorrelationResult>, Engine) {
-    let mut engine = Engine::new(set.clone(), cfg);
-    let mut out = Vec::new();
+    let mut engine = Engine::new(set.clone(), budget);
     for (e, rules) in inputs {
-        engine.push(e.clone(), rules, &mut out);
+        engine.push(e.clone(), rules);
     }
+    let mut out = Vec::new();
     engine.finish(&mut out);
     (out, engine)
 }
 
+/// [`run`] with the default budget, results only.
 pub fn batch(set: &Arc<CorrelationSet>, inputs: &[Input]) -> Vec<CorrelationResult> {
-    run(set, EngineConfig::batch(), inputs).0
+    run(set, StateBudget::default(), inputs).0
 }
 
 pub fn ids(results: &[CorrelationResult]) -> BTreeSet<String> {
