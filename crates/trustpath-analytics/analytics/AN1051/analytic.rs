@@ -19,6 +19,8 @@ use trustpath_context::Context;
 use trustpath_event::Event;
 use trustpath_report::{Finding, FindingKind, Level};
 
+/// This analytic's id (its `[analytics.AN1051]` tunables).
+const ID: &str = "AN1051";
 const RULE: &str = "an1051_delegate_added";
 const CLUSTER: SignedDuration = SignedDuration::from_hours(1);
 
@@ -359,24 +361,27 @@ fn in_scope(input: &AnalyticInput<'_>, event: &Arc<Event>) -> bool {
     if admin.is_some() && !sensitive && !external_delegate(event) {
         return false;
     }
-    let tuning = &context.analytics.an1051;
+    let tunables = &context.analytics;
     let rights = change_text(event, "right").unwrap_or("");
     let cmdlet = change_text(event, "cmdlet").unwrap_or("");
     // Send As / Send on Behalf: the delegate sends as the owner; always counts.
     let sends = matches!(cmdlet, "Add-RecipientPermission" | "Set-Mailbox")
         || rights.to_lowercase().starts_with("send");
     let (levels, reads) = levels(rights);
-    let level_ok = tuning.delegate_permission_level.iter().any(|level| {
-        let level = level.to_lowercase();
-        levels.iter().any(|l| l.contains(&level))
-    });
+    let level_ok = tunables
+        .strings(ID, "DelegatePermissionLevel")
+        .iter()
+        .any(|level| {
+            let level = level.to_lowercase();
+            levels.iter().any(|l| l.contains(&level))
+        });
     // Reading a folder is what a mailbox thief wants: a read right given to someone
     // outside the mailbox's domain, or to everyone, counts whatever its role.
     let trustee = change_text(event, "trustee").unwrap_or("");
     let open_read = reads && (external_delegate(event) || everyone(trustee));
     let folder_ok = match change_text(event, "folder") {
         None | Some("") => true,
-        Some(folder) => folder_in_scope(folder, &tuning.folder_target_scope),
+        Some(folder) => folder_in_scope(folder, tunables.strings(ID, "FolderTargetScope")),
     };
     (sends || level_ok || open_read) && folder_ok
 }
@@ -404,8 +409,7 @@ fn grant_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
     let trustee = finding.entities.trustee.clone().unwrap_or_default();
     let expected_pair = context
         .analytics
-        .an1051
-        .delegator_to_delegate_pairing
+        .delegate_pairs(ID, "DelegatorToDelegatePairing")
         .iter()
         .any(|p| {
             p.delegator.eq_ignore_ascii_case(&mailbox) && p.delegate.eq_ignore_ascii_case(&trustee)

@@ -223,7 +223,7 @@ fn host_of(event: &Event) -> String {
 
 /// Findings of AN1052.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
-    let window = input.context.analytics.an1052.time_window;
+    let window = input.duration("TimeWindow");
     let mut host_events: Vec<&Arc<Event>> = input.matched(HOST).iter().collect();
     host_events.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
     // The MSExchange Management log is the Exchange server's record of a cmdlet a client
@@ -433,7 +433,7 @@ fn tune(
     follow_on: &[&Arc<Event>],
 ) {
     let context = input.context;
-    let expected = &context.analytics.an1052.execution_parent;
+    let expected = input.strings("ExecutionParent");
     let parents: Vec<String> = changes.iter().filter_map(|e| parent_name(e)).collect();
     if let Some(parent) = parents
         .iter()

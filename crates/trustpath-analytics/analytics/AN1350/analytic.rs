@@ -52,7 +52,7 @@ type Ev = Arc<Event>;
 
 /// Findings of AN1350.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
-    let window = input.context.analytics.an1350.window;
+    let window = input.duration("window");
     let mut tenants: BTreeMap<String, [Vec<&Ev>; 3]> = BTreeMap::new();
     for (step, rule) in [RELATIONSHIP, DELEGATION, ACCESS].into_iter().enumerate() {
         for event in input.matched(rule) {
