@@ -16,7 +16,7 @@ use crate::tuning::{self, Cited};
 use jiff::SignedDuration;
 use std::sync::Arc;
 use trustpath_context::Context;
-use trustpath_event::Event;
+use trustpath_event::{Event, norm};
 use trustpath_report::{Finding, FindingKind, Level};
 
 /// This analytic's id (its `[analytics.AN1051]` tunables).
@@ -45,7 +45,7 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
 
 fn change_text<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
     event
-        .get(&format!("tp.permission_change.{key}"))
+        .get(&format!("{}.{key}", norm::PERMISSION_CHANGE))
         .and_then(|v| v.as_str())
 }
 
@@ -255,7 +255,7 @@ fn external_delegate(event: &Event) -> bool {
             .and_then(|v| v.rsplit_once('@'))
             .map(|(_, d)| d.to_lowercase())
     };
-    matches!((domain("tp.target"), domain("tp.trustee")), (Some(m), Some(t)) if m != t)
+    matches!((domain(norm::TARGET), domain(norm::TRUSTEE)), (Some(m), Some(t)) if m != t)
 }
 
 /// The alias an identity names: the local part of a UPN, the user of `DOMAIN\user`, the
@@ -328,7 +328,7 @@ fn sensitive_mailbox(context: &Context, event: &Event, mailbox: &str) -> Option<
             push(d);
         }
     }
-    for key in ["OrganizationName", "tp.actor"] {
+    for key in ["OrganizationName", norm::ACTOR] {
         if let Some((_, d)) = event
             .norm_str(key)
             .map(|v| v.rsplit_once('@').unwrap_or(("", v)))
@@ -353,7 +353,7 @@ fn sensitive_mailbox(context: &Context, event: &Event, mailbox: &str) -> Option<
 
 fn in_scope(input: &AnalyticInput<'_>, event: &Arc<Event>) -> bool {
     let context = input.context;
-    let mailbox = event.norm_str("tp.target").unwrap_or("");
+    let mailbox = event.norm_str(norm::TARGET).unwrap_or("");
     let admin = event.actor().and_then(|a| listed_admin(context, a));
     let sensitive = sensitive_mailbox(context, event, mailbox).is_some();
     // Routine administration (the inventory lists it): a listed admin, a mailbox nobody
