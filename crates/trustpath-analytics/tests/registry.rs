@@ -4,8 +4,10 @@
 //! and show that a new analytic in a temporary folder needs no edit anywhere else.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched, Registry};
 use trustpath_context::{Context, Schema};
+use trustpath_event::Event;
 use trustpath_pipeline::{ScanConfig, scan};
 use trustpath_report::Finding;
 
@@ -210,12 +212,10 @@ fn run(registry: &Registry, context: Context, path: &Path) -> Vec<Finding> {
     );
     let (inputs, errors) = trustpath_read::expand_inputs(&[path.to_path_buf()]);
     assert!(errors.is_empty(), "{errors:?}");
-    let result = scan(
-        &inputs,
-        &ScanConfig::default(),
-        |_: &mut Baseline, event| detector.match_shared(event),
-    );
-    let (matched, _): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
+    let result = scan(&inputs, &ScanConfig::default(), |event: &Arc<Event>| {
+        detector.match_shared(Arc::clone(event))
+    });
+    let (matched, _): (Vec<Matched>, Vec<()>) = result.into_parts();
     detector.findings(matched, &Baseline::default()).findings
 }
 
