@@ -1,7 +1,7 @@
 //! The detector: built-in and user Sigma rules compiled with the context's tunables,
 //! per-event matching, and the batch step that turns a hunt's matches into findings.
 
-use crate::{AnalyticInput, Baseline, Builtin, Metadata, builtin::BUILTIN};
+use crate::{AnalyticInput, Baseline, FindingsFn, Metadata, Registry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,7 +74,9 @@ pub struct HuntOutcome {
 
 struct Analytic {
     meta: Metadata,
-    builtin: &'static Builtin,
+    findings: FindingsFn,
+    /// The label its rules carry.
+    rules_label: String,
 }
 
 /// Compiled rules, correlations and analytics.
@@ -102,30 +104,33 @@ impl RuleCatalog for Catalog<'_> {
     }
 }
 
-fn builtin_file(id: &str) -> String {
-    format!("builtin:{id}/rules.yml")
-}
-
 impl Detector {
     /// Load and compile everything; problems are returned, never fatal.
     pub fn build(options: DetectorOptions) -> (Detector, LoadProblems) {
+        Self::build_with(options, Registry::builtin())
+    }
+
+    /// [`build`](Self::build) with the analytics of `registry` (e.g. the built-in ones
+    /// plus folders from [`Registry::from_dir`]) in place of the built-in ones.
+    pub fn build_with(options: DetectorOptions, registry: &Registry) -> (Detector, LoadProblems) {
         let mut problems = LoadProblems::default();
         let load = LoadOptions {
-            placeholders: placeholders(&options.context),
+            placeholders: registry.placeholders(&options.context),
             mapping: options.mapping.clone(),
         };
         let mut rules = RuleSet::default();
         let mut analytics = Vec::new();
         if options.builtin {
-            for builtin in BUILTIN {
-                match Metadata::parse(builtin.metadata) {
-                    Ok(meta) => analytics.push(Analytic { meta, builtin }),
-                    Err(e) => problems
-                        .analytics
-                        .push(format!("{}/analytic.toml: {e}", builtin.id)),
-                }
-                let (set, errors) =
-                    RuleSet::from_str(&builtin_file(builtin.id), builtin.rules, &load);
+            problems
+                .analytics
+                .extend(registry.problems().iter().cloned());
+            for def in registry.iter() {
+                analytics.push(Analytic {
+                    meta: def.meta.clone(),
+                    findings: def.findings_fn(),
+                    rules_label: def.rules_label.clone(),
+                });
+                let (set, errors) = RuleSet::from_str(&def.rules_label, &def.rules, &load);
                 rules.extend(set);
                 problems.rules.extend(errors);
             }
@@ -140,7 +145,7 @@ impl Detector {
             let file = file.to_string_lossy();
             analytics
                 .iter()
-                .position(|a| builtin_file(&a.meta.id) == file.as_ref())
+                .position(|a| a.rules_label == file.as_ref())
         };
         let rule_owner = rules.rules.iter().map(|r| owner_of_file(&r.file)).collect();
         let docs: Vec<CorrelationDoc> = rules
@@ -282,11 +287,24 @@ impl Detector {
         engine.finish(&mut results);
         let mut findings = self.analytic_findings(&matched, &results, baseline);
         findings.extend(self.user_findings(&matched, &results));
-        let mut findings = fuse(findings);
+        let mut findings = fuse(findings, |f| self.priority(f));
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         HuntOutcome {
             findings,
             stats: engine.stats(),
+        }
+    }
+
+    /// Fold priority of a finding's analytic (`fold_priority` in its `analytic.toml`;
+    /// a lower number wins; user rules last).
+    fn priority(&self, finding: &Finding) -> u16 {
+        match finding.analytic.as_deref() {
+            None => u16::MAX,
+            Some(id) => self
+                .analytics
+                .iter()
+                .find(|a| a.meta.id == id)
+                .map_or(u16::MAX - 1, |a| u16::from(a.meta.fold_priority)),
         }
     }
 
@@ -339,7 +357,7 @@ impl Detector {
                 .filter(|r| self.correlation_owner.get(&r.correlation) == Some(&Some(ai)))
                 .cloned()
                 .collect();
-            out.extend((analytic.builtin.findings)(&input));
+            out.extend((analytic.findings)(&input));
         }
         out
     }
@@ -371,7 +389,7 @@ impl Detector {
 }
 
 /// A finding for a user correlation result.
-fn correlation_finding(result: &CorrelationResult) -> Finding {
+pub(crate) fn correlation_finding(result: &CorrelationResult) -> Finding {
     let mut evidence: Vec<Evidence> = result
         .evidence
         .iter()
@@ -426,59 +444,6 @@ fn correlation_finding(result: &CorrelationResult) -> Finding {
     }
 }
 
-/// Placeholders for `|expand`, named after the ATT&CK mutable elements.
-fn placeholders(context: &Context) -> BTreeMap<String, Vec<String>> {
-    let a = &context.analytics;
-    let mut out = BTreeMap::new();
-    out.insert(
-        "PowerShellCmdletFilter".to_owned(),
-        a.an1052.powershell_cmdlet_filter.clone(),
-    );
-    out.insert(
-        "ExecutionParent".to_owned(),
-        a.an1052.execution_parent.clone(),
-    );
-    out.insert(
-        "DelegatePermissionLevel".to_owned(),
-        a.an1051.delegate_permission_level.clone(),
-    );
-    out.insert(
-        "FolderTargetScope".to_owned(),
-        a.an1051.folder_target_scope.clone(),
-    );
-    let mut trusted: BTreeSet<String> = a
-        .an1347
-        .trusted_partner_tenant_ids
-        .iter()
-        .map(|t| t.to_lowercase())
-        .collect();
-    trusted.extend(
-        context
-            .partners
-            .iter()
-            .filter(|p| p.approved)
-            .map(|p| p.tenant_id.to_lowercase()),
-    );
-    out.insert(
-        "TrustedPartnerTenantIDs".to_owned(),
-        trusted.into_iter().collect(),
-    );
-    out.insert(
-        "RoleScopeAllowList".to_owned(),
-        a.an1347.role_scope_allow_list.clone(),
-    );
-    out.insert("AdminAccounts".to_owned(), context.admins.accounts.clone());
-    out.insert(
-        "PartnerTenantIDs".to_owned(),
-        context
-            .partners
-            .iter()
-            .map(|p| p.tenant_id.to_lowercase())
-            .collect(),
-    );
-    out
-}
-
 /// Named CIDR sets for chain requirements: `partner_cidrs` (every partner range) and
 /// `partner_ranges[tenant id]`.
 fn context_sets(context: &Context) -> ContextSets {
@@ -498,22 +463,10 @@ fn context_sets(context: &Context) -> ContextSets {
     sets
 }
 
-/// Analytic priority for fusion: a lower number wins.
-fn priority(finding: &Finding) -> u8 {
-    match finding.analytic.as_deref() {
-        Some("AN1350") => 0,
-        Some("AN1052") => 1,
-        Some("AN1347") => 2,
-        Some("AN1051") => 3,
-        Some(_) => 4,
-        None => 5,
-    }
-}
-
 /// Drop a built-in finding whose evidence is wholly cited by a finding of a stronger
 /// analytic (or by a larger finding of the same analytic). The stronger finding notes it
 /// and takes at least its severity, so folding never hides a higher priority.
-fn fuse(findings: Vec<Finding>) -> Vec<Finding> {
+fn fuse(findings: Vec<Finding>, priority: impl Fn(&Finding) -> u16) -> Vec<Finding> {
     let origins: Vec<BTreeSet<String>> = findings
         .iter()
         .map(|f| f.evidence.iter().map(|e| e.origin.to_string()).collect())

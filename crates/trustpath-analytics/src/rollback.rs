@@ -1,35 +1,32 @@
 //! Rollback: the exact PowerShell that reverses a permission change.
 //!
-//! Input is a `tp.permission_change` object (see `trustpath-normalize`). Every value is
+//! Input is a [`PermissionChange`] (`tp.permission_change`, built by normalization). Every value is
 //! written as a single-quoted PowerShell literal by `trustpath_powershell::quote`, so no
 //! mailbox or user name can inject code (quotes, backticks, `$()`, semicolons, newlines
 //! and Unicode quote look-alikes are all plain text inside it).
 
-use serde_json::Value;
+use trustpath_event::PermissionChange;
 use trustpath_powershell::{command_line, quote};
 
 /// The command that reverses one granted permission, if trustpath knows how.
-pub fn rollback_for(change: &Value) -> Option<String> {
-    let text = |key: &str| {
-        change
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    if text("action") != Some("grant") {
+pub fn rollback_for(change: &PermissionChange) -> Option<String> {
+    fn text(value: Option<&str>) -> Option<&str> {
+        value.filter(|s| !s.is_empty())
+    }
+    if !change.grants() {
         return None;
     }
-    let cmdlet = text("cmdlet")?;
-    let mailbox = text("mailbox");
-    let trustee = text("trustee");
-    let right = text("right");
-    let params = change.get("params");
+    let cmdlet = text(Some(change.cmdlet.as_str()))?;
+    let mailbox = text(change.mailbox.as_deref());
+    let trustee = text(change.trustee.as_deref());
+    let right = text(Some(change.right.as_str()));
+    let folder = text(change.folder.as_deref());
     // A value the script took from a variable trustpath could not resolve names nothing
     // to remove: no command rather than a wrong one.
     let param = |key: &str| {
-        params
-            .and_then(|p| p.get(key))
-            .and_then(Value::as_str)
+        change
+            .params
+            .get(key)
             .filter(|s| !s.is_empty() && !trustpath_normalize::is_unresolved(s))
     };
     match cmdlet {
@@ -70,7 +67,7 @@ pub fn rollback_for(change: &Value) -> Option<String> {
         | "UpdateFolderPermissions"
         | "ModifyFolderPermissions"
         | "UpdateCalendarDelegation" => {
-            let identity = match (param("Identity"), mailbox, text("folder")) {
+            let identity = match (param("Identity"), mailbox, folder) {
                 (Some(identity), _, _) => identity.to_owned(),
                 (None, Some(m), Some(folder)) => {
                     let folder = folder.trim_start_matches('\\');
@@ -126,13 +123,11 @@ pub fn rollback_for(change: &Value) -> Option<String> {
 
 /// Rollback commands for every granted change an event records (deduplicated, in order).
 pub fn rollbacks_for_event(event: &trustpath_event::Event, out: &mut Vec<String>) {
-    if let Some(Value::Array(changes)) = event.fields.get("tp.permission_change") {
-        for change in changes {
-            if let Some(command) = rollback_for(change)
-                && !out.contains(&command)
-            {
-                out.push(command);
-            }
+    for change in event.permission_changes() {
+        if let Some(command) = rollback_for(&change)
+            && !out.contains(&command)
+        {
+            out.push(command);
         }
     }
 }
@@ -140,7 +135,11 @@ pub fn rollbacks_for_event(event: &trustpath_event::Event, out: &mut Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn rollback_for(change: &Value) -> Option<String> {
+        super::rollback_for(&PermissionChange::from_value(change)?)
+    }
 
     #[test]
     fn full_access_rollback() {

@@ -130,7 +130,7 @@ pub fn entities<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Entities
 }
 
 /// The normalized field naming a partner tenant acting in the customer tenant.
-pub const PARTNER_TENANT: &str = "tp.partner_tenant";
+pub const PARTNER_TENANT: &str = trustpath_event::norm::PARTNER_TENANT;
 
 /// One granted permission change recorded by an event.
 pub struct Grant<'a> {
@@ -147,17 +147,12 @@ pub struct Grant<'a> {
 pub fn grants<'a>(events: impl IntoIterator<Item = &'a Arc<Event>>) -> Vec<Grant<'a>> {
     let mut out = Vec::new();
     for event in events {
-        let Some(serde_json::Value::Array(changes)) = event.fields.get("tp.permission_change")
-        else {
-            continue;
-        };
-        for change in changes {
-            let text = |k: &str| change.get(k).and_then(|v| v.as_str()).unwrap_or("");
-            if text("action") == "grant" {
+        for change in event.permission_changes() {
+            if change.grants() {
                 out.push(Grant {
                     event,
-                    mailbox: text("mailbox").to_owned(),
-                    cmdlet: text("cmdlet").to_owned(),
+                    mailbox: change.mailbox.unwrap_or_default(),
+                    cmdlet: change.cmdlet,
                 });
             }
         }
@@ -392,9 +387,10 @@ pub fn times(cited: &Cited<'_>) -> Vec<Timestamp> {
 /// operation).
 pub fn action_of(event: &Event) -> String {
     event
-        .get("tp.permission_change.cmdlet")
-        .and_then(|v| v.as_str())
-        .or_else(|| event.operation())
-        .unwrap_or("")
-        .to_owned()
+        .permission_changes()
+        .into_iter()
+        .next()
+        .map(|c| c.cmdlet)
+        .or_else(|| event.operation().map(str::to_owned))
+        .unwrap_or_default()
 }

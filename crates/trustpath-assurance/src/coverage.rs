@@ -703,13 +703,10 @@ fn mostly_present(fields: &[&FieldCoverage]) -> bool {
     absent * 2 < fields.len()
 }
 
-/// The correlation window of an analytic, from the context.
+/// The correlation window of an analytic (the tunable its `analytic.toml` names as
+/// `coverage_window`), from the context.
 fn analytic_window(id: &str, context: &Context) -> Option<SignedDuration> {
-    match id.to_ascii_uppercase().as_str() {
-        "AN1350" => Some(context.analytics.an1350.window),
-        "AN1052" => Some(context.analytics.an1052.time_window),
-        _ => None,
-    }
+    trustpath_analytics::Registry::builtin().coverage_window(id, context)
 }
 
 /// covered if all are covered, blind if all are blind, partial otherwise.

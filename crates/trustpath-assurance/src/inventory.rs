@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{self, Write};
 use trustpath_context::Context;
+use trustpath_event::PermissionChange as Change;
+use trustpath_event::norm::PARTNER_TENANT;
 use trustpath_event::{Event, Origin, SourceKind, TimeRange};
-use trustpath_normalize::{PARTNER_TENANT, PERMISSION_CHANGE};
 use trustpath_report::neutralize_formula;
 
 /// Observations of the same grant (or removal) closer than this are one change.
@@ -286,7 +287,7 @@ pub struct Inventory {
     pub system_noise: u64,
 }
 
-/// One permission change object from `tp.permission_change`.
+/// What the inventory keys on, from one [`Change`] (`tp.permission_change`).
 #[derive(Debug, Clone, PartialEq)]
 struct ChangeFields {
     cmdlet: String,
@@ -299,39 +300,29 @@ struct ChangeFields {
 }
 
 impl ChangeFields {
-    fn parse(value: &Value) -> Option<ChangeFields> {
-        let text = |key: &str| {
+    fn parse(change: &Change) -> ChangeFields {
+        let text = |value: Option<&str>| {
             value
-                .get(key)
-                .and_then(Value::as_str)
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let grant = match text("action")?.as_str() {
-            "grant" => true,
-            "remove" => false,
-            _ => return None,
-        };
-        let right = text("right").unwrap_or_default();
-        let mut mailbox = text("mailbox").map(|m| mailbox_name(&m));
+        let grant = change.grants();
+        let right = text(Some(&change.right)).unwrap_or_default();
+        let mut mailbox = text(change.mailbox.as_deref()).map(|m| mailbox_name(&m));
         if mailbox.is_none() && grant && right.to_ascii_lowercase().starts_with("role:") {
             // A role assignment without a recipient scope applies to the organisation.
             mailbox = Some(ORGANIZATION.to_owned());
         }
-        Some(ChangeFields {
-            cmdlet: text("cmdlet").unwrap_or_default(),
+        ChangeFields {
+            cmdlet: text(Some(&change.cmdlet)).unwrap_or_default(),
             grant,
             right,
             mailbox,
-            trustee: text("trustee").map(|t| t.to_lowercase()),
-            folder: text("folder").map(|f| folder_name(&f)),
-            identity: value
-                .get("params")
-                .and_then(|p| p.get("Identity"))
-                .and_then(Value::as_str)
-                .map(str::to_lowercase),
-        })
+            trustee: text(change.trustee.as_deref()).map(|t| t.to_lowercase()),
+            folder: text(change.folder.as_deref()).map(|f| folder_name(&f)),
+            identity: change.params.get("Identity").map(str::to_lowercase),
+        }
     }
 }
 
@@ -383,8 +374,9 @@ impl InventoryCollector {
     /// Look at one event; keeps it only if it changes access.
     pub fn observe(&mut self, event: &Event) {
         self.time.include(event.time);
-        if let Some(Value::Array(changes)) = event.fields.get(PERMISSION_CHANGE) {
-            self.observe_permission_changes(event, changes);
+        let changes = event.permission_changes();
+        if !changes.is_empty() {
+            self.observe_permission_changes(event, &changes);
         }
         if let Some((activity, effect)) = relationship_activity(event) {
             self.relationships.push(RelationshipObservation {
@@ -403,13 +395,13 @@ impl InventoryCollector {
         }
     }
 
-    fn observe_permission_changes(&mut self, event: &Event, changes: &[Value]) {
+    fn observe_permission_changes(&mut self, event: &Event, changes: &[Change]) {
         let actor = event.actor().filter(|a| !a.is_empty());
         if actor.is_some_and(is_system_actor) {
             self.system_noise += 1;
             return;
         }
-        for change in changes.iter().filter_map(ChangeFields::parse) {
+        for change in changes.iter().map(ChangeFields::parse) {
             self.changes.push(Observation {
                 source: event.source,
                 actor: actor.map(str::to_owned),
@@ -444,7 +436,7 @@ fn relationship_activity(event: &Event) -> Option<(String, RelationshipEffect)> 
         return None;
     }
     let activity = [
-        "tp.operation",
+        trustpath_event::norm::OPERATION,
         "Operation",
         "activityDisplayName",
         "OperationName",
@@ -470,10 +462,14 @@ fn initiated_by_gdap(event: &Event) -> bool {
             .iter()
             .any(|id| s.to_ascii_lowercase().contains(id))
     };
-    ["initiatedBy.app.appId", "tp.actor", "InitiatedBy"]
-        .iter()
-        .filter_map(|k| event.get(k))
-        .any(|v| v.as_str().is_some_and(is_gdap))
+    [
+        "initiatedBy.app.appId",
+        trustpath_event::norm::ACTOR,
+        "InitiatedBy",
+    ]
+    .iter()
+    .filter_map(|k| event.get(k))
+    .any(|v| v.as_str().is_some_and(is_gdap))
 }
 
 fn partner_relationships(

@@ -17,44 +17,83 @@ mod file;
 mod glob;
 mod model;
 mod tickets;
+mod tunables;
 mod validate;
 
 pub use duration::parse_duration;
 pub use error::{ContextError, TicketError};
 pub use glob::Glob;
 pub use model::{
-    Admins, An1051, An1052, An1347, An1350, Analytics, Context, DEFAULT_CMDLETS, DelegatePair,
-    HostTimeZone, Partner, SensitiveCategory, Settings, SupportWindow, Ticket,
+    Admins, Context, DelegatePair, HostTimeZone, Partner, SensitiveCategory, Settings,
+    SupportWindow, Ticket,
 };
+pub use tunables::{ContextSet, Schema, TunableSpec, TunableType, TunableValue, Tunables};
 
 use error::Source;
 use jiff::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
 impl Context {
     /// Loads and validates a context file and the change-ticket CSV it names
     /// (resolved relative to the context file's folder).
+    /// `[analytics.*]` is checked against the built-in analytics' tunables
+    /// ([`Schema::builtin`]).
     pub fn load(path: &Path) -> Result<Context, ContextError> {
+        Self::load_with(path, Schema::builtin())
+    }
+
+    /// [`load`](Self::load) with the tunables of another set of analytics (built-in ones
+    /// plus folders loaded at run time).
+    pub fn load_with(path: &Path, schema: &Schema) -> Result<Context, ContextError> {
         let text = std::fs::read_to_string(path).map_err(|source| ContextError::Io {
             path: path.to_path_buf(),
             what: "context file".into(),
             source,
         })?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, path.display().to_string(), base_dir)
+        Self::parse(&text, path.display().to_string(), base_dir, schema)
     }
 
     /// Parses context TOML held in memory; `base_dir` resolves the ticket CSV path.
     /// Messages call the text `trustpath.toml`.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Context, ContextError> {
-        Self::parse(text, "trustpath.toml".to_string(), base_dir)
+        Self::from_toml_str_with(text, base_dir, Schema::builtin())
     }
 
-    fn parse(text: &str, label: String, base_dir: &Path) -> Result<Context, ContextError> {
+    /// [`from_toml_str`](Self::from_toml_str) with the tunables of `schema`.
+    pub fn from_toml_str_with(
+        text: &str,
+        base_dir: &Path,
+        schema: &Schema,
+    ) -> Result<Context, ContextError> {
+        Self::parse(text, "trustpath.toml".to_string(), base_dir, schema)
+    }
+
+    /// No partners, admins, tickets, and no tunables at all (not even defaults).
+    pub(crate) fn empty() -> Context {
+        Context {
+            settings: Settings::default(),
+            partners: Vec::new(),
+            sensitive_mailboxes: Vec::new(),
+            admins: Admins::default(),
+            change_tickets_csv: None,
+            tickets: Vec::new(),
+            analytics: Schema::default().defaults(),
+            host_timezones: Vec::new(),
+        }
+    }
+
+    fn parse(
+        text: &str,
+        label: String,
+        base_dir: &Path,
+        schema: &Schema,
+    ) -> Result<Context, ContextError> {
         let src = Source { label, text };
         let raw: file::RawContext = toml::from_str(text).map_err(|e| src.syntax(&e))?;
-        let mut context = validate::validate(raw, &src, base_dir)?;
+        let mut context = validate::validate(raw, &src, base_dir, schema)?;
         if let Some(csv) = &context.change_tickets_csv {
             context.tickets = tickets::load(csv)?;
         }
@@ -169,8 +208,7 @@ impl Context {
     /// Whether third parties may manage this mailbox (AN1350 `MailboxDelegateAllowList`).
     pub fn delegate_allowed(&self, mailbox: &str) -> bool {
         self.analytics
-            .an1350
-            .mailbox_delegate_allow_list
+            .globs("AN1350", "MailboxDelegateAllowList")
             .iter()
             .any(|g| g.matches(mailbox))
     }
@@ -180,12 +218,66 @@ impl Context {
     pub fn is_trusted_partner_tenant(&self, tenant_id: &str) -> bool {
         let tenant_id = tenant_id.trim();
         self.analytics
-            .an1347
-            .trusted_partner_tenant_ids
+            .strings("AN1347", "TrustedPartnerTenantIDs")
             .iter()
             .any(|t| t.eq_ignore_ascii_case(tenant_id))
             || self
                 .partner_by_tenant(tenant_id)
                 .is_some_and(|p| p.approved)
+    }
+
+    /// The values of a context set a tunable's placeholder adds.
+    pub fn context_set(&self, set: ContextSet) -> Vec<String> {
+        match set {
+            ContextSet::ApprovedPartnerTenants => self
+                .partners
+                .iter()
+                .filter(|p| p.approved)
+                .map(|p| p.tenant_id.to_lowercase())
+                .collect(),
+        }
+    }
+
+    /// Sigma `|expand` placeholders: every declared tunable that names one (with the
+    /// context sets it adds), plus the context's own `%AdminAccounts%` (`[admins]`
+    /// accounts) and `%PartnerTenantIDs%` (every `[[partners]]` tenant). A tunable
+    /// the context was loaded without (another schema) expands to its default.
+    pub fn placeholders(&self, schema: &Schema) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        for (analytic, specs) in schema.iter() {
+            for spec in specs {
+                let Some(name) = &spec.placeholder else {
+                    continue;
+                };
+                // A context loaded without this analytic's schema has its default.
+                let values = match self.analytics.get(analytic, spec.key()) {
+                    Some(value) => value.placeholder_values(),
+                    None => spec
+                        .default_value()
+                        .map(|v| v.placeholder_values())
+                        .unwrap_or_default(),
+                };
+                let values = if spec.placeholder_adds.is_empty() {
+                    values
+                } else {
+                    let mut set: BTreeSet<String> =
+                        values.iter().map(|v| v.to_lowercase()).collect();
+                    for add in &spec.placeholder_adds {
+                        set.extend(self.context_set(*add));
+                    }
+                    set.into_iter().collect()
+                };
+                out.insert(name.clone(), values);
+            }
+        }
+        out.insert("AdminAccounts".to_owned(), self.admins.accounts.clone());
+        out.insert(
+            "PartnerTenantIDs".to_owned(),
+            self.partners
+                .iter()
+                .map(|p| p.tenant_id.to_lowercase())
+                .collect(),
+        );
+        out
     }
 }

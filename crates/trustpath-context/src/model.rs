@@ -154,110 +154,6 @@ pub struct DelegatePair {
     pub delegate: String,
 }
 
-/// Tunables of AN1350 (partner trust path → delegation → access).
-#[derive(Debug, Clone, PartialEq)]
-pub struct An1350 {
-    /// Correlation window of the chain (default 7 days).
-    pub window: SignedDuration,
-    /// `MailboxDelegateAllowList`: mailboxes third parties may manage (globs).
-    pub mailbox_delegate_allow_list: Vec<Glob>,
-}
-
-/// Tunables of AN1052 (Exchange PowerShell that grants mailbox permissions).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct An1052 {
-    /// `PowerShellCmdletFilter`: the cmdlets that change mailbox permissions.
-    pub powershell_cmdlet_filter: Vec<String>,
-    /// `ExecutionParent`: parent processes expected for admin shells.
-    pub execution_parent: Vec<String>,
-    /// `TimeWindow`: grant followed by use of the permission (default 1 h).
-    pub time_window: SignedDuration,
-}
-
-/// Tunables of AN1051 (delegate / folder permission added in the unified audit log).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct An1051 {
-    /// `DelegatePermissionLevel`: permission levels worth reporting.
-    pub delegate_permission_level: Vec<String>,
-    /// `FolderTargetScope`: folders worth reporting.
-    pub folder_target_scope: Vec<String>,
-    /// `DelegatorToDelegatePairing`: expected pairs (not reported).
-    pub delegator_to_delegate_pairing: Vec<DelegatePair>,
-}
-
-/// Tunables of AN1347 (partner sign-ins and delegated admin roles in Entra).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct An1347 {
-    /// `TrustedPartnerTenantIDs` (lower-case). Approved `[[partners]]` are trusted too.
-    pub trusted_partner_tenant_ids: Vec<String>,
-    /// `RequiredMFA`: partner sign-ins must satisfy MFA.
-    pub required_mfa: bool,
-    /// `RoleScopeAllowList`: roles a partner may be assigned.
-    pub role_scope_allow_list: Vec<String>,
-}
-
-/// Every analytic's tunables (`[analytics.ANxxxx]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Analytics {
-    /// AN1350.
-    pub an1350: An1350,
-    /// AN1052.
-    pub an1052: An1052,
-    /// AN1051.
-    pub an1051: An1051,
-    /// AN1347.
-    pub an1347: An1347,
-}
-
-/// The default cmdlets of `PowerShellCmdletFilter`.
-pub const DEFAULT_CMDLETS: [&str; 6] = [
-    "Add-MailboxPermission",
-    "Add-RecipientPermission",
-    "Add-MailboxFolderPermission",
-    "Set-MailboxFolderPermission",
-    "Set-Mailbox",
-    "New-ManagementRoleAssignment",
-];
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-impl Default for Analytics {
-    fn default() -> Self {
-        Analytics {
-            an1350: An1350 {
-                window: SignedDuration::from_hours(7 * 24),
-                mailbox_delegate_allow_list: Vec::new(),
-            },
-            an1052: An1052 {
-                powershell_cmdlet_filter: strings(&DEFAULT_CMDLETS),
-                execution_parent: strings(&["explorer.exe", "cmd.exe"]),
-                time_window: SignedDuration::from_hours(1),
-            },
-            an1051: An1051 {
-                delegate_permission_level: strings(&[
-                    "FullAccess",
-                    "Owner",
-                    "PublishingEditor",
-                    "Editor",
-                    "Delegate",
-                ]),
-                folder_target_scope: strings(&["Inbox", "Calendar", "Top of Information Store"]),
-                delegator_to_delegate_pairing: Vec::new(),
-            },
-            an1347: An1347 {
-                trusted_partner_tenant_ids: Vec::new(),
-                required_mfa: true,
-                role_scope_allow_list: strings(&[
-                    "Exchange Administrator",
-                    "Helpdesk Administrator",
-                ]),
-            },
-        }
-    }
-}
-
 /// The organisation's context (`trustpath.toml`), validated.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Context {
@@ -273,8 +169,9 @@ pub struct Context {
     pub change_tickets_csv: Option<PathBuf>,
     /// The rows of the change-ticket CSV, in file order.
     pub tickets: Vec<Ticket>,
-    /// `[analytics.*]` tunables.
-    pub analytics: Analytics,
+    /// `[analytics.*]` tunables, checked against what the analytics declare
+    /// ([`crate::Schema`]), defaults filled in.
+    pub analytics: crate::Tunables,
     /// `[host_timezones]`: the local time zone of hosts whose logs write local time
     /// without a zone (NXLog `EventTime`); see [`Context::host_time_zone`].
     pub host_timezones: Vec<HostTimeZone>,

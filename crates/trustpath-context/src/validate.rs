@@ -4,13 +4,10 @@
 
 use crate::duration::parse_duration;
 use crate::error::{ContextError, Source};
-use crate::file::{
-    RawAn1051, RawAn1052, RawAn1347, RawAn1350, RawContext, RawPartner, RawSupportWindow,
-};
+use crate::file::{RawContext, RawPartner, RawSupportWindow};
 use crate::glob::Glob;
 use crate::model::{
-    Admins, An1051, An1052, An1347, An1350, Analytics, Context, DelegatePair, HostTimeZone,
-    Partner, SensitiveCategory, Settings, SupportWindow,
+    Admins, Context, HostTimeZone, Partner, SensitiveCategory, Settings, SupportWindow,
 };
 use ipnet::IpNet;
 use jiff::SignedDuration;
@@ -23,8 +20,16 @@ use toml::Spanned;
 type Result<T> = std::result::Result<T, ContextError>;
 
 /// Validates everything but the ticket CSV (which the caller loads afterwards).
-pub(crate) fn validate(raw: RawContext, src: &Source<'_>, base_dir: &Path) -> Result<Context> {
-    let defaults = Context::default();
+pub(crate) fn validate(
+    raw: RawContext,
+    src: &Source<'_>,
+    base_dir: &Path,
+    schema: &crate::Schema,
+) -> Result<Context> {
+    let defaults = Context {
+        settings: Settings::default(),
+        ..Context::empty()
+    };
     let settings = Settings {
         lateness: duration_or(
             src,
@@ -62,12 +67,7 @@ pub(crate) fn validate(raw: RawContext, src: &Source<'_>, base_dir: &Path) -> Re
         .csv
         .as_ref()
         .map(|csv| base_dir.join(csv.get_ref()));
-    let analytics = Analytics {
-        an1350: an1350(src, &raw.analytics.an1350, defaults.analytics.an1350)?,
-        an1052: an1052(src, raw.analytics.an1052, defaults.analytics.an1052)?,
-        an1051: an1051(raw.analytics.an1051, defaults.analytics.an1051),
-        an1347: an1347(src, raw.analytics.an1347, defaults.analytics.an1347)?,
-    };
+    let analytics = crate::tunables::validate(src, &raw.analytics, schema)?;
     let host_timezones = raw
         .host_timezones
         .iter()
@@ -304,84 +304,5 @@ fn clock_time(src: &Source<'_>, key: &str, value: &Spanned<String>) -> Result<Ti
             value.span(),
             format!("`{text}` is not a time of day (expected HH:MM, e.g. 08:00): {e}"),
         )
-    })
-}
-
-fn an1350(src: &Source<'_>, raw: &RawAn1350, default: An1350) -> Result<An1350> {
-    Ok(An1350 {
-        window: duration_or(
-            src,
-            "analytics.AN1350.window",
-            raw.window.as_ref(),
-            default.window,
-        )?,
-        mailbox_delegate_allow_list: raw
-            .mailbox_delegate_allow_list
-            .as_ref()
-            .map_or(default.mailbox_delegate_allow_list, |list| {
-                list.iter().map(|p| Glob::new(p)).collect()
-            }),
-    })
-}
-
-fn an1052(src: &Source<'_>, raw: RawAn1052, default: An1052) -> Result<An1052> {
-    Ok(An1052 {
-        time_window: duration_or(
-            src,
-            "analytics.AN1052.TimeWindow",
-            raw.time_window.as_ref(),
-            default.time_window,
-        )?,
-        powershell_cmdlet_filter: raw
-            .powershell_cmdlet_filter
-            .unwrap_or(default.powershell_cmdlet_filter),
-        execution_parent: raw.execution_parent.unwrap_or(default.execution_parent),
-    })
-}
-
-fn an1051(raw: RawAn1051, default: An1051) -> An1051 {
-    An1051 {
-        delegate_permission_level: raw
-            .delegate_permission_level
-            .unwrap_or(default.delegate_permission_level),
-        folder_target_scope: raw
-            .folder_target_scope
-            .unwrap_or(default.folder_target_scope),
-        delegator_to_delegate_pairing: raw.delegator_to_delegate_pairing.map_or(
-            default.delegator_to_delegate_pairing,
-            |pairs| {
-                pairs
-                    .into_iter()
-                    .map(|p| DelegatePair {
-                        delegator: p.delegator,
-                        delegate: p.delegate,
-                    })
-                    .collect()
-            },
-        ),
-    }
-}
-
-fn an1347(src: &Source<'_>, raw: RawAn1347, default: An1347) -> Result<An1347> {
-    let trusted_partner_tenant_ids = match raw.trusted_partner_tenant_ids {
-        None => default.trusted_partner_tenant_ids,
-        Some(ids) => ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                tenant_id(
-                    src,
-                    &format!("analytics.AN1347.TrustedPartnerTenantIDs[{i}]"),
-                    id,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?,
-    };
-    Ok(An1347 {
-        trusted_partner_tenant_ids,
-        required_mfa: raw.required_mfa.unwrap_or(default.required_mfa),
-        role_scope_allow_list: raw
-            .role_scope_allow_list
-            .unwrap_or(default.role_scope_allow_list),
     })
 }

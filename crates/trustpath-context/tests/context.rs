@@ -75,12 +75,17 @@ fn ts(s: &str) -> Timestamp {
 fn defaults_are_the_attack_defaults() {
     let c = Context::default();
     assert_eq!(c.settings.lateness, jiff::SignedDuration::from_hours(12));
-    assert_eq!(c.analytics.an1052.powershell_cmdlet_filter.len(), 6);
     assert_eq!(
-        c.analytics.an1052.time_window,
-        jiff::SignedDuration::from_hours(1)
+        c.analytics
+            .strings("AN1052", "PowerShellCmdletFilter")
+            .len(),
+        6
     );
-    assert!(c.analytics.an1347.required_mfa);
+    assert_eq!(
+        c.analytics.duration("AN1052", "TimeWindow"),
+        Some(jiff::SignedDuration::from_hours(1))
+    );
+    assert_eq!(c.analytics.flag("AN1347", "RequiredMFA"), Some(true));
     assert!(c.partners.is_empty() && c.tickets.is_empty());
     assert_eq!(parse("").expect("empty file is valid"), c);
 }
@@ -125,8 +130,13 @@ fn full_file_parses_and_queries_answer() {
     assert!(c.is_trusted_partner_tenant(PARTNER));
     assert!(c.is_trusted_partner_tenant("BBBBBBBB-2222-3333-4444-555555555555"));
     assert!(!c.is_trusted_partner_tenant("aaaaaaaa-2222-3333-4444-555555555555"));
-    assert!(!c.analytics.an1347.required_mfa);
-    assert_eq!(c.analytics.an1051.delegator_to_delegate_pairing.len(), 1);
+    assert_eq!(c.analytics.flag("AN1347", "RequiredMFA"), Some(false));
+    assert_eq!(
+        c.analytics
+            .delegate_pairs("AN1051", "DelegatorToDelegatePairing")
+            .len(),
+        1
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 /// Field that tells apart several events made from one record (the alternative
 /// reassemblies of a 4104 block with conflicting parts): part of the identity.
-pub const VARIANT_FIELD: &str = "tp.script_block_variant";
+pub const VARIANT_FIELD: &str = crate::norm::SCRIPT_BLOCK_VARIANT;
 
 /// The identity of the record `event` was normalized from, as a printable string:
 /// `m365_audit:id:<id>`, `entra_signin:id:<id>`, `windows:<computer>/<channel>/<record>`,

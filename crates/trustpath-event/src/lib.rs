@@ -19,11 +19,13 @@
 pub mod identity;
 mod lookup;
 mod origin;
+mod permission;
 mod summary;
 pub mod ual;
 
 pub use identity::{record_digest, record_key};
 pub use origin::Origin;
+pub use permission::{Params, PermissionAction, PermissionChange};
 pub use summary::{FileSummary, RunSummary, ScriptBlockCounts, TimeRange};
 
 use jiff::Timestamp;
@@ -56,6 +58,32 @@ pub mod norm {
     pub const FORMAT: &str = "tp.format";
     /// The source kind ([`super::SourceKind`] as a string).
     pub const SOURCE: &str = "tp.source";
+    /// Mailbox permission changes: a list of [`super::PermissionChange`] objects.
+    pub const PERMISSION_CHANGE: &str = "tp.permission_change";
+    /// Every cmdlet name found in host PowerShell text.
+    pub const PS_CMDLETS: &str = "tp.ps_cmdlets";
+    /// The partner (service-provider) tenant a record names (lower-case GUID).
+    pub const PARTNER_TENANT: &str = "tp.partner_tenant";
+    /// True on a DAP/GDAP relationship change that names the partner.
+    pub const PARTNER_RELATIONSHIP: &str = "tp.partner_relationship";
+    /// How the tenant of a record naming none was decided.
+    pub const TENANT_ATTRIBUTION: &str = "tp.tenant_attribution";
+    /// The IANA zone a zone-less local time was placed in (`[host_timezones]`).
+    pub const TIME_ZONE: &str = "tp.time_zone";
+    /// The zone-less local time as written.
+    pub const TIME_LOCAL: &str = "tp.time_local";
+    /// True when a zone-less local time was read as UTC for want of a zone.
+    pub const TIME_ZONE_MISSING: &str = "tp.time_zone_missing";
+    /// 4104 reassembly: how many parts the script block had.
+    pub const SCRIPT_BLOCK_PARTS: &str = "tp.script_block_parts";
+    /// 4104 reassembly: where the parts came from.
+    pub const SCRIPT_BLOCK_ORIGINS: &str = "tp.script_block_origins";
+    /// 4104 reassembly: parts were missing.
+    pub const SCRIPT_BLOCK_INCOMPLETE: &str = "tp.script_block_incomplete";
+    /// 4104 reassembly: two different texts claimed the same part.
+    pub const SCRIPT_BLOCK_CONFLICT: &str = "tp.script_block_conflict";
+    /// 4104 reassembly: which variant of a conflicting script block this is.
+    pub const SCRIPT_BLOCK_VARIANT: &str = "tp.script_block_variant";
 }
 
 /// What kind of log a record is, independent of how it was exported.

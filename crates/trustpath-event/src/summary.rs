@@ -115,7 +115,7 @@ impl FileSummary {
         }
         if event
             .fields
-            .get("tp.time_zone_missing")
+            .get(crate::norm::TIME_ZONE_MISSING)
             .is_some_and(|v| v.as_bool() == Some(true))
         {
             let host = event

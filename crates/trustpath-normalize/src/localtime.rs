@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 /// `true` on an event whose time was a zone-less local time of a host with no known
 /// time zone (read as if UTC).
-pub const TIME_ZONE_MISSING: &str = "tp.time_zone_missing";
+pub const TIME_ZONE_MISSING: &str = trustpath_event::norm::TIME_ZONE_MISSING;
 /// The time zone a zone-less local time was placed in.
-pub const TIME_ZONE: &str = "tp.time_zone";
+pub const TIME_ZONE: &str = trustpath_event::norm::TIME_ZONE;
 /// A zone-less local time as written.
-pub const TIME_LOCAL: &str = "tp.time_local";
+pub const TIME_LOCAL: &str = trustpath_event::norm::TIME_LOCAL;
 
 /// Fields that hold a host's local time when written without a zone.
 const LOCAL_TIME_FIELDS: [&str; 2] = ["EventTime", "EventReceivedTime"];

@@ -33,10 +33,10 @@ use serde_json::{Map, Value};
 use trustpath_event::{Event, SourceKind, norm};
 
 /// Field naming the partner tenant.
-pub const PARTNER_TENANT: &str = "tp.partner_tenant";
+pub const PARTNER_TENANT: &str = trustpath_event::norm::PARTNER_TENANT;
 /// `true` on records that add, change or remove a partner (DAP/GDAP) relationship and
 /// name the partner (AN1350 step 1).
-pub const PARTNER_RELATIONSHIP: &str = "tp.partner_relationship";
+pub const PARTNER_RELATIONSHIP: &str = trustpath_event::norm::PARTNER_RELATIONSHIP;
 
 /// GDAP first-party apps acting in the customer tenant (Partner Center
 /// `gdap-microsoft-led-transition.md`): Partner Customer Delegated Administration,

@@ -5,7 +5,9 @@
 //! (`Operation` + `Parameters`), as a mailbox-audit action (`AddFolderPermissions` …), in
 //! PowerShell script blocks (4104), module logs (4103 `Payload`, 800), process command
 //! lines (4688, Sysmon 1) and the MSExchange Management channel. This module turns each
-//! into `tp.permission_change`: a list of objects
+//! into `tp.permission_change`: a list of [`PermissionChange`]s (the typed hand-off the
+//! analytics' tuning, rollback and the inventory read back with
+//! `Event::permission_changes`), serialised as
 //!
 //! ```json
 //! {"cmdlet": "Add-MailboxPermission", "action": "grant", "right": "FullAccess",
@@ -18,14 +20,16 @@
 //! case, backticks, abbreviations, splatting and aliases do not hide a change. Every
 //! cmdlet found in host PowerShell text is listed in `tp.ps_cmdlets`.
 
-use serde_json::{Map, Value, json};
-use trustpath_event::{Event, SourceKind, norm};
+#[cfg(test)]
+use serde_json::json;
+use serde_json::{Map, Value};
+use trustpath_event::{Event, Params, PermissionAction, PermissionChange, SourceKind, norm};
 use trustpath_powershell::Invocation;
 
 /// Field with the list of permission changes.
-pub const PERMISSION_CHANGE: &str = "tp.permission_change";
+pub const PERMISSION_CHANGE: &str = norm::PERMISSION_CHANGE;
 /// Field with every cmdlet name found in host PowerShell text.
-pub const PS_CMDLETS: &str = "tp.ps_cmdlets";
+pub const PS_CMDLETS: &str = norm::PS_CMDLETS;
 
 /// Add `tp.permission_change` (and friends) to `event` when it records permission changes.
 pub fn add_permission_changes(event: &mut Event) {
@@ -45,9 +49,9 @@ pub fn add_permission_changes(event: &mut Event) {
     }
     let first = &changes[0];
     let fill = [
-        (norm::TARGET, first.get("mailbox")),
-        (norm::TRUSTEE, first.get("trustee")),
-        (norm::OPERATION, first.get("cmdlet")),
+        (norm::TARGET, first.mailbox.as_ref()),
+        (norm::TRUSTEE, first.trustee.as_ref()),
+        (norm::OPERATION, Some(&first.cmdlet)),
     ];
     // The change's own mailbox and trustee are more precise than what the per-format
     // normalization guessed (e.g. `Identity` `ceo@contoso.com:\Inbox`); the operation is
@@ -56,7 +60,7 @@ pub fn add_permission_changes(event: &mut Event) {
     for (key, value) in fill {
         let has = event.fields.get(key).is_some_and(|v| v.is_string());
         let replace = key != norm::OPERATION || !has;
-        if let Some(Value::String(v)) = value
+        if let Some(v) = value
             && replace
         {
             updates.push((key, v.clone()));
@@ -65,13 +69,14 @@ pub fn add_permission_changes(event: &mut Event) {
     for (key, value) in updates {
         event.fields.insert(key.to_owned(), Value::String(value));
     }
+    let changes = changes.iter().map(PermissionChange::to_value).collect();
     event
         .fields
         .insert(PERMISSION_CHANGE.to_owned(), Value::Array(changes));
 }
 
 /// Changes recorded by a unified-audit-log record.
-fn audit_changes(fields: &Map<String, Value>) -> Vec<Value> {
+fn audit_changes(fields: &Map<String, Value>) -> Vec<PermissionChange> {
     let Some(operation) = fields.get("Operation").and_then(Value::as_str) else {
         return Vec::new();
     };
@@ -152,14 +157,15 @@ fn value_text(value: Option<&Value>) -> String {
 }
 
 /// Mailbox-audit delegate actions made from Outlook or other clients.
-fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<Value> {
-    const ACTIONS: [(&str, &str); 6] = [
-        ("AddFolderPermissions", "grant"),
-        ("UpdateFolderPermissions", "grant"),
-        ("ModifyFolderPermissions", "grant"),
-        ("UpdateCalendarDelegation", "grant"),
-        ("RemoveFolderPermissions", "remove"),
-        ("RemoveCalendarDelegation", "remove"),
+fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<PermissionChange> {
+    use PermissionAction::{Grant, Remove};
+    const ACTIONS: [(&str, PermissionAction); 6] = [
+        ("AddFolderPermissions", Grant),
+        ("UpdateFolderPermissions", Grant),
+        ("ModifyFolderPermissions", Grant),
+        ("UpdateCalendarDelegation", Grant),
+        ("RemoveFolderPermissions", Remove),
+        ("RemoveCalendarDelegation", Remove),
     ];
     let (operation, action) = ACTIONS
         .iter()
@@ -179,19 +185,19 @@ fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<V
     let trustee = text("MemberUpn").map(|s| s.to_lowercase());
     let path =
         text("Path").or_else(|| (operation.contains("Calendar")).then(|| "\\Calendar".to_owned()));
-    Some(json!({
-        "cmdlet": operation,
-        "action": action,
-        "right": text("MemberRights").unwrap_or_else(|| "Delegate".to_owned()),
-        "mailbox": mailbox,
-        "trustee": trustee,
-        "folder": path,
-        "params": {},
-    }))
+    Some(PermissionChange {
+        cmdlet: operation.to_owned(),
+        action,
+        right: text("MemberRights").unwrap_or_else(|| "Delegate".to_owned()),
+        mailbox,
+        trustee,
+        folder: path,
+        params: Params::default(),
+    })
 }
 
 /// Changes in PowerShell text carried by a Windows event, and every cmdlet seen.
-fn host_changes(fields: &Map<String, Value>) -> (Vec<Value>, Vec<String>) {
+fn host_changes(fields: &Map<String, Value>) -> (Vec<PermissionChange>, Vec<String>) {
     let mut invocations = Vec::new();
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
     // Text that cannot name a cmdlet (`notepad.exe C:\notes.txt`: no dash, `+` or
@@ -276,7 +282,7 @@ fn data_invocations(fields: &Map<String, Value>, data: &[Value]) -> Vec<Invocati
 
 /// The permission changes an invocation makes (`Set-Mailbox -GrantSendOnBehalfTo` can
 /// add and remove several delegates at once; every other cmdlet makes at most one).
-fn changes_of(inv: &Invocation) -> Vec<Value> {
+fn changes_of(inv: &Invocation) -> Vec<PermissionChange> {
     if inv.name != "Set-Mailbox" {
         return change_of(inv).into_iter().collect();
     }
@@ -286,12 +292,19 @@ fn changes_of(inv: &Invocation) -> Vec<Value> {
     let mailbox = inv.param("Identity").map(|s| s.trim().to_lowercase());
     send_on_behalf_changes(delegates)
         .into_iter()
-        .map(|(action, who)| change_value(inv, action, "SendOnBehalf", mailbox.clone(), who, None))
+        .map(|(action, who)| {
+            let action = if action == "remove" {
+                PermissionAction::Remove
+            } else {
+                PermissionAction::Grant
+            };
+            change_value(inv, action, "SendOnBehalf", mailbox.clone(), who, None)
+        })
         .collect()
 }
 
 /// The permission change an invocation of any cmdlet but `Set-Mailbox` makes, if any.
-fn change_of(inv: &Invocation) -> Option<Value> {
+fn change_of(inv: &Invocation) -> Option<PermissionChange> {
     let p = |name: &str| inv.param(name).map(str::to_owned);
     // A variable the script never assigned (`-Identity $t`) names no mailbox or user:
     // it stays in `params` as written but is not taken as an entity.
@@ -337,44 +350,51 @@ fn change_of(inv: &Invocation) -> Option<Value> {
                 .or_else(|| p("SecurityGroup"));
             // Org-wide unless a write scope narrows it: no single mailbox.
             let scope = p("CustomRecipientWriteScope").map(|s| s.to_lowercase());
-            ("grant", format!("Role:{role}"), scope, lower(trustee), None)
+            (
+                PermissionAction::Grant,
+                format!("Role:{role}"),
+                scope,
+                lower(trustee),
+                None,
+            )
         }
-        "Remove-ManagementRoleAssignment" => ("remove", "Role".to_owned(), None, None, None),
+        "Remove-ManagementRoleAssignment" => (
+            PermissionAction::Remove,
+            "Role".to_owned(),
+            None,
+            None,
+            None,
+        ),
         _ => return None,
     };
     Some(change_value(inv, action, &right, mailbox, trustee, folder))
 }
 
-/// One `tp.permission_change` object.
+/// One `tp.permission_change` entry.
 fn change_value(
     inv: &Invocation,
-    action: &str,
+    action: PermissionAction,
     right: &str,
     mailbox: Option<String>,
     trustee: Option<String>,
     folder: Option<String>,
-) -> Value {
-    let params: Map<String, Value> = inv
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({
-        "cmdlet": inv.name,
-        "action": action,
-        "right": right,
-        "mailbox": mailbox,
-        "trustee": trustee,
-        "folder": folder,
-        "params": params,
-    })
+) -> PermissionChange {
+    PermissionChange {
+        cmdlet: inv.name.clone(),
+        action,
+        right: right.to_owned(),
+        mailbox,
+        trustee,
+        folder,
+        params: Params(inv.params.clone()),
+    }
 }
 
-fn grant_or_remove(cmdlet: &str) -> &'static str {
+fn grant_or_remove(cmdlet: &str) -> PermissionAction {
     if cmdlet.starts_with("Remove-") {
-        "remove"
+        PermissionAction::Remove
     } else {
-        "grant"
+        PermissionAction::Grant
     }
 }
 

@@ -33,13 +33,13 @@ use trustpath_event::identity::VARIANT_FIELD;
 use trustpath_event::{Event, RecordError, norm};
 
 /// Field added to a reassembled event: how many parts it was made of.
-pub const SCRIPT_BLOCK_PARTS: &str = "tp.script_block_parts";
+pub const SCRIPT_BLOCK_PARTS: &str = trustpath_event::norm::SCRIPT_BLOCK_PARTS;
 /// Field added to a reassembled event: the origins of all its parts, as strings.
-pub const SCRIPT_BLOCK_ORIGINS: &str = "tp.script_block_origins";
+pub const SCRIPT_BLOCK_ORIGINS: &str = trustpath_event::norm::SCRIPT_BLOCK_ORIGINS;
 /// Field added to the parts of a block that never completed.
-pub const SCRIPT_BLOCK_INCOMPLETE: &str = "tp.script_block_incomplete";
+pub const SCRIPT_BLOCK_INCOMPLETE: &str = trustpath_event::norm::SCRIPT_BLOCK_INCOMPLETE;
 /// Field added to every event made from a block with conflicting parts.
-pub const SCRIPT_BLOCK_CONFLICT: &str = "tp.script_block_conflict";
+pub const SCRIPT_BLOCK_CONFLICT: &str = trustpath_event::norm::SCRIPT_BLOCK_CONFLICT;
 /// Field telling apart the reassemblies of a block with conflicting parts (1, 2, … after
 /// the first); part of the record identity.
 pub const SCRIPT_BLOCK_VARIANT: &str = VARIANT_FIELD;

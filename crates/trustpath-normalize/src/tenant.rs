@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use trustpath_event::{Event, SourceKind, norm};
 
 /// Field recording how `tp.tenant` was decided (absent when the record names it).
-pub const TENANT_ATTRIBUTION: &str = "tp.tenant_attribution";
+pub const TENANT_ATTRIBUTION: &str = trustpath_event::norm::TENANT_ATTRIBUTION;
 
 /// How a record's tenant was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

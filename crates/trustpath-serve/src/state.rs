@@ -817,7 +817,7 @@ mod tests {
             .unwrap();
         assert_eq!(m.event.tenant(), Some("t1"));
         assert_eq!(
-            m.event.get("tp.partner_tenant"),
+            m.event.get(trustpath_event::norm::PARTNER_TENANT),
             Some(&json!("c0ffee00-1b2c-4d3e-9f40-5a6b7c8d9e0f"))
         );
     }

@@ -41,14 +41,19 @@ pub use scenario::{PartnerSpec, Scenario};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// The analytics [`simulate`] knows.
+/// The chain generators, by the name an analytic's `analytic.toml` gives as
+/// `simulator` (`trustpath simulate ID` looks it up there).
+pub const GENERATORS: [&str; 4] = ["an1350", "an1052", "an1051", "an1347"];
+
+/// The analytics [`simulate`] knows (the built-in analytics' generators have their
+/// ids as names).
 pub const ANALYTICS: [&str; 4] = ["AN1350", "AN1052", "AN1051", "AN1347"];
 
 /// Why a simulation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    /// Not one of [`ANALYTICS`].
-    #[error("unknown analytic `{0}` (expected one of AN1350, AN1052, AN1051, AN1347)")]
+    /// Not one of [`GENERATORS`].
+    #[error("no chain generator `{0}` (known: an1350, an1052, an1051, an1347)")]
     UnknownAnalytic(String),
     /// The format carries none of the chain's steps.
     #[error("{format} cannot carry any step of the {analytic} chain; its steps are:\n  {}", .steps.join("\n  "))]
@@ -70,17 +75,17 @@ pub enum SimulateError {
     },
 }
 
-/// The records of one complete chain of `analytic`, in time order, Windows record ids
-/// assigned.
-pub fn chain_records(analytic: &str, s: &Scenario) -> Result<Vec<Record>, SimulateError> {
+/// The records of one complete chain of the generator `generator` (one of
+/// [`GENERATORS`], case-insensitive), in time order, Windows record ids assigned.
+pub fn chain_records(generator: &str, s: &Scenario) -> Result<Vec<Record>, SimulateError> {
     let mut rng = Rng::new(s.seed);
     let mut chain = chains::Chain::new(&mut rng, s, None);
-    match analytic.to_ascii_uppercase().as_str() {
-        "AN1350" => chains::an1350(&mut chain, true, true, true),
-        "AN1052" => chains::an1052(&mut chain, PsVariant::WithExchange),
-        "AN1051" => chains::an1051(&mut chain),
-        "AN1347" => chains::an1347(&mut chain),
-        _ => return Err(SimulateError::UnknownAnalytic(analytic.to_string())),
+    match generator.to_ascii_lowercase().as_str() {
+        "an1350" => chains::an1350(&mut chain, true, true, true),
+        "an1052" => chains::an1052(&mut chain, PsVariant::WithExchange),
+        "an1051" => chains::an1051(&mut chain),
+        "an1347" => chains::an1347(&mut chain),
+        _ => return Err(SimulateError::UnknownAnalytic(generator.to_string())),
     }
     let mut records = chain.records;
     finalize(&mut records, 1000);

@@ -1,7 +1,9 @@
 //! Every `simulate(analytic, format)` output parses as the format it claims to be.
 
 use serde_json::Value;
-use trustpath_simulate::{ANALYTICS, OutFormat, Scenario, SimulateError, chain_steps, simulate};
+use trustpath_simulate::{
+    GENERATORS as ANALYTICS, OutFormat, Scenario, SimulateError, chain_steps, simulate,
+};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

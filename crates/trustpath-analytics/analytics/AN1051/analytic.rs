@@ -16,9 +16,11 @@ use crate::tuning::{self, Cited};
 use jiff::SignedDuration;
 use std::sync::Arc;
 use trustpath_context::Context;
-use trustpath_event::Event;
+use trustpath_event::{Event, norm};
 use trustpath_report::{Finding, FindingKind, Level};
 
+/// This analytic's id (its `[analytics.AN1051]` tunables).
+const ID: &str = "AN1051";
 const RULE: &str = "an1051_delegate_added";
 const CLUSTER: SignedDuration = SignedDuration::from_hours(1);
 
@@ -43,7 +45,7 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
 
 fn change_text<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
     event
-        .get(&format!("tp.permission_change.{key}"))
+        .get(&format!("{}.{key}", norm::PERMISSION_CHANGE))
         .and_then(|v| v.as_str())
 }
 
@@ -253,7 +255,7 @@ fn external_delegate(event: &Event) -> bool {
             .and_then(|v| v.rsplit_once('@'))
             .map(|(_, d)| d.to_lowercase())
     };
-    matches!((domain("tp.target"), domain("tp.trustee")), (Some(m), Some(t)) if m != t)
+    matches!((domain(norm::TARGET), domain(norm::TRUSTEE)), (Some(m), Some(t)) if m != t)
 }
 
 /// The alias an identity names: the local part of a UPN, the user of `DOMAIN\user`, the
@@ -326,7 +328,7 @@ fn sensitive_mailbox(context: &Context, event: &Event, mailbox: &str) -> Option<
             push(d);
         }
     }
-    for key in ["OrganizationName", "tp.actor"] {
+    for key in ["OrganizationName", norm::ACTOR] {
         if let Some((_, d)) = event
             .norm_str(key)
             .map(|v| v.rsplit_once('@').unwrap_or(("", v)))
@@ -351,7 +353,7 @@ fn sensitive_mailbox(context: &Context, event: &Event, mailbox: &str) -> Option<
 
 fn in_scope(input: &AnalyticInput<'_>, event: &Arc<Event>) -> bool {
     let context = input.context;
-    let mailbox = event.norm_str("tp.target").unwrap_or("");
+    let mailbox = event.norm_str(norm::TARGET).unwrap_or("");
     let admin = event.actor().and_then(|a| listed_admin(context, a));
     let sensitive = sensitive_mailbox(context, event, mailbox).is_some();
     // Routine administration (the inventory lists it): a listed admin, a mailbox nobody
@@ -359,24 +361,27 @@ fn in_scope(input: &AnalyticInput<'_>, event: &Arc<Event>) -> bool {
     if admin.is_some() && !sensitive && !external_delegate(event) {
         return false;
     }
-    let tuning = &context.analytics.an1051;
+    let tunables = &context.analytics;
     let rights = change_text(event, "right").unwrap_or("");
     let cmdlet = change_text(event, "cmdlet").unwrap_or("");
     // Send As / Send on Behalf: the delegate sends as the owner; always counts.
     let sends = matches!(cmdlet, "Add-RecipientPermission" | "Set-Mailbox")
         || rights.to_lowercase().starts_with("send");
     let (levels, reads) = levels(rights);
-    let level_ok = tuning.delegate_permission_level.iter().any(|level| {
-        let level = level.to_lowercase();
-        levels.iter().any(|l| l.contains(&level))
-    });
+    let level_ok = tunables
+        .strings(ID, "DelegatePermissionLevel")
+        .iter()
+        .any(|level| {
+            let level = level.to_lowercase();
+            levels.iter().any(|l| l.contains(&level))
+        });
     // Reading a folder is what a mailbox thief wants: a read right given to someone
     // outside the mailbox's domain, or to everyone, counts whatever its role.
     let trustee = change_text(event, "trustee").unwrap_or("");
     let open_read = reads && (external_delegate(event) || everyone(trustee));
     let folder_ok = match change_text(event, "folder") {
         None | Some("") => true,
-        Some(folder) => folder_in_scope(folder, &tuning.folder_target_scope),
+        Some(folder) => folder_in_scope(folder, tunables.strings(ID, "FolderTargetScope")),
     };
     (sends || level_ok || open_read) && folder_ok
 }
@@ -404,8 +409,7 @@ fn grant_finding(input: &AnalyticInput<'_>, cited: &Cited<'_>) -> Finding {
     let trustee = finding.entities.trustee.clone().unwrap_or_default();
     let expected_pair = context
         .analytics
-        .an1051
-        .delegator_to_delegate_pairing
+        .delegate_pairs(ID, "DelegatorToDelegatePairing")
         .iter()
         .any(|p| {
             p.delegator.eq_ignore_ascii_case(&mailbox) && p.delegate.eq_ignore_ascii_case(&trustee)

@@ -41,7 +41,7 @@ const AUDIT: &str = "an1052_exchange_audit";
 const FOLLOW_ON: &str = "an1052_trustee_activity";
 
 /// Field normalization sets on host events whose local time had no zone.
-const TIME_ZONE_MISSING: &str = "tp.time_zone_missing";
+const TIME_ZONE_MISSING: &str = trustpath_event::norm::TIME_ZONE_MISSING;
 
 /// One granted change, as the join compares it (empty = not named / unresolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,24 +72,20 @@ impl<'a> Change<'a> {
 
 /// Every granted change of an event (`tp.permission_change`, action `grant`).
 fn grant_keys(event: &Event) -> Vec<GrantKey> {
-    let Some(serde_json::Value::Array(changes)) = event.fields.get("tp.permission_change") else {
-        return Vec::new();
-    };
-    changes
-        .iter()
-        .filter(|c| c.get("action").and_then(|v| v.as_str()) == Some("grant"))
+    event
+        .permission_changes()
+        .into_iter()
+        .filter(|c| c.grants())
         .map(|c| {
-            let text = |k: &str| {
-                c.get(k)
-                    .and_then(|v| v.as_str())
-                    .map(|s| s.trim().to_lowercase())
+            let text = |v: Option<&str>| {
+                v.map(|s| s.trim().to_lowercase())
                     .filter(|s| !trustpath_normalize_unresolved(s))
                     .unwrap_or_default()
             };
             GrantKey {
-                cmdlet: text("cmdlet"),
-                mailbox: text("mailbox"),
-                trustee: text("trustee"),
+                cmdlet: text(Some(&c.cmdlet)),
+                mailbox: text(c.mailbox.as_deref()),
+                trustee: text(c.trustee.as_deref()),
             }
         })
         .collect()
@@ -223,7 +219,7 @@ fn host_of(event: &Event) -> String {
 
 /// Findings of AN1052.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
-    let window = input.context.analytics.an1052.time_window;
+    let window = input.duration("TimeWindow");
     let mut host_events: Vec<&Arc<Event>> = input.matched(HOST).iter().collect();
     host_events.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
     // The MSExchange Management log is the Exchange server's record of a cmdlet a client
@@ -433,7 +429,7 @@ fn tune(
     follow_on: &[&Arc<Event>],
 ) {
     let context = input.context;
-    let expected = &context.analytics.an1052.execution_parent;
+    let expected = input.strings("ExecutionParent");
     let parents: Vec<String> = changes.iter().filter_map(|e| parent_name(e)).collect();
     if let Some(parent) = parents
         .iter()

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use trustpath_event::Event;
 use trustpath_report::{Finding, FindingKind, Level};
 
+/// This analytic's id (its `[analytics.AN1347]` tunables).
+const ID: &str = "AN1347";
 const UNTRUSTED: &str = "an1347_untrusted_partner_signin";
 const NO_MFA: &str = "an1347_partner_signin_without_mfa";
 const SIGNIN: &str = "an1347_partner_signin";
@@ -27,7 +29,7 @@ const APPROVAL: SignedDuration = SignedDuration::from_mins(10);
 /// Findings of AN1347.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     let context = input.context;
-    let tuning = &context.analytics.an1347;
+    let required_mfa = input.flag("RequiredMFA");
     let mut items: Vec<((String, String), String, &Arc<Event>)> = Vec::new();
     let mut seen: Vec<&Arc<Event>> = Vec::new();
     let signins = input
@@ -43,7 +45,7 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
         let partner = partner_of(e).unwrap_or_default();
         let step = if !context.is_trusted_partner_tenant(&partner) {
             "untrusted partner sign-in"
-        } else if tuning.required_mfa && matches!(mfa(e), Mfa::Single) {
+        } else if required_mfa && matches!(mfa(e), Mfa::Single) {
             "partner sign-in without MFA"
         } else if context
             .partner_by_tenant(&partner)
@@ -278,8 +280,7 @@ fn role_allowed(input: &AnalyticInput<'_>, partner: &str, role: &str) -> bool {
     let allowed = |r: &String| r.eq_ignore_ascii_case(role);
     context
         .analytics
-        .an1347
-        .role_scope_allow_list
+        .strings(ID, "RoleScopeAllowList")
         .iter()
         .any(allowed)
         || context

@@ -52,7 +52,7 @@ type Ev = Arc<Event>;
 
 /// Findings of AN1350.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
-    let window = input.context.analytics.an1350.window;
+    let window = input.duration("window");
     let mut tenants: BTreeMap<String, [Vec<&Ev>; 3]> = BTreeMap::new();
     for (step, rule) in [RELATIONSHIP, DELEGATION, ACCESS].into_iter().enumerate() {
         for event in input.matched(rule) {
@@ -151,18 +151,13 @@ fn same_mailbox(a: &str, b: &str) -> bool {
 /// Granted changes of a delegation event: (mailbox, trustee), lower-case.
 fn granted(event: &Event) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Some(serde_json::Value::Array(changes)) = event.fields.get("tp.permission_change") {
-        for change in changes {
-            let text = |k: &str| {
-                change
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_lowercase()
-            };
-            if text("action") == "grant" {
-                out.push((text("mailbox"), text("trustee")));
-            }
+    for change in event.permission_changes() {
+        let text = |v: Option<&str>| v.unwrap_or("").to_lowercase();
+        if change.grants() {
+            out.push((
+                text(change.mailbox.as_deref()),
+                text(change.trustee.as_deref()),
+            ));
         }
     }
     if out.is_empty() {
@@ -315,7 +310,7 @@ impl<'c> Partners<'c> {
     fn relationship_partner(&self, event: &Event) -> Option<String> {
         let named = lower(event.norm_str(tuning::PARTNER_TENANT)).filter(|p| *p != self.tenant)?;
         let flagged = event
-            .get("tp.partner_relationship")
+            .get(norm::PARTNER_RELATIONSHIP)
             .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
         let by_partner = lower(event.norm_str(norm::ACTOR_TENANT)).as_deref() == Some(&named);
         let op = event.operation().unwrap_or("").to_ascii_lowercase();

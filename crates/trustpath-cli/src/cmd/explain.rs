@@ -47,13 +47,31 @@ fn write_text(out: &mut dyn Write, meta: &Metadata, doc: &str) -> std::io::Resul
         writeln!(out, "     fields: {}", step.fields.join(", "))?;
         writeln!(out, "     needs: {}", step.enable)?;
     }
-    writeln!(out, "\nTunables (trustpath.toml):")?;
+    writeln!(out, "\nTunables (trustpath.toml [analytics.{}]):", meta.id)?;
     for t in &meta.tunables {
+        let name = if t.key() == t.name {
+            t.name.clone()
+        } else {
+            format!("{} (ATT&CK {})", t.key(), t.name)
+        };
+        let feeds = t
+            .placeholder
+            .as_ref()
+            .map(|p| format!("; feeds %{p}%"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "  {} ({})\n     default: {}\n     {}",
-            t.name, t.key, t.default, t.effect
+            "  {name}: {}{feeds}\n     default: {}\n     {}",
+            t.kind.describe(),
+            t.default,
+            t.effect
         )?;
+    }
+    if !meta.context.is_empty() {
+        writeln!(out, "\nAlso reads (trustpath.toml):")?;
+        for c in &meta.context {
+            writeln!(out, "  [{}]: {}", c.section, c.effect)?;
+        }
     }
     writeln!(out, "\nFalse positives:")?;
     for fp in &meta.false_positives {

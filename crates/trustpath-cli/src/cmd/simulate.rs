@@ -28,8 +28,16 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         };
         formats.insert(family_name(format.family()), format);
     }
-    let analytic = args.analytic.to_ascii_uppercase();
-    let records = chain_records(&analytic, &scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let registry = trustpath_analytics::Registry::builtin();
+    let Some(def) = registry.get(&args.analytic) else {
+        let ids: Vec<&str> = registry.iter().map(|d| d.meta.id.as_str()).collect();
+        bail!("no analytic {}; known: {}", args.analytic, ids.join(", "));
+    };
+    let analytic = def.meta.id.clone();
+    let Some(generator) = def.meta.simulator.as_deref() else {
+        bail!("{analytic} declares no simulator in its analytic.toml");
+    };
+    let records = chain_records(generator, &scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for format in formats.values() {
