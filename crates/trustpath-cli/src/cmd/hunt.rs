@@ -52,6 +52,7 @@ pub fn execute(
             rule_paths: rules.rules.clone(),
             context: context.clone(),
             mapping: rules.mapping.clone(),
+            placeholders: rules.placeholders.clone(),
         });
         problems.get_or_insert(loaded);
         detectors.push(detector);
