@@ -786,6 +786,13 @@ fn scan(table: &FieldTable, values: &[Val<'_>], bits: &mut [u64]) {
     }
 }
 
+/// An empty value buffer under another lifetime, keeping the allocation (in-place
+/// collection of an empty `Vec` into one of the same layout).
+#[allow(clippy::unnecessary_filter_map)]
+fn recycle<'a, 'b>(vals: Vec<Val<'a>>) -> Vec<Val<'b>> {
+    vals.into_iter().filter_map(|_| None).collect()
+}
+
 /// Cache position meaning "not loaded yet".
 const NOT_LOADED: u32 = u32::MAX;
 
@@ -806,10 +813,7 @@ impl<'e, 's> Ctx<'e, 's> {
         scratch.slots.clear();
         scratch.bits.clear();
         // Reuse the buffer's allocation under this event's lifetime (it is empty).
-        let vals = std::mem::take(&mut scratch.vals)
-            .into_iter()
-            .filter_map(|_| None)
-            .collect();
+        let vals = recycle(std::mem::take(&mut scratch.vals));
         Ctx {
             event,
             names,
@@ -827,10 +831,7 @@ impl<'e, 's> Ctx<'e, 's> {
             }
         }
         self.vals.clear();
-        self.scratch.vals = std::mem::take(&mut self.vals)
-            .into_iter()
-            .filter_map(|_| None)
-            .collect();
+        self.scratch.vals = recycle(std::mem::take(&mut self.vals));
     }
 
     fn slot(&self, pos: usize) -> Slot {
