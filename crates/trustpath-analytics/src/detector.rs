@@ -29,6 +29,9 @@ pub struct DetectorOptions {
     pub context: Context,
     /// A user log-source mapping file.
     pub mapping: Option<PathBuf>,
+    /// A placeholder file: values for `|expand` (`trustpath_sigma::read_placeholders`),
+    /// on top of the context's.
+    pub placeholders: Option<PathBuf>,
 }
 
 /// Everything that did not load, with where and why. Loading goes on past each.
@@ -114,10 +117,16 @@ impl Detector {
     /// plus folders from [`Registry::from_dir`]) in place of the built-in ones.
     pub fn build_with(options: DetectorOptions, registry: &Registry) -> (Detector, LoadProblems) {
         let mut problems = LoadProblems::default();
-        let load = LoadOptions {
+        let mut load = LoadOptions {
             placeholders: registry.placeholders(&options.context),
             mapping: options.mapping.clone(),
         };
+        if let Some(file) = &options.placeholders {
+            match trustpath_sigma::read_placeholders(file) {
+                Ok(values) => load.placeholders.extend(values),
+                Err(e) => problems.rules.push(e),
+            }
+        }
         let mut rules = RuleSet::default();
         let mut analytics = Vec::new();
         if options.builtin {
@@ -279,7 +288,9 @@ impl Detector {
         matched
             .sort_by(|a, b| (a.event.time, &a.event.origin).cmp(&(b.event.time, &b.event.origin)));
         let mut engine = Engine::new(Arc::clone(&self.correlations), StateBudget::default());
-        for m in &matched {
+        // A record without an event time (`tp.time_missing`) gives single-event findings
+        // only: correlations and analytics order evidence by time.
+        for m in matched.iter().filter(|m| !m.event.time_missing()) {
             let refs: Vec<CorrRuleRef> = m.rules.iter().map(|r| CorrRuleRef(*r)).collect();
             engine.push(Arc::clone(&m.event), &refs);
         }
@@ -339,7 +350,7 @@ impl Detector {
                     input.rules.insert(name, self.rule_ref(index));
                 }
             }
-            for m in matched {
+            for m in matched.iter().filter(|m| !m.event.time_missing()) {
                 for &r in &m.rules {
                     if self.rule_owner.get(r) == Some(&Some(ai)) {
                         let rule = &self.rules.rules[r];

@@ -218,6 +218,10 @@ pub struct RuleArgs {
     /// Log-source mapping file that extends or replaces the built-in mapping.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// Placeholder file: values for `|expand` placeholders (`%name%`), as a YAML `vars:`
+    /// map like pySigma's placeholder pipelines (see crates/trustpath-sigma/placeholders/).
+    #[arg(long, value_name = "FILE")]
+    pub placeholders: Option<PathBuf>,
 }
 
 /// `trustpath validate`.
@@ -232,6 +236,9 @@ pub struct ValidateArgs {
     /// Exit with code 3 if any rule does not load (warnings do not count).
     #[arg(long)]
     pub strict: bool,
+    /// Placeholder file: values for `|expand` placeholders (see `hunt --placeholders`).
+    #[arg(long, value_name = "FILE")]
+    pub placeholders: Option<PathBuf>,
 }
 
 /// `trustpath list`.

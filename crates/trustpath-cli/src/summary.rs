@@ -79,6 +79,14 @@ pub fn print(
              read as UTC and flagged tp.time_zone_missing - name the host's zone in [host_timezones]"
         )?;
     }
+    if summary.no_time() > 0 {
+        writeln!(
+            out,
+            "no event time {} (records without a time field: matched by single-event rules, \
+             left out of correlations and analytics; name the field with --time-field)",
+            summary.no_time()
+        )?;
+    }
     if summary.duplicates() > 0 {
         writeln!(
             out,

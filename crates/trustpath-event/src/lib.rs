@@ -84,6 +84,11 @@ pub mod norm {
     pub const SCRIPT_BLOCK_CONFLICT: &str = "tp.script_block_conflict";
     /// 4104 reassembly: which variant of a conflicting script block this is.
     pub const SCRIPT_BLOCK_VARIANT: &str = "tp.script_block_variant";
+    /// `true` on a record that carries no event time in any field its format keeps one
+    /// in: it is matched by stateless rules (its [`super::Event::time`] is the Unix epoch,
+    /// a placeholder), counted as "no event time", and left out of correlations and
+    /// analytics, which need a time.
+    pub const TIME_MISSING: &str = "tp.time_missing";
 }
 
 /// What kind of log a record is, independent of how it was exported.
@@ -257,6 +262,14 @@ impl Event {
     /// Operation name ([`norm::OPERATION`]).
     pub fn operation(&self) -> Option<&str> {
         self.norm_str(norm::OPERATION)
+    }
+
+    /// Whether the record had no event time ([`norm::TIME_MISSING`]): its `time` is a
+    /// placeholder, so it takes no part in anything ordered by time.
+    pub fn time_missing(&self) -> bool {
+        self.fields
+            .get(norm::TIME_MISSING)
+            .is_some_and(|v| v.as_bool() == Some(true))
     }
 
     /// The identity of the record this event came from ([`identity`]): its own id, else

@@ -28,6 +28,13 @@ pub(crate) fn for_each_value<'a>(
         fan_out(v, f);
         return true;
     }
+    if !path.contains('.') {
+        // One segment (most Sigma fields): only the case-insensitive match is left.
+        return fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(path))
+            .is_some_and(|(_, v)| walk(v, &[], f));
+    }
     let segments: Vec<&str> = path.split('.').collect();
     object_walk(fields, &segments, f)
 }

@@ -66,6 +66,10 @@ pub struct FileSummary {
     /// several tenants, or none): kept out of every tenant's findings.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unattributed: u64,
+    /// Events whose record carried no event time (`tp.time_missing`): matched by the
+    /// stateless rules, left out of correlations and analytics and of `time`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub no_time: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -108,7 +112,11 @@ impl FileSummary {
     pub fn add_event(&mut self, event: &Event) {
         self.events += 1;
         *self.by_source.entry(event.source).or_default() += 1;
-        self.time.include(event.time);
+        if event.time_missing() {
+            self.no_time += 1;
+        } else {
+            self.time.include(event.time);
+        }
         let format = event.format.as_str();
         if !self.formats.iter().any(|f| f == format) {
             self.formats.push(format.to_owned());
@@ -195,6 +203,11 @@ impl RunSummary {
             }
         }
         out
+    }
+
+    /// Events without an event time over all files (matched statelessly only).
+    pub fn no_time(&self) -> u64 {
+        self.files.iter().map(|f| f.no_time).sum()
     }
 
     /// Total skipped records over all files.

@@ -57,6 +57,8 @@ pub struct HuntOptions {
     pub no_builtin: bool,
     /// A user log-source mapping file.
     pub mapping: Option<PathBuf>,
+    /// A placeholder file for `|expand` (`--placeholders`).
+    pub placeholders: Option<PathBuf>,
     /// Progress bar on stderr.
     pub progress: bool,
     /// Tally coverage (for the HTML report).
@@ -228,6 +230,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             rule_paths: options.rules.clone(),
             context: context.clone(),
             mapping: options.mapping.clone(),
+            placeholders: options.placeholders.clone(),
         });
         problems.get_or_insert(loaded);
         detectors.push(detector);

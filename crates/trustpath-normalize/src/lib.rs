@@ -5,8 +5,11 @@
 //! ```
 //!
 //! * **Time** comes from the record, never from arrival ([`parse_time`] reads every shape
-//!   the sources write); a record without one is a [`RecordError`] naming the fields looked
-//!   at. `--time-field` ([`NormalizeOptions::time_field`]) is tried first for every format.
+//!   the sources write); a cloud record without one is a [`RecordError`] naming the fields
+//!   looked at. A Windows record without one (a flat export that dropped the System time
+//!   and has no Sysmon `UtcTime`) is kept for the stateless rules, flagged
+//!   [`norm::TIME_MISSING`](trustpath_event::norm::TIME_MISSING) with the Unix epoch as a
+//!   placeholder time, and left out of correlations and analytics. `--time-field` ([`NormalizeOptions::time_field`]) is tried first for every format.
 //!   A Windows record whose only time is a local time without a zone (NXLog `EventTime`)
 //!   is placed in the host's zone ([`NormalizeOptions::host_time_zones`]) or kept, read as
 //!   if UTC and flagged [`TIME_ZONE_MISSING`] — never silently taken as UTC.
@@ -278,8 +281,18 @@ fn normalize_fields(
         f if f.source_kind() == SourceKind::Windows => windows::flatten(map, f),
         _ => map,
     };
-    let mut time = event_time(&map, format, origin, opts)?;
-    if format.source_kind() == SourceKind::Windows {
+    let windows = format.source_kind() == SourceKind::Windows;
+    let (mut time, time_missing) = match event_time(&map, format, origin, opts) {
+        Ok(time) => (time, false),
+        // A host record without any time field still matches stateless rules: kept,
+        // flagged, counted as "no event time", left out of correlations and analytics.
+        Err(e) if windows && e.kind == ErrorKind::MissingField => {
+            map.insert(norm::TIME_MISSING.to_owned(), Value::Bool(true));
+            (Timestamp::UNIX_EPOCH, true)
+        }
+        Err(e) => return Err(e),
+    };
+    if windows && !time_missing {
         let mut tried: Vec<&str> = opts.time_field.iter().map(String::as_str).collect();
         tried.extend_from_slice(time_fields(format));
         time = localtime::place(&mut map, &tried, time, &opts.host_time_zones);
@@ -298,7 +311,7 @@ fn normalize_fields(
         | Format::EvtxJson
         | Format::Winlogbeat
         | Format::FlatWindowsJson => {
-            if !map.get("TimeCreated").is_some_and(Value::is_string) {
+            if !time_missing && !map.get("TimeCreated").is_some_and(Value::is_string) {
                 map.insert("TimeCreated".to_owned(), Value::String(time.to_string()));
             }
             windows::add_norm_fields(&mut map);

@@ -36,13 +36,28 @@ use serde_json::map::Entry;
 use trustpath_event::{Format, norm};
 
 /// Where each rendering keeps its time, after flattening.
+///
+/// Sysmon's own `UtcTime` (EventData, UTC) is the fallback for renderings that dropped
+/// the System time (flat exports of Sysmon events keep only the EventData).
 pub(crate) fn time_fields(format: Format) -> &'static [&'static str] {
     match format {
-        Format::Winlogbeat => &["@timestamp", "TimeCreated"],
+        Format::Winlogbeat => &["@timestamp", "TimeCreated", "UtcTime"],
         // `@timestamp` is UTC; `EventTime` is local time without a zone (last resort).
-        Format::FlatWindowsJson => &["@timestamp", "TimeCreated", "TimeGenerated", "EventTime"],
-        Format::SentinelWindowsEvent => &["TimeGenerated", "TimeGenerated [UTC]", "TimeCreated"],
-        _ => &["TimeCreated", "@timestamp"],
+        Format::FlatWindowsJson => &[
+            "@timestamp",
+            "TimeCreated",
+            "TimeGenerated",
+            "timestamp",
+            "UtcTime",
+            "EventTime",
+        ],
+        Format::SentinelWindowsEvent => &[
+            "TimeGenerated",
+            "TimeGenerated [UTC]",
+            "TimeCreated",
+            "UtcTime",
+        ],
+        _ => &["TimeCreated", "@timestamp", "UtcTime"],
     }
 }
 
@@ -66,7 +81,32 @@ pub(crate) fn flatten(map: Fields, format: Format) -> Fields {
         _ => flatten_evtx(map),
     };
     canonical_values(&mut out);
+    spaceless_names(&mut out);
     out
+}
+
+/// EventData names written with spaces (Windows Defender's `Threat Name`, `Source Name`,
+/// `Process Name`, `Detection User`) are also given the name without spaces that SigmaHQ
+/// rules use (`ThreatName`, …), unless that name is taken. Only names of letters, digits
+/// and spaces are aliased (`TimeGenerated [UTC]` stays as it is).
+fn spaceless_names(out: &mut Fields) {
+    let spaced = |k: &str| {
+        k.contains(' ')
+            && !k.starts_with(' ')
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+    };
+    if !out.keys().any(|k| spaced(k)) {
+        return;
+    }
+    let aliases: Vec<(String, Value)> = out
+        .iter()
+        .filter(|(k, _)| spaced(k))
+        .map(|(k, v)| (k.replace(' ', ""), v.clone()))
+        .filter(|(k, _)| !out.contains_key(k))
+        .collect();
+    for (key, value) in aliases {
+        out.entry(key).or_insert(value);
+    }
 }
 
 /// Room left in a flattened map for the fields normalization adds afterwards

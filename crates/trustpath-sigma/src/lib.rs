@@ -35,4 +35,4 @@ pub use error::{LoadError, LoadErrorKind};
 pub use logsource::LogSource;
 pub use matcher::Matcher;
 pub use rule::{CorrelationDoc, Rule};
-pub use ruleset::{LoadOptions, RuleIndex, RuleSet, validate};
+pub use ruleset::{LoadOptions, RuleIndex, RuleSet, read_placeholders, validate};

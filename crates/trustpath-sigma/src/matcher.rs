@@ -4,7 +4,13 @@
 //! (source kind, `EventID`) when the target or the rule's condition pins event ids, else
 //! by (source kind, `Channel`), else by source kind alone, so an event is only tested
 //! against its candidates. Per event, each field a candidate reads is looked up once and
-//! its values (and their lower-cased forms) are cached for all rules.
+//! its values are cached for all rules, borrowed from the event (a value's lower-cased
+//! form is made only when a pattern that needs it, and the value is not plain ASCII).
+//!
+//! The hot path allocates next to nothing: per-event bookkeeping (field positions, literal
+//! bits, the candidate list) lives in a per-thread scratch that is reset, not freed;
+//! numbers are rendered into an inline buffer; ASCII values are scanned as they are by
+//! ASCII-case-insensitive automatons.
 //!
 //! Work is shared across rules: every case-insensitive literal test (equals, starts
 //! with, ends with, contains) any rule makes on a field gets a bit in that field's
@@ -20,7 +26,7 @@ use crate::ruleset::RuleIndex;
 use crate::value::{Pattern, Position};
 use aho_corasick::AhoCorasick;
 use serde_json::Value;
-use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 use trustpath_event::{Event, SourceKind};
@@ -36,8 +42,8 @@ pub struct Matcher {
     branches: Vec<Branch>,
     by_event_id: HashMap<(SourceKind, u64), Candidates>,
     by_channel: HashMap<(SourceKind, u32), Candidates>,
-    /// Lower-cased channel name -> id.
-    channel_ids: HashMap<String, u32>,
+    /// Lower-cased channel names; a channel's id is its position.
+    channel_ids: Vec<String>,
     by_source: HashMap<SourceKind, Candidates>,
     event_id_field: u32,
     channel_field: u32,
@@ -53,39 +59,71 @@ struct Candidates {
     all: Vec<u32>,
     /// Branches without a prefilter: always evaluated.
     always: Vec<u32>,
-    /// Fields the prefilters of this key read.
-    fields: Vec<u32>,
-    /// (field, bit) -> branches whose prefilter contains it.
-    by_bit: HashMap<(u32, u32), Vec<u32>>,
+    /// Per field the prefilters of this key read: the branches of each bit.
+    fields: Vec<BitLists>,
+}
+
+/// Branches by bit of one field's table (compressed rows: `lists[offsets[b]..offsets[b+1]]`).
+#[derive(Debug, Clone, Default)]
+struct BitLists {
+    field: u32,
+    offsets: Vec<u32>,
+    lists: Vec<u32>,
 }
 
 impl Candidates {
     fn index(&mut self, branches: &[Branch]) {
+        let mut by_field: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
         for id in std::mem::take(&mut self.all) {
             match branches.get(id as usize).and_then(|b| b.prefilter.as_ref()) {
                 None => self.always.push(id),
                 Some(required) => {
                     for &(field, bit) in required {
-                        self.by_bit.entry((field, bit)).or_default().push(id);
-                        if !self.fields.contains(&field) {
-                            self.fields.push(field);
+                        match by_field.iter_mut().find(|(f, _)| *f == field) {
+                            Some((_, pairs)) => pairs.push((bit, id)),
+                            None => by_field.push((field, vec![(bit, id)])),
                         }
                     }
                 }
             }
         }
+        for (field, mut pairs) in by_field {
+            pairs.sort_unstable();
+            pairs.dedup();
+            let bits = pairs.last().map_or(0, |(b, _)| *b as usize + 1);
+            let mut offsets = vec![0u32; bits + 1];
+            for (bit, _) in &pairs {
+                offsets[*bit as usize + 1] += 1;
+            }
+            for i in 1..offsets.len() {
+                offsets[i] += offsets[i - 1];
+            }
+            let lists = pairs.into_iter().map(|(_, id)| id).collect();
+            self.fields.push(BitLists {
+                field,
+                offsets,
+                lists,
+            });
+        }
     }
 
     /// Adds to `todo` the branches whose prefilter holds for the event (and the others).
-    fn collect(&self, ctx: &mut Ctx<'_>, tables: &[Option<FieldTable>], todo: &mut Vec<u32>) {
+    fn collect(&self, ctx: &mut Ctx<'_, '_>, tables: &[Option<FieldTable>], todo: &mut Vec<u32>) {
         todo.extend_from_slice(&self.always);
-        for &field in &self.fields {
-            for (w, word) in ctx.bits(field, tables).iter().enumerate() {
-                let mut rest = *word;
+        for lists in &self.fields {
+            let (start, end) = ctx.bits(lists.field, tables);
+            for w in start..end {
+                let mut rest = ctx.scratch.bits.get(w).copied().unwrap_or(0);
                 while rest != 0 {
-                    let bit = (w * 64) as u32 + rest.trailing_zeros();
+                    let bit = ((w - start) * 64) as u32 + rest.trailing_zeros();
                     rest &= rest - 1;
-                    if let Some(list) = self.by_bit.get(&(field, bit)) {
+                    let (Some(&from), Some(&to)) = (
+                        lists.offsets.get(bit as usize),
+                        lists.offsets.get(bit as usize + 1),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(list) = lists.lists.get(from as usize..to as usize) {
                         todo.extend_from_slice(list);
                     }
                 }
@@ -136,7 +174,11 @@ impl TableBuilder {
     }
 
     fn build(self) -> Option<FieldTable> {
-        let automaton = AhoCorasick::new(&self.needles).ok()?;
+        // Needles are lower-cased; ASCII values are scanned as they are.
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&self.needles)
+            .ok()?;
         Some(FieldTable {
             automaton,
             tests: self.tests,
@@ -188,7 +230,7 @@ impl Matcher {
             branches: Vec::new(),
             by_event_id: HashMap::new(),
             by_channel: HashMap::new(),
-            channel_ids: HashMap::new(),
+            channel_ids: Vec::new(),
             by_source: HashMap::new(),
             event_id_field: 0,
             channel_field: 0,
@@ -278,8 +320,14 @@ impl Matcher {
                 .channel
                 .iter()
                 .map(|c| {
-                    let next = self.channel_ids.len() as u32;
-                    *self.channel_ids.entry(c.to_lowercase()).or_insert(next)
+                    let c = c.to_lowercase();
+                    match self.channel_ids.iter().position(|k| *k == c) {
+                        Some(i) => i as u32,
+                        None => {
+                            self.channel_ids.push(c);
+                            (self.channel_ids.len() - 1) as u32
+                        }
+                    }
                 })
                 .collect(),
             providers: target.provider.iter().map(|p| p.to_lowercase()).collect(),
@@ -325,24 +373,34 @@ impl Matcher {
     /// Fills `out` (cleared first) with the indices of the rules that match `event`,
     /// ascending and without duplicates.
     pub fn matches(&self, event: &Event, out: &mut Vec<RuleIndex>) {
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.matches_in(event, out, &mut scratch),
+            // Re-entered on this thread (a matcher called from inside a match): own scratch.
+            Err(_) => self.matches_in(event, out, &mut Scratch::default()),
+        });
+    }
+
+    fn matches_in(&self, event: &Event, out: &mut Vec<RuleIndex>, scratch: &mut Scratch) {
         out.clear();
-        let mut ctx = Ctx::new(event, &self.fields);
+        let mut todo = std::mem::take(&mut scratch.todo);
+        todo.clear();
+        let mut ctx = Ctx::new(event, &self.fields, scratch);
         let event_id = ctx.event_id(self.event_id_field);
-        let channel = ctx
-            .first_lower(self.channel_field)
-            .and_then(|c| self.channel_ids.get(c.as_ref()).copied());
+        let channel = ctx.channel(self.channel_field, &self.channel_ids);
         let candidates = [
             event_id.and_then(|id| self.by_event_id.get(&(event.source, id))),
             channel.and_then(|c| self.by_channel.get(&(event.source, c))),
             self.by_source.get(&event.source),
         ];
-        let mut todo = Vec::new();
         for list in candidates.into_iter().flatten() {
             list.collect(&mut ctx, &self.tables, &mut todo);
         }
         todo.sort_unstable();
         todo.dedup();
-        for b in todo {
+        for &b in &todo {
             let Some(branch) = self.branches.get(b as usize) else {
                 continue;
             };
@@ -352,6 +410,8 @@ impl Matcher {
                 out.push(branch.rule);
             }
         }
+        ctx.finish();
+        scratch.todo = todo;
         out.sort_unstable();
         out.dedup();
     }
@@ -359,7 +419,7 @@ impl Matcher {
     fn branch_matches(
         &self,
         branch: &Branch,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut Ctx<'_, '_>,
         event_id: Option<u64>,
         channel: Option<u32>,
     ) -> bool {
@@ -372,8 +432,9 @@ impl Matcher {
             return false;
         }
         if !branch.providers.is_empty() {
-            let provider = ctx.first_lower(self.provider_field);
-            if !provider.is_some_and(|p| branch.providers.iter().any(|x| *x == *p)) {
+            let pos = ctx.load(self.provider_field);
+            let provider = ctx.values(pos).first();
+            if !provider.is_some_and(|p| branch.providers.iter().any(|x| p.eq_lower(x))) {
                 return false;
             }
         }
@@ -387,13 +448,13 @@ impl Matcher {
 }
 
 /// Evaluates one branch's detection against the cached event.
-struct Eval<'b, 'c, 'e> {
+struct Eval<'b, 'c, 'e, 's> {
     matcher: &'b Matcher,
     branch: &'b Branch,
-    ctx: &'c mut Ctx<'e>,
+    ctx: &'c mut Ctx<'e, 's>,
 }
 
-impl Eval<'_, '_, '_> {
+impl Eval<'_, '_, '_, '_> {
     fn expr(mut self, expr: &Expr) -> bool {
         self.eval(expr)
     }
@@ -434,7 +495,9 @@ impl Eval<'_, '_, '_> {
     fn item(&mut self, item: &Item) -> bool {
         let (field, table) = match item.subject {
             Subject::Field(slot) => {
-                let id = self.branch.slots[slot];
+                let Some(&id) = self.branch.slots.get(slot) else {
+                    return false;
+                };
                 let table = self
                     .matcher
                     .tables
@@ -449,29 +512,28 @@ impl Eval<'_, '_, '_> {
             self.branch.values.get(item.index).and_then(Option::as_ref),
         ) {
             (Test::Values(_), Some(shared)) => self.shared(field, table, shared),
-            (Test::Values(test), None) => values_match(test, &self.ctx.cache[field]),
-            (Test::Exists(want), _) => self.ctx.cache[field].exists == *want,
+            (Test::Values(test), None) => values_match(test, self.ctx, field),
+            (Test::Exists(want), _) => self.ctx.slot(field).exists == *want,
             (Test::FieldRef(test), _) => self.fieldref(field, test),
         }
     }
 
     fn shared(&mut self, field: usize, table: Option<&FieldTable>, test: &SharedValues) -> bool {
-        let vals = &mut self.ctx.cache[field];
-        if !vals.exists {
+        if !self.ctx.slot(field).exists {
             return test.has_null;
         }
-        if vals.bits.is_none()
-            && let Some(table) = table
-        {
-            vals.bits = Some(scan(table, &vals.values));
-        }
-        let vals = &*vals;
+        let bits = match table {
+            Some(table) => self.ctx.scanned(field, table),
+            None => (0, 0),
+        };
+        let ctx = &*self.ctx;
+        let values = ctx.values(field);
+        let words = ctx.scratch.bits.get(bits.0..bits.1).unwrap_or(&[]);
         let check = |c: &Check| match c {
-            Check::Bit(bit) => vals.bits.as_ref().is_some_and(|b| {
-                b.get(*bit as usize / 64)
-                    .is_some_and(|w| w & (1 << (bit % 64)) != 0)
-            }),
-            Check::Own(p) => vals.values.iter().any(|v| pattern_match(p, v)),
+            Check::Bit(bit) => words
+                .get(*bit as usize / 64)
+                .is_some_and(|w| w & (1 << (bit % 64)) != 0),
+            Check::Own(p) => values.iter().any(|v| pattern_match(p, v)),
         };
         if test.all {
             test.groups.iter().all(|g| g.iter().any(check))
@@ -481,59 +543,67 @@ impl Eval<'_, '_, '_> {
     }
 
     fn fieldref(&mut self, field: usize, test: &FieldRefTest) -> bool {
-        let others: Vec<usize> = test
-            .others
-            .iter()
-            .map(|slot| self.ctx.load(self.branch.slots[*slot]))
-            .collect();
-        let left = &self.ctx.cache[field];
-        let one = |other: &usize| {
-            let right = &self.ctx.cache[*other];
-            left.values.iter().any(|l| {
+        for slot in &test.others {
+            if let Some(&id) = self.branch.slots.get(*slot) {
+                self.ctx.load(id);
+            }
+        }
+        let ctx = &*self.ctx;
+        let left = ctx.values(field);
+        let one = |slot: &usize| {
+            let Some(other) = self
+                .branch
+                .slots
+                .get(*slot)
+                .and_then(|id| ctx.position(*id))
+            else {
+                return false;
+            };
+            let right = ctx.values(other);
+            left.iter().any(|l| {
                 right
-                    .values
                     .iter()
                     .any(|r| !l.null && !r.null && refers(l, r, test))
             })
         };
         if test.all {
-            others.iter().all(one)
+            test.others.iter().all(one)
         } else {
-            others.iter().any(one)
+            test.others.iter().any(one)
         }
     }
 }
 
 fn refers(left: &Val<'_>, right: &Val<'_>, test: &FieldRefTest) -> bool {
     let (l, r) = if test.cased {
-        (&left.text, &right.text)
+        (left.text(), right.text())
     } else {
-        (&left.lower, &right.lower)
+        (left.lower(), right.lower())
     };
     match test.position {
         None => l == r,
-        Some(Position::Contains) => l.contains(r.as_ref()),
-        Some(Position::Start) => l.starts_with(r.as_ref()),
-        Some(Position::End) => l.ends_with(r.as_ref()),
+        Some(Position::Contains) => l.contains(r),
+        Some(Position::Start) => l.starts_with(r),
+        Some(Position::End) => l.ends_with(r),
     }
 }
 
-fn values_match(test: &ValueTest, field: &FieldVals<'_>) -> bool {
-    if !field.exists {
+fn values_match(test: &ValueTest, ctx: &Ctx<'_, '_>, field: usize) -> bool {
+    if !ctx.slot(field).exists {
         return test.has_null;
     }
+    let values = ctx.values(field);
     if test.all {
         return test.groups.iter().all(|group| {
-            field
-                .values
+            values
                 .iter()
                 .any(|v| group.iter().any(|p| pattern_match(p, v)))
         });
     }
-    field.values.iter().any(|v| {
+    values.iter().any(|v| {
         test.needles
             .as_ref()
-            .is_some_and(|ac| !v.null && ac.is_match(v.lower.as_ref()))
+            .is_some_and(|ac| !v.null && ac.is_match(v.lower()))
             || test.rest.iter().any(|p| pattern_match(p, v))
     })
 }
@@ -542,77 +612,166 @@ fn pattern_match(pattern: &Pattern, value: &Val<'_>) -> bool {
     if value.null {
         return matches!(pattern, Pattern::Null);
     }
-    pattern.is_match(&value.text, &value.lower, value.number)
+    let lower = match pattern {
+        Pattern::Str(s) if !s.cased => value.lower(),
+        _ => "",
+    };
+    pattern.is_match(value.text(), lower, value.number)
 }
 
-/// One scalar value of a field, with its text forms.
+/// The text of one scalar value: borrowed from the event, or a number rendered inline.
+#[derive(Debug)]
+enum Text<'e> {
+    Borrowed(&'e str),
+    /// An integer's decimal digits (at most 20 and a sign).
+    Int([u8; 24], u8),
+    Owned(String),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Int(buf, len) => buf
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or(""),
+            Text::Owned(s) => s,
+        }
+    }
+
+    fn int(mut n: u64, negative: bool) -> Self {
+        let mut digits = [0u8; 24];
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if negative {
+            digits[len] = b'-';
+            len += 1;
+        }
+        digits[..len].reverse();
+        Text::Int(digits, len as u8)
+    }
+}
+
+/// One scalar value of a field.
 #[derive(Debug)]
 struct Val<'e> {
-    text: Cow<'e, str>,
-    lower: Cow<'e, str>,
+    text: Text<'e>,
+    /// The lower-cased text, made on first use; `None` when the text has no upper case.
+    lower: OnceCell<Option<String>>,
     number: Option<f64>,
     null: bool,
 }
 
 impl<'e> Val<'e> {
+    fn new(text: Text<'e>, number: Option<f64>, null: bool) -> Self {
+        Val {
+            text,
+            lower: OnceCell::new(),
+            number,
+            null,
+        }
+    }
+
     fn from_json(value: &'e Value) -> Option<Val<'e>> {
         match value {
-            Value::String(s) => Some(Val {
-                lower: lower(s),
-                text: Cow::Borrowed(s),
-                number: None,
-                null: false,
-            }),
+            Value::String(s) => Some(Val::new(Text::Borrowed(s), None, false)),
             Value::Number(n) => {
-                let text = n.to_string();
-                Some(Val {
-                    lower: Cow::Owned(text.clone()),
-                    text: Cow::Owned(text),
-                    number: n.as_f64(),
-                    null: false,
-                })
+                let text = if let Some(u) = n.as_u64() {
+                    Text::int(u, false)
+                } else if let Some(i) = n.as_i64() {
+                    Text::int(i.unsigned_abs(), i < 0)
+                } else {
+                    Text::Owned(n.to_string())
+                };
+                Some(Val::new(text, n.as_f64(), false))
             }
-            Value::Bool(b) => Some(Val {
-                text: Cow::Borrowed(if *b { "true" } else { "false" }),
-                lower: Cow::Borrowed(if *b { "true" } else { "false" }),
-                number: None,
-                null: false,
-            }),
-            Value::Null => Some(Val {
-                text: Cow::Borrowed(""),
-                lower: Cow::Borrowed(""),
-                number: None,
-                null: true,
-            }),
+            Value::Bool(b) => Some(Val::new(
+                Text::Borrowed(if *b { "true" } else { "false" }),
+                None,
+                false,
+            )),
+            Value::Null => Some(Val::new(Text::Borrowed(""), None, true)),
             Value::Array(_) | Value::Object(_) => None,
         }
     }
-}
 
-fn lower(s: &str) -> Cow<'_, str> {
-    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-        Cow::Owned(s.to_lowercase())
-    } else {
-        Cow::Borrowed(s)
+    fn text(&self) -> &str {
+        self.text.as_str()
+    }
+
+    /// The lower-cased text (made once, only if it differs).
+    fn lower(&self) -> &str {
+        let text = self.text.as_str();
+        match self.lower.get_or_init(|| {
+            text.bytes()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+                .then(|| text.to_lowercase())
+        }) {
+            Some(lower) => lower,
+            None => text,
+        }
+    }
+
+    /// Whether the text equals `lower` (already lower-cased) ignoring case.
+    fn eq_lower(&self, lower: &str) -> bool {
+        let text = self.text.as_str();
+        if text.is_ascii() {
+            text.eq_ignore_ascii_case(lower)
+        } else {
+            self.lower() == lower
+        }
+    }
+
+    /// What an ASCII-case-insensitive automaton of lower-cased needles scans: the text
+    /// itself when it is ASCII, else its lower-cased form.
+    fn haystack(&self) -> &str {
+        let text = self.text.as_str();
+        if text.is_ascii() { text } else { self.lower() }
     }
 }
 
-/// The values of one field in one event.
-#[derive(Debug, Default)]
-struct FieldVals<'e> {
+/// Where one looked-up field's values and literal bits are, for one event.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
     exists: bool,
-    values: Vec<Val<'e>>,
-    /// Bits of the field's [`FieldTable`] that hold, once scanned.
-    bits: Option<Vec<u64>>,
+    /// Range of [`Ctx::vals`].
+    start: u32,
+    end: u32,
+    /// Range of [`Scratch::bits`] once scanned.
+    bits: Option<(u32, u32)>,
+}
+
+/// Per-thread bookkeeping reused from event to event (reset, never freed).
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Field id -> position in `slots`, or [`NOT_LOADED`].
+    position: Vec<u32>,
+    /// Field ids loaded for the current event (to reset `position`).
+    loaded: Vec<u32>,
+    slots: Vec<Slot>,
+    bits: Vec<u64>,
+    todo: Vec<u32>,
+    /// The value buffer's allocation between events (always empty here).
+    vals: Vec<Val<'static>>,
 }
 
 /// Sets the bit of every literal test of `table` that holds for one of `values`.
-fn scan(table: &FieldTable, values: &[Val<'_>]) -> Vec<u64> {
-    let mut bits = vec![0u64; table.bits.div_ceil(64)];
+fn scan(table: &FieldTable, values: &[Val<'_>], bits: &mut [u64]) {
     for value in values.iter().filter(|v| !v.null) {
-        let hay = value.lower.as_ref();
+        let hay = value.haystack();
         for m in table.automaton.find_overlapping_iter(hay) {
-            for (bit, position) in &table.tests[m.pattern().as_usize()] {
+            let Some(tests) = table.tests.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for (bit, position) in tests {
                 let holds = match position {
                     None => m.start() == 0 && m.end() == hay.len(),
                     Some(Position::Start) => m.start() == 0,
@@ -625,55 +784,102 @@ fn scan(table: &FieldTable, values: &[Val<'_>]) -> Vec<u64> {
             }
         }
     }
-    bits
+}
+
+/// An empty value buffer under another lifetime, keeping the allocation (in-place
+/// collection of an empty `Vec` into one of the same layout).
+#[allow(clippy::unnecessary_filter_map)]
+fn recycle<'a, 'b>(vals: Vec<Val<'a>>) -> Vec<Val<'b>> {
+    vals.into_iter().filter_map(|_| None).collect()
 }
 
 /// Cache position meaning "not loaded yet".
 const NOT_LOADED: u32 = u32::MAX;
 
 /// Per-event cache of looked-up fields.
-struct Ctx<'e> {
+struct Ctx<'e, 's> {
     event: &'e Event,
     names: &'e [String],
-    /// Field id -> position in `cache`, or [`NOT_LOADED`].
-    position: Vec<u32>,
-    cache: Vec<FieldVals<'e>>,
+    vals: Vec<Val<'e>>,
+    scratch: &'s mut Scratch,
     keywords: Option<usize>,
 }
 
-impl<'e> Ctx<'e> {
-    fn new(event: &'e Event, names: &'e [String]) -> Self {
+impl<'e, 's> Ctx<'e, 's> {
+    fn new(event: &'e Event, names: &'e [String], scratch: &'s mut Scratch) -> Self {
+        if scratch.position.len() < names.len() {
+            scratch.position.resize(names.len(), NOT_LOADED);
+        }
+        scratch.slots.clear();
+        scratch.bits.clear();
+        // Reuse the buffer's allocation under this event's lifetime (it is empty).
+        let vals = recycle(std::mem::take(&mut scratch.vals));
         Ctx {
             event,
             names,
-            position: vec![NOT_LOADED; names.len()],
-            cache: Vec::with_capacity(32),
+            vals,
+            scratch,
             keywords: None,
         }
     }
 
-    /// The cache position of field `id`, looking it up on first use.
-    fn load(&mut self, id: u32) -> usize {
-        let known = self
+    /// Resets the scratch for the next event and gives back the value buffer.
+    fn finish(mut self) {
+        for id in self.scratch.loaded.drain(..) {
+            if let Some(p) = self.scratch.position.get_mut(id as usize) {
+                *p = NOT_LOADED;
+            }
+        }
+        self.vals.clear();
+        self.scratch.vals = recycle(std::mem::take(&mut self.vals));
+    }
+
+    fn slot(&self, pos: usize) -> Slot {
+        self.scratch.slots.get(pos).copied().unwrap_or_default()
+    }
+
+    fn values(&self, pos: usize) -> &[Val<'e>] {
+        let slot = self.slot(pos);
+        self.vals
+            .get(slot.start as usize..slot.end as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The cache position of field `id`, if loaded.
+    fn position(&self, id: u32) -> Option<usize> {
+        self.scratch
             .position
             .get(id as usize)
             .copied()
-            .unwrap_or(NOT_LOADED);
-        if known != NOT_LOADED {
-            return known as usize;
+            .filter(|p| *p != NOT_LOADED)
+            .map(|p| p as usize)
+    }
+
+    /// The cache position of field `id`, looking it up on first use.
+    fn load(&mut self, id: u32) -> usize {
+        if let Some(pos) = self.position(id) {
+            return pos;
         }
-        let mut vals = FieldVals::default();
+        let start = self.vals.len() as u32;
+        let mut exists = false;
         if let Some(name) = self.names.get(id as usize) {
-            vals.exists = self.event.for_each_value(name, &mut |v| {
+            let vals = &mut self.vals;
+            exists = self.event.for_each_value(name, &mut |v| {
                 if let Some(val) = Val::from_json(v) {
-                    vals.values.push(val);
+                    vals.push(val);
                 }
             });
         }
-        self.cache.push(vals);
-        let pos = self.cache.len() - 1;
-        if let Some(slot) = self.position.get_mut(id as usize) {
-            *slot = pos as u32;
+        self.scratch.slots.push(Slot {
+            exists,
+            start,
+            end: self.vals.len() as u32,
+            bits: None,
+        });
+        let pos = self.scratch.slots.len() - 1;
+        if let Some(p) = self.scratch.position.get_mut(id as usize) {
+            *p = pos as u32;
+            self.scratch.loaded.push(id);
         }
         pos
     }
@@ -683,43 +889,71 @@ impl<'e> Ctx<'e> {
         if let Some(pos) = self.keywords {
             return pos;
         }
-        let mut vals = FieldVals {
-            exists: true,
-            ..FieldVals::default()
-        };
+        let start = self.vals.len() as u32;
         for value in self.event.fields.values() {
-            collect_scalars(value, &mut vals.values);
+            collect_scalars(value, &mut self.vals);
         }
-        self.cache.push(vals);
-        self.keywords = Some(self.cache.len() - 1);
-        self.cache.len() - 1
+        self.scratch.slots.push(Slot {
+            exists: true,
+            start,
+            end: self.vals.len() as u32,
+            bits: None,
+        });
+        let pos = self.scratch.slots.len() - 1;
+        self.keywords = Some(pos);
+        pos
     }
 
-    /// The bits of field `id`'s literal tests that hold (scanning it on first use).
-    fn bits(&mut self, id: u32, tables: &[Option<FieldTable>]) -> &[u64] {
-        let pos = self.load(id);
-        let vals = &mut self.cache[pos];
-        if vals.bits.is_none()
-            && let Some(Some(table)) = tables.get(id as usize)
-        {
-            vals.bits = Some(scan(table, &vals.values));
+    /// The range of [`Scratch::bits`] holding the literal bits of the field at `pos`
+    /// (scanning it on first use).
+    fn scanned(&mut self, pos: usize, table: &FieldTable) -> (usize, usize) {
+        if let Some((start, end)) = self.slot(pos).bits {
+            return (start as usize, end as usize);
         }
-        vals.bits.as_deref().unwrap_or(&[])
+        let start = self.scratch.bits.len();
+        let end = start + table.bits.div_ceil(64);
+        self.scratch.bits.resize(end, 0);
+        let slot = self.slot(pos);
+        let values = self
+            .vals
+            .get(slot.start as usize..slot.end as usize)
+            .unwrap_or(&[]);
+        if let Some(words) = self.scratch.bits.get_mut(start..end) {
+            scan(table, values, words);
+        }
+        if let Some(s) = self.scratch.slots.get_mut(pos) {
+            s.bits = Some((start as u32, end as u32));
+        }
+        (start, end)
+    }
+
+    /// The range of [`Scratch::bits`] of field `id`'s literal tests (empty without a table).
+    fn bits(&mut self, id: u32, tables: &[Option<FieldTable>]) -> (usize, usize) {
+        let pos = self.load(id);
+        match tables.get(id as usize) {
+            Some(Some(table)) => self.scanned(pos, table),
+            _ => (0, 0),
+        }
     }
 
     fn event_id(&mut self, id: u32) -> Option<u64> {
         let pos = self.load(id);
-        self.cache[pos].values.first().and_then(|v| {
+        self.values(pos).first().and_then(|v| {
             v.number
                 .filter(|n| *n >= 0.0 && n.fract() == 0.0)
                 .map(|n| n as u64)
-                .or_else(|| v.text.trim().parse().ok())
+                .or_else(|| v.text().trim().parse().ok())
         })
     }
 
-    fn first_lower(&mut self, id: u32) -> Option<Cow<'e, str>> {
+    /// The id of the event's channel among `channels` (lower-cased names).
+    fn channel(&mut self, id: u32, channels: &[String]) -> Option<u32> {
         let pos = self.load(id);
-        self.cache[pos].values.first().map(|v| v.lower.clone())
+        let first = self.values(pos).first()?;
+        channels
+            .iter()
+            .position(|c| first.eq_lower(c))
+            .map(|i| i as u32)
     }
 }
 

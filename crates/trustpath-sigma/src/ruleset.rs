@@ -32,6 +32,70 @@ pub struct RuleSet {
     pub warnings: Vec<LoadError>,
 }
 
+impl LoadOptions {
+    /// Adds the `|expand` placeholder values of a placeholder file (see
+    /// [`read_placeholders`]); a name already set is replaced.
+    pub fn with_placeholder_file(mut self, path: &Path) -> Result<Self, LoadError> {
+        self.placeholders.extend(read_placeholders(path)?);
+        Ok(self)
+    }
+}
+
+/// Reads a placeholder file: the values `|expand` substitutes for `%name%`, in the
+/// shape of a pySigma placeholder pipeline's `vars` (other pipeline keys are ignored):
+///
+/// ```yaml
+/// name: our placeholders
+/// vars:
+///   known_cdcs:            # %known_cdcs%
+///     - DC01.corp.example
+///     - 10.0.0.10
+///   admin_tool: psexec.exe # one value
+/// ```
+///
+/// Values are strings, numbers or booleans (written as text); a rule's value with
+/// several placeholders expands to every combination. A placeholder with an empty list
+/// makes its values match nothing.
+pub fn read_placeholders(path: &Path) -> Result<BTreeMap<String, Vec<String>>, LoadError> {
+    let error = |reason: String| LoadError::new(path, None, LoadErrorKind::Placeholder, reason);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| error(format!("cannot read placeholder file: {e}")))?;
+    parse_placeholders(&text).map_err(error)
+}
+
+fn parse_placeholders(text: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let doc: Value = serde_norway::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
+    let Some(vars) = doc.get("vars") else {
+        return Err("a placeholder file needs a top-level `vars:` map (name -> values)".into());
+    };
+    let Value::Object(vars) = vars else {
+        return Err("`vars` must be a map of placeholder name -> value or list of values".into());
+    };
+    let mut out = BTreeMap::new();
+    for (name, values) in vars {
+        let list = match values {
+            Value::Array(items) => items.iter().collect(),
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        let mut texts = Vec::with_capacity(list.len());
+        for v in list {
+            match v {
+                Value::String(s) => texts.push(s.clone()),
+                Value::Number(n) => texts.push(n.to_string()),
+                Value::Bool(b) => texts.push(b.to_string()),
+                _ => {
+                    return Err(format!(
+                        "placeholder `{name}`: values must be strings, numbers or booleans"
+                    ));
+                }
+            }
+        }
+        out.insert(name.clone(), texts);
+    }
+    Ok(out)
+}
+
 impl RuleSet {
     /// Loads every `.yml`/`.yaml` under the paths (files or folders, recursive, sorted).
     ///

@@ -23,6 +23,7 @@ pub fn options(input: &InputArgs, rules: &RuleArgs, progress: bool, coverage: bo
         rules: rules.rules.clone(),
         no_builtin: rules.no_builtin,
         mapping: rules.mapping.clone(),
+        placeholders: rules.placeholders.clone(),
         progress,
         coverage,
         spool_memory: None,

@@ -111,6 +111,7 @@ fn hunt_findings(args: &RespondArgs) -> anyhow::Result<Vec<Finding>> {
         no_builtin: false,
         context: args.context.clone(),
         mapping: None,
+        placeholders: None,
     };
     Ok(trustpath_hunt::hunt_collect(&super::hunt::options(&input, &rules, false, false))?.findings)
 }

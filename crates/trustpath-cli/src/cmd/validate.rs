@@ -8,8 +8,16 @@ use trustpath_sigma::{LoadOptions, RuleSet};
 
 /// Run the command.
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let (rules, errors) = RuleSet::load(&args.paths, &LoadOptions::default());
-    let mut problems = errors;
+    let mut options = LoadOptions::default();
+    let mut problems = Vec::new();
+    if let Some(file) = &args.placeholders {
+        match options.clone().with_placeholder_file(file) {
+            Ok(with) => options = with,
+            Err(e) => problems.push(e),
+        }
+    }
+    let (rules, errors) = RuleSet::load(&args.paths, &options);
+    problems.extend(errors);
     problems.extend(rules.warnings.iter().cloned());
     let failed = problems.iter().filter(|p| !p.is_warning()).count();
     let warned = problems.len() - failed;
