@@ -302,8 +302,7 @@ async fn step(
         &reports,
         batch.messages.len(),
         lag,
-        commit_stats,
-        commit_time,
+        (commit_stats, commit_time),
     );
     // Only the tenants correlated in this batch have new current findings.
     let correlated = std::mem::take(&mut state.correlated);
@@ -475,8 +474,7 @@ fn record_metrics(
     reports: &[(String, IngestReport)],
     messages: usize,
     lag: Option<u64>,
-    commit: CommitStats,
-    commit_time: Duration,
+    (commit, commit_time): (CommitStats, Duration),
 ) {
     let m = &shared.metrics;
     m.messages_in.fetch_add(messages as u64, Ordering::Relaxed);
