@@ -8,10 +8,13 @@
 //!
 //! * per-batch commit time (the `trustpath_commit_seconds` histogram, measured phase
 //!   only: bucket upper bounds for p50 / p99, and the mean);
-//! * bytes written per commit versus bytes stored;
+//! * value bytes written per commit (mean) versus value bytes stored;
 //! * p50 / p99 from publishing a chain to receiving its finding.
 //!
 //! `cargo bench -p trustpath-serve --bench retained` prints a table (asserts nothing).
+//! `TRUSTPATH_BENCH_SIZES=1000,10000` picks sizes; `TRUSTPATH_BENCH_MATCHED_EVERY=50`
+//! makes one steady record in 50 a matched event (by design each one makes its tenant's
+//! batch correlation due, which costs that tenant's retained events).
 //! Needs nats-server (`scripts/install-deps`); prints SKIPPED without it.
 
 #![allow(clippy::unwrap_used)]
@@ -198,7 +201,7 @@ struct Row {
     p99: Duration,
 }
 
-async fn run(per_partition: usize) -> Row {
+async fn run(per_partition: usize, matched_every: usize) -> Row {
     let nats = Nats::start().unwrap();
     let client = async_nats::connect(&nats.1).await.unwrap();
     let js = jetstream::new(client.clone());
@@ -277,6 +280,7 @@ async fn run(per_partition: usize) -> Row {
     };
     let before = buckets(&handle.metrics);
     let micros_before = handle.metrics.commit_micros_total.load(Ordering::Relaxed);
+    let bytes_before = handle.metrics.commit_bytes_total.load(Ordering::Relaxed);
 
     // Steady load with latency probes.
     let mut findings = client.subscribe("trustpath.findings.*").await.unwrap();
@@ -306,13 +310,19 @@ async fn run(per_partition: usize) -> Row {
     let started = Instant::now();
     let total = messages_per_second * SECONDS as usize;
     let mut published = 0;
-    let mut commit_bytes = 0;
     for i in 0..total {
         ticker.tick().await;
         let t = tenant(i % TENANTS);
         let now = jiff::Timestamp::now();
         let lines: Vec<String> = (0..RECORDS_PER_MESSAGE)
-            .map(|k| ordinary(&t, i * RECORDS_PER_MESSAGE + k + ACTORS, now))
+            .map(|k| {
+                let n = i * RECORDS_PER_MESSAGE + k + ACTORS;
+                if matched_every > 0 && n % matched_every == 0 {
+                    matched(&t, n + 10_000_000, now)
+                } else {
+                    ordinary(&t, n, now)
+                }
+            })
             .collect();
         client
             .publish(format!("trustpath.events.{t}.ual"), lines.join("\n").into())
@@ -327,17 +337,6 @@ async fn run(per_partition: usize) -> Row {
                 .publish(format!("trustpath.events.{probe}.evtx"), payload.into())
                 .await
                 .unwrap();
-            commit_bytes = commit_bytes.max(
-                handle
-                    .metrics
-                    .partitions
-                    .lock()
-                    .unwrap()
-                    .values()
-                    .map(|g| g.commit_bytes)
-                    .max()
-                    .unwrap_or(0),
-            );
         }
     }
     let achieved = published as f64 / started.elapsed().as_secs_f64();
@@ -347,6 +346,7 @@ async fn run(per_partition: usize) -> Row {
     let delta: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     let commits: u64 = delta.iter().sum();
     let micros = handle.metrics.commit_micros_total.load(Ordering::Relaxed) - micros_before;
+    let bytes = handle.metrics.commit_bytes_total.load(Ordering::Relaxed) - bytes_before;
     let stored: u64 = handle
         .metrics
         .partitions
@@ -369,7 +369,7 @@ async fn run(per_partition: usize) -> Row {
         commit_mean_ms: micros as f64 / commits.max(1) as f64 / 1000.0,
         commit_p50: bucket_quantile(&delta, 0.50),
         commit_p99: bucket_quantile(&delta, 0.99),
-        commit_bytes,
+        commit_bytes: bytes / commits.max(1),
         achieved,
         chains: latencies.len(),
         lost,
@@ -415,6 +415,12 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 50_000]);
+    // TRUSTPATH_BENCH_MATCHED_EVERY=50: one steady record in 50 is a matched event too
+    // (each one makes its tenant's correlation due); default 0: ordinary activity only.
+    let matched_every: usize = std::env::var("TRUSTPATH_BENCH_MATCHED_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -422,15 +428,20 @@ fn main() {
     let rows: Vec<Row> = runtime.block_on(async {
         let mut rows = Vec::new();
         for size in sizes {
-            rows.push(run(size).await);
+            rows.push(run(size, matched_every).await);
         }
         rows
     });
+    let mix = if matched_every > 0 {
+        format!("1 in {matched_every} matched")
+    } else {
+        "ordinary activity, none matched".to_owned()
+    };
     println!(
-        "\n{TENANTS} tenants, {PARTITIONS} partitions, 1 worker; steady load {RATE} events/s for {SECONDS} s, AN1052 chain every 200 ms\n"
+        "\n{TENANTS} tenants, {PARTITIONS} partitions, 1 worker; steady load {RATE} events/s ({mix}) for {SECONDS} s, AN1052 chain every 200 ms\n"
     );
     println!(
-        "| retained / partition | retained (min–max) | stored MiB | commits | commit mean | commit p50 | commit p99 | max bytes / commit | events/s | chains | p50 latency | p99 latency |"
+        "| retained / partition | retained (min–max) | stored MiB | commits | commit mean | commit p50 | commit p99 | bytes / commit | events/s | chains | p50 latency | p99 latency |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {

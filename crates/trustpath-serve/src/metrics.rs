@@ -56,6 +56,8 @@ pub struct Metrics {
     pub commit_buckets: [AtomicU64; COMMIT_BUCKETS_MICROS.len() + 1],
     /// Total commit time, microseconds.
     pub commit_micros_total: AtomicU64,
+    /// Value bytes written by all commits.
+    pub commit_bytes_total: AtomicU64,
     /// Gauges by partition.
     pub partitions: Mutex<BTreeMap<u32, PartitionGauges>>,
     /// Partitions whose consumer is running.
@@ -275,6 +277,12 @@ impl Metrics {
             out,
             "trustpath_commit_seconds_sum {}\ntrustpath_commit_seconds_count {cumulative}",
             load(&self.commit_micros_total) as f64 / 1e6
+        );
+        counter(
+            &mut out,
+            "trustpath_commit_bytes_total",
+            "Value bytes written by state commits (what batches changed).",
+            load(&self.commit_bytes_total),
         );
         let gauges: [GaugeSpec; 6] = [
             (

@@ -491,6 +491,8 @@ fn record_metrics(
             .fetch_add(r.script_blocks.script_blocks_evicted, Ordering::Relaxed);
     }
     m.record_commit(commit_time);
+    m.commit_bytes_total
+        .fetch_add(commit.bytes_written, Ordering::Relaxed);
     let previous_lag = m
         .partitions
         .lock()
