@@ -317,7 +317,7 @@ async fn run(per_partition: usize, matched_every: usize) -> Row {
         let lines: Vec<String> = (0..RECORDS_PER_MESSAGE)
             .map(|k| {
                 let n = i * RECORDS_PER_MESSAGE + k + ACTORS;
-                if matched_every > 0 && n % matched_every == 0 {
+                if matched_every > 0 && n.is_multiple_of(matched_every) {
                     matched(&t, n + 10_000_000, now)
                 } else {
                     ordinary(&t, n, now)
