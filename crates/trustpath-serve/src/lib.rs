@@ -355,3 +355,93 @@ async fn lease_bucket(
         .await
         .context("cannot open the partition lease bucket")
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const RULE: &str = "title: Mail sent by the finance robot\n\
+        id: 5b1f3c2a-0d4e-4f6a-9b8c-7d6e5f4a3b2c\nstatus: test\n\
+        logsource:\n  product: m365\n  service: exchange\n\
+        detection:\n  sel:\n    Operation: Send\n    UserId: robot@contoso.com\n  condition: sel\n\
+        level: high\n";
+
+    fn config(dir: &Path, extra: &str) -> ServeConfig {
+        let text = format!(
+            "nats_url = \"nats://127.0.0.1:4222\"\nstore = \"s.redb\"\n{extra}\n\
+             [partitions]\ntotal = 1\nowned = [0]\n"
+        );
+        ServeConfig::from_toml_str(&text, &dir.join("serve.toml")).unwrap()
+    }
+
+    #[test]
+    fn user_rules_run_without_the_builtins_and_a_broken_rule_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        std::fs::write(dir.path().join("rules/robot.yml"), RULE).unwrap();
+        let p = processor(&config(
+            dir.path(),
+            "rules = [\"rules\"]\nno_builtin = true",
+        ))
+        .unwrap();
+        let mut state = state::PartitionState::default();
+        let mut out = Vec::new();
+        let record = "{\"CreationTime\":\"2025-03-03T20:00:00\",\"Id\":\"r1\",\"Operation\":\"Send\",\
+            \"OrganizationId\":\"t1\",\"RecordType\":2,\"UserId\":\"robot@contoso.com\",\"UserType\":0,\
+            \"Workload\":\"Exchange\"}\n";
+        let report = p.ingest(
+            &mut state,
+            state::Inbound {
+                tenant: "t1",
+                source: "ual",
+                seq: 1,
+                payload: record.as_bytes(),
+                received: None,
+            },
+            &mut out,
+        );
+        assert_eq!(report.matched, 1);
+        p.tick(&mut state, true, &mut out);
+        let finding = out
+            .iter()
+            .find(|o| o.kind == state::PublicationKind::Finding)
+            .expect("the user rule's finding");
+        let body = String::from_utf8_lossy(&finding.body);
+        assert!(body.contains("finance robot"), "{body}");
+
+        std::fs::write(dir.path().join("rules/broken.yml"), "title: [unclosed\n").unwrap();
+        let e = processor(&config(dir.path(), "rules = [\"rules\"]"))
+            .err()
+            .unwrap();
+        assert!(format!("{e:#}").contains("broken.yml"), "{e:#}");
+    }
+
+    #[test]
+    fn a_tenant_context_gives_its_lateness_and_host_time_zones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t1.toml"),
+            "[settings]\nlateness = \"2h\"\n[host_timezones]\n\"WS-NY-01\" = \"America/New_York\"\n",
+        )
+        .unwrap();
+        let c = config(dir.path(), "[tenants.t1]\ncontext = \"t1.toml\"");
+        let p = processor(&c).unwrap();
+        assert_eq!(p.setup("t1").lateness, jiff::SignedDuration::from_hours(2));
+        assert_eq!(p.setup("t2").lateness, jiff::SignedDuration::from_hours(12));
+        let zone = p
+            .setup("t1")
+            .normalize
+            .host_time_zones
+            .get("ws-ny-01.contoso.local");
+        assert_eq!(zone.map(|z| z.0), Some("America/New_York".to_owned()));
+        assert!(
+            p.setup("t2")
+                .normalize
+                .host_time_zones
+                .get("WS-NY-01")
+                .is_none()
+        );
+    }
+}
