@@ -189,35 +189,3 @@ impl Context {
                 .is_some_and(|p| p.approved)
     }
 }
-
-/// The `[host_timezones]` of several contexts as one lookup, for the normalizer
-/// (`trustpath_normalize::HostTimeZones::new`): a host's zone name and zone from the
-/// first context that names it. `None` when no context names a host. Shared by `hunt`
-/// (its scan configuration) and `serve` (each tenant's normalizers), so both place
-/// zone-less local times the same way.
-pub fn host_zone_lookup(
-    contexts: &[&Context],
-) -> Option<impl Fn(&str) -> Option<(String, jiff::tz::TimeZone)> + Send + Sync + 'static> {
-    let zoned: Vec<Vec<HostTimeZone>> = contexts
-        .iter()
-        .filter(|c| !c.host_timezones.is_empty())
-        .map(|c| c.host_timezones.clone())
-        .collect();
-    if zoned.is_empty() {
-        return None;
-    }
-    let zoned: Vec<Context> = zoned
-        .into_iter()
-        .map(|host_timezones| Context {
-            host_timezones,
-            ..Context::default()
-        })
-        .collect();
-    Some(move |host: &str| {
-        zoned.iter().find_map(|context| {
-            context
-                .host_time_zone(host)
-                .map(|z| (z.timezone_name.clone(), z.timezone.clone()))
-        })
-    })
-}

@@ -172,9 +172,8 @@ fn tenant_setup(
         max_pending_script_block_bytes: config.max_pending_script_block_bytes,
         ..Default::default()
     };
-    if let Some(lookup) = trustpath_context::host_zone_lookup(&[&context]) {
-        normalize.host_time_zones = trustpath_normalize::HostTimeZones::new(lookup);
-    }
+    // The function `hunt` builds its scan configuration with.
+    normalize.host_time_zones = trustpath_hunt::host_time_zones(&[&context]);
     let (detector, problems) = Detector::build(DetectorOptions {
         builtin: !config.no_builtin,
         rule_paths: config.rules.clone(),

@@ -1,5 +1,6 @@
-//! Parity: `trustpath serve` (real nats-server on loopback) and the production
-//! `trustpath hunt -f jsonl` (the built binary) find the same things in the same records —
+//! Parity: `trustpath serve` (real nats-server on loopback) and the production hunt
+//! (`trustpath_hunt::hunt_collect`, what `trustpath hunt` runs) find the same things in
+//! the same records —
 //! identical finding ids, severity and evidence (record identities; origins differ by
 //! nature: a file path versus a subject and stream sequence).
 //!
@@ -9,9 +10,6 @@
 //! messages. One tenant has its own context (`[tenants."<id>"] context`); for the hunt
 //! every tenant's records are written into its own folder with that tenant's context as
 //! `trustpath.toml` (one context per folder, as `hunt` applies them).
-//!
-//! The hunt binary is `target/debug/trustpath`, built with `cargo build -p trustpath-cli`
-//! when missing (set `TRUSTPATH_BIN` to use another).
 
 #![allow(clippy::unwrap_used)]
 
@@ -19,7 +17,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use trustpath_report::Finding;
 
@@ -36,26 +34,6 @@ const CLOUD: &[(&str, &str)] = &[
 
 /// Host logs one record per message: its multi-part 4104 block arrives in pieces.
 const HOSTS: &[(&str, &str)] = &[("hosts/winlogbeat-ws-hr-03.jsonl", "winlogbeat")];
-
-/// The production `trustpath` binary.
-fn trustpath_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("TRUSTPATH_BIN") {
-        return PathBuf::from(bin);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
-    let bin = target.join("debug/trustpath");
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "trustpath-cli"])
-            .current_dir(root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p trustpath-cli failed");
-    }
-    bin
-}
 
 /// A tenant's context: the example's, with the ticket CSV made absolute, plus `extra`.
 fn context_text(extra: &str) -> String {
@@ -91,30 +69,31 @@ fn parity_key(f: &Finding) -> String {
     )
 }
 
-/// `trustpath hunt -f jsonl` over each tenant's folder (its `trustpath.toml` applies).
+/// The production hunt ([`trustpath_hunt::hunt_collect`], what `trustpath hunt` runs)
+/// over each tenant's folder, whose `trustpath.toml` applies (context discovery as in
+/// `trustpath hunt <folder>`).
 ///
 /// One hunt per tenant: a single hunt over all folders would keep a record that names no
 /// tenant (Graph `directoryAudit`, Windows events) once for all tenants, because the
 /// pipeline drops repeated records before it attributes them to their folder's tenant
 /// (reported to the lead; this test publishes the same records for every tenant).
-fn hunt_binary(dir: &Path, tenants: &[String]) -> BTreeMap<String, Vec<String>> {
+fn hunt_folders(dir: &Path, tenants: &[String]) -> BTreeMap<String, Vec<String>> {
     let mut by_tenant = BTreeMap::new();
     for tenant in tenants {
-        let out = std::process::Command::new(trustpath_bin())
-            .args(["hunt", "-f", "jsonl", "--quiet"])
-            .arg(dir.join(tenant))
-            .output()
-            .unwrap();
+        let run = trustpath_hunt::hunt_collect(&trustpath_hunt::HuntOptions {
+            input: trustpath_hunt::InputOptions {
+                paths: vec![dir.join(tenant)],
+                ..Default::default()
+            },
+            context: trustpath_hunt::ContextChoice::Discover,
+            ..Default::default()
+        })
+        .unwrap();
         assert!(
-            out.status.code() == Some(0),
-            "hunt failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            run.context_path.is_some(),
+            "the tenant's trustpath.toml applies"
         );
-        let mut keys: Vec<String> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|line| parity_key(&serde_json::from_str::<Finding>(line).unwrap()))
-            .collect();
+        let mut keys: Vec<String> = run.findings.iter().map(parity_key).collect();
         keys.sort();
         by_tenant.insert(tenant.clone(), keys);
     }
@@ -128,8 +107,6 @@ async fn serve_and_hunt_find_the_same_findings() {
         return;
     };
     let started = Instant::now();
-    let bin = trustpath_bin();
-    println!("{test}: hunt binary {}", bin.display());
     let tenants = tenants(3);
     let mut payloads = example_payloads(CLOUD, &tenants, 50);
     payloads.extend(example_payloads(HOSTS, &tenants, 1));
@@ -169,7 +146,7 @@ async fn serve_and_hunt_find_the_same_findings() {
             std::fs::write(folder.join(format!("{n:05}-{}.log", p.source)), &p.bytes).unwrap();
         }
     }
-    let expected = hunt_binary(&files, &tenants);
+    let expected = hunt_folders(&files, &tenants);
     assert!(
         expected.values().all(|k| k.len() >= 5),
         "the data holds the planted chains: {expected:#?}"
