@@ -402,7 +402,17 @@ mod tests {
             &mut out,
         );
         assert_eq!(report.matched, 1);
+        assert_eq!(
+            out.len(),
+            1,
+            "a stateless rule's finding is published at once"
+        );
+        assert!(
+            state.tenants["t1"].matched.is_empty(),
+            "its event is not retained"
+        );
         p.tick(&mut state, true, &mut out);
+        assert_eq!(out.len(), 1, "correlation neither repeats nor folds it");
         let finding = out
             .iter()
             .find(|o| o.kind == state::PublicationKind::Finding)

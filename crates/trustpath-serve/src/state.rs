@@ -35,6 +35,10 @@ pub struct PublishedFinding {
     pub hash: String,
     /// Whether the latest correlation run folded it into another finding.
     pub folded: bool,
+    /// A stateless user rule's finding: published when its event arrived, never
+    /// re-correlated (its event is not retained).
+    #[serde(default)]
+    pub stateless: bool,
 }
 
 /// The small per-tenant values stored in one row (`tenants` table).
@@ -476,11 +480,13 @@ pub const MAX_KEPT_ERRORS: usize = 100;
 /// Late or refused events listed per message; more are only counted.
 const MAX_LISTED_EVENTS: usize = 100;
 
-/// Late and refused events of one message (or one flush), listed up to a cap.
+/// Late and refused events of one message (or one flush), listed up to a cap, and the
+/// findings of stateless user rules it produced.
 #[derive(Default)]
 struct Rejected {
     late: Vec<Value>,
     future: Vec<Value>,
+    stateless: Vec<Finding>,
 }
 
 impl Processor {
@@ -532,6 +538,7 @@ impl Processor {
         let horizon = msg.received.map(|r| r + self.max_future_skew);
         let mut rejected = Rejected::default();
         self.accept(setup, tenant, events, horizon, &mut report, &mut rejected);
+        self.publish_stateless(msg.tenant, tenant, &mut rejected.stateless, out);
         if report.late > 0 {
             out.push(self.late_publication(
                 setup,
@@ -605,7 +612,22 @@ impl Processor {
                 tenant.dirty = true;
             }
             let event = Arc::new(event);
-            if let Some(m) = setup.detector.match_shared(Arc::clone(&event)) {
+            let Some(m) = setup.detector.match_shared(Arc::clone(&event)) else {
+                continue;
+            };
+            // Matches of user rules nothing else reads are findings on their own: they
+            // are published now (their id is their record's: a repeat is dropped by the
+            // published map and JetStream), and their events are not retained.
+            let (keep, free) = setup.detector.split(m);
+            if let Some(free) = free {
+                if keep.is_none() {
+                    report.matched += 1;
+                }
+                rejected
+                    .stateless
+                    .extend(setup.detector.stateless_findings(&free));
+            }
+            if let Some(m) = keep {
                 if !tenant.seen.insert(trustpath_event::record_digest(&m.event)) {
                     report.duplicates += 1;
                     continue;
@@ -616,6 +638,38 @@ impl Processor {
                 tenant.changes.added.push(event);
                 tenant.matched.push(m);
             }
+        }
+    }
+
+    /// Publish the findings of stateless user rules not published before.
+    fn publish_stateless(
+        &self,
+        tenant_id: &str,
+        tenant: &mut TenantState,
+        findings: &mut Vec<Finding>,
+        out: &mut Vec<Publication>,
+    ) {
+        for finding in findings.drain(..) {
+            if tenant.published.contains_key(&finding.id) {
+                continue;
+            }
+            tenant.published.insert(
+                finding.id.clone(),
+                PublishedFinding {
+                    start: finding.window.start,
+                    hash: content_hash(&finding),
+                    folded: false,
+                    stateless: true,
+                },
+            );
+            tenant.changes.published.insert(finding.id.clone());
+            out.push(self.publication(
+                PublicationKind::Finding,
+                tenant_id,
+                format!("trustpath.findings.{tenant_id}"),
+                finding.id.clone(),
+                serde_json::to_value(&finding).unwrap_or_default(),
+            ));
         }
     }
 
@@ -660,6 +714,7 @@ impl Processor {
             let mut report = IngestReport::default();
             let mut rejected = Rejected::default();
             self.accept(setup, tenant, events, None, &mut report, &mut rejected);
+            self.publish_stateless(tenant_id, tenant, &mut rejected.stateless, out);
             if report.late > 0 {
                 out.push(self.late_publication(
                     setup,
@@ -759,6 +814,7 @@ impl Processor {
                             start: finding.window.start,
                             hash,
                             folded: false,
+                            stateless: false,
                         },
                     );
                     tenant.changes.published.insert(finding.id.clone());
@@ -779,7 +835,7 @@ impl Processor {
             }
         }
         for (id, p) in tenant.published.iter_mut() {
-            if !p.folded && !current_ids.contains(id) && trusted(p.start) {
+            if !p.folded && !p.stateless && !current_ids.contains(id) && trusted(p.start) {
                 out.push(self.publication(
                     PublicationKind::Update,
                     tenant_id,
