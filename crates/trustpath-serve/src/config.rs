@@ -17,6 +17,16 @@
 //! lease_ttl = "15s"                   # a dead worker's partitions are free after this
 //! findings_jsonl = "findings.jsonl"   # optional
 //!
+//! # Detection: what `trustpath hunt` runs with the same options.
+//! rules = ["rules/", "extra.yml"]     # optional: user Sigma rules (files or folders), like -r
+//! no_builtin = false                  # optional: true runs only `rules` (like --no-builtin)
+//! mapping = "mapping.yml"             # optional: log-source mapping (like --mapping)
+//! time_field = "ingest.time"          # optional: event time field (like --time-field)
+//! max_pending_script_block_bytes = 16777216  # per subject: 4104 parts waiting (default 16 MiB)
+//!
+//! [tenants."6f1c3b2a-9d4e-4c1b-8a7f-2e5d0c9b1a34"]  # the subject's tenant token
+//! context = "contoso.toml"            # this tenant's context (tuning, tickets, host time zones)
+//!
 //! [partitions]
 //! total = 4
 //! owned = [0, 1, 2, 3]
@@ -28,6 +38,11 @@
 //! tls_key = "server.key"
 //! ```
 //!
+//! Every path is relative to this file. A tenant without a `[tenants."<id>"]` entry (or
+//! one without `context`) uses the global `context`. A tenant's context gives its tuning,
+//! its change tickets, its lateness (unless `lateness` is set here) and its
+//! `[host_timezones]`, applied by the normalizer exactly as `hunt` applies them.
+//!
 //! `[http] tls_cert` is a PEM certificate chain (leaf first) and `tls_key` its PEM private
 //! key (PKCS#8, RSA or EC); both paths are relative to this file, and one without the
 //! other is refused. With them the port speaks only TLS (see [`crate::tls`]); the files
@@ -36,6 +51,7 @@
 
 use jiff::SignedDuration;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Why the configuration cannot be used.
@@ -55,6 +71,16 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
         /// 1-based line (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is well-formed TOML but unusable, at a known line.
+    #[error("{path}:{line}: {message}")]
+    InvalidAt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
         line: usize,
         /// What is wrong.
         message: String,
@@ -88,8 +114,27 @@ struct ConfigFile {
     worker_id: Option<String>,
     lease_ttl: Option<String>,
     findings_jsonl: Option<PathBuf>,
+    rules: Option<Vec<PathBuf>>,
+    no_builtin: Option<bool>,
+    mapping: Option<PathBuf>,
+    time_field: Option<String>,
+    max_pending_script_block_bytes: Option<usize>,
+    tenants: Option<BTreeMap<String, TenantFile>>,
     partitions: PartitionsFile,
     http: Option<HttpFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    context: Option<PathBuf>,
+}
+
+/// What one tenant uses instead of the global settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// The tenant's context file (`None`: the global `context`).
+    pub context: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +215,35 @@ pub struct ServeConfig {
     pub partitions_owned: Vec<u32>,
     /// HTTP endpoint (off when `None`).
     pub http: Option<HttpConfig>,
+    /// User Sigma rule files or folders (`hunt -r`).
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in analytics out (`hunt --no-builtin`).
+    pub no_builtin: bool,
+    /// A log-source mapping file (`hunt --mapping`).
+    pub mapping: Option<PathBuf>,
+    /// The event time field (`hunt --time-field`).
+    pub time_field: Option<String>,
+    /// Most bytes of 4104 parts waiting for their other parts, per subject; beyond it
+    /// the oldest block is emitted incomplete (counted as evicted).
+    pub max_pending_script_block_bytes: usize,
+    /// Per-tenant settings, by subject tenant token.
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// Default of [`ServeConfig::max_pending_script_block_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_PENDING_SCRIPT_BLOCK_BYTES: usize = 16 << 20;
+
+/// The 1-based line of the first line of `text` that sets `key` (`key =`) or opens a
+/// table naming it; 0 when not found.
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+                || (l.starts_with('[') && l.contains(key))
+        })
+        .map_or(0, |i| i + 1)
 }
 
 impl ServeConfig {
@@ -230,6 +304,81 @@ impl ServeConfig {
         }
         let lease_ttl = std::time::Duration::try_from(lease_ttl)
             .map_err(|e| invalid(format!("lease_ttl: {e}")))?;
+        let at = |key: &str, message: String| match line_of(text, key) {
+            0 => invalid(message),
+            line => ConfigError::InvalidAt {
+                path: path.to_path_buf(),
+                line,
+                message,
+            },
+        };
+        let rules: Vec<PathBuf> = file
+            .rules
+            .unwrap_or_default()
+            .iter()
+            .map(|r| base.join(r))
+            .collect();
+        if let Some(missing) = rules.iter().find(|r| !r.exists()) {
+            return Err(at(
+                "rules",
+                format!("rules: {} does not exist", missing.display()),
+            ));
+        }
+        let no_builtin = file.no_builtin.unwrap_or(false);
+        if no_builtin && rules.is_empty() {
+            return Err(at(
+                "no_builtin",
+                "no_builtin = true needs rules = [...]: nothing would be detected".to_owned(),
+            ));
+        }
+        let mapping = file.mapping.map(|m| base.join(m));
+        if let Some(m) = mapping.as_ref().filter(|m| !m.is_file()) {
+            return Err(at(
+                "mapping",
+                format!("mapping: {} is not a file", m.display()),
+            ));
+        }
+        if file
+            .time_field
+            .as_ref()
+            .is_some_and(|f| f.trim().is_empty())
+        {
+            return Err(at("time_field", "time_field is empty".to_owned()));
+        }
+        let max_pending_script_block_bytes = file
+            .max_pending_script_block_bytes
+            .unwrap_or(DEFAULT_MAX_PENDING_SCRIPT_BLOCK_BYTES);
+        if max_pending_script_block_bytes < 4096 {
+            return Err(at(
+                "max_pending_script_block_bytes",
+                format!(
+                    "max_pending_script_block_bytes: {max_pending_script_block_bytes} is too small (at least 4096)"
+                ),
+            ));
+        }
+        let mut tenants = BTreeMap::new();
+        for (id, t) in file.tenants.unwrap_or_default() {
+            if id.is_empty()
+                || id
+                    .chars()
+                    .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace() || c.is_control())
+            {
+                return Err(at(
+                    &id,
+                    format!(
+                        "tenants.\"{id}\": not a subject tenant token (no dots, wildcards or spaces)"
+                    ),
+                ));
+            }
+            let context = t.context.map(|c| base.join(c));
+            if let Some(c) = context.as_ref().filter(|c| !c.is_file()) {
+                return Err(at(
+                    &id,
+                    format!("tenants.\"{id}\".context: {} is not a file", c.display()),
+                ));
+            }
+            tenants.insert(id, TenantConfig { context });
+        }
         let store = base.join(&file.store);
         let worker_id = file.worker_id.unwrap_or_else(|| default_worker_id(&store));
         validate_partitions(&file.partitions).map_err(invalid)?;
@@ -257,6 +406,12 @@ impl ServeConfig {
             partitions_total: file.partitions.total,
             partitions_owned: file.partitions.owned,
             http,
+            rules,
+            no_builtin,
+            mapping,
+            time_field: file.time_field,
+            max_pending_script_block_bytes,
+            tenants,
         })
     }
 }
@@ -400,6 +555,46 @@ mod tests {
         let text = format!("{MINIMAL}{HTTP}tls_key = \"s.key\"\n");
         let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
         assert!(e.to_string().contains("http.tls_cert is missing"), "{e}");
+    }
+
+    #[test]
+    fn detection_settings_and_tenant_contexts_are_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        std::fs::write(dir.path().join("a.toml"), "").unwrap();
+        let text = "nats_url = \"nats://127.0.0.1:4222\"\nstore = \"s.redb\"\n\
+            rules = [\"rules\"]\nno_builtin = true\ntime_field = \"ts\"\n\
+            [partitions]\ntotal = 4\nowned = [0]\n\
+            [tenants.\"t-1\"]\ncontext = \"a.toml\"\n[tenants.t2]\n";
+        let c = ServeConfig::from_toml_str(text, &dir.path().join("serve.toml")).unwrap();
+        assert_eq!(c.rules, vec![dir.path().join("rules")]);
+        assert!(c.no_builtin);
+        assert_eq!(c.time_field.as_deref(), Some("ts"));
+        assert_eq!(c.tenants["t-1"].context, Some(dir.path().join("a.toml")));
+        assert_eq!(c.tenants["t2"].context, None);
+    }
+
+    #[test]
+    fn missing_rules_and_bad_tenant_tokens_are_refused_with_their_line() {
+        let text = MINIMAL.replacen("[partitions]", "rules = [\"nowhere\"]\n[partitions]", 1);
+        let e = ServeConfig::from_toml_str(&text, Path::new("/x/serve.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/x/serve.toml:3: rules: /x/nowhere does not exist"),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}[tenants.\"a.b\"]\n");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("serve.toml:6: tenants.\"a.b\""),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}[tenants.t1]\nbogus = 1\n");
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("serve.toml:7:"), "{e}");
+        let text = MINIMAL.replacen("[partitions]", "no_builtin = true\n[partitions]", 1);
+        let e = ServeConfig::from_toml_str(&text, Path::new("serve.toml")).unwrap_err();
+        assert!(e.to_string().contains("needs rules"), "{e}");
     }
 
     #[test]

@@ -7,8 +7,14 @@
 //! correlation state lives on exactly one worker.
 //!
 //! Detection is the code path of `trustpath hunt` ([`trustpath_analytics::Detector`]):
-//! per-event matching as events arrive, and batch correlation over the retained matches
-//! on every tick. Event time rules: an event behind the watermark (largest event time −
+//! the same rules (`rules`, `no_builtin`, `mapping`), `time_field` and context — one per
+//! tenant with `[tenants."<id>"] context`, whose `[host_timezones]` the normalizer
+//! applies as `hunt` does; per-event matching as events arrive, and batch correlation
+//! over the retained matches of the tenants a batch changed. 4104 script blocks split
+//! over several messages are joined: each subject (`<tenant>.<source>`) keeps one
+//! normalizer whose pending parts are stored with the state (bounded by
+//! `max_pending_script_block_bytes`; evictions are counted), and end-of-input flushes
+//! emit blocks still missing parts, flagged incomplete, as `hunt` does at its end. Event time rules: an event behind the watermark (largest event time −
 //! allowed lateness) is late: it is counted and published to `trustpath.late.<tenant>`,
 //! not added to state. A finding is published to `trustpath.findings.<tenant>` once its
 //! first evidence is behind the watermark, with its id as the JetStream message id; later
@@ -16,12 +22,14 @@
 //! `trustpath.findings.<tenant>.updates`.
 //!
 //! Exactly once: per batch the findings are published and their PubAcks awaited, then the
-//! partition state and its stream position are committed in one redb transaction, then
-//! the batch is acknowledged. After a crash the worker restarts from the committed
+//! rows of the partition state that the batch changed (retained events added or evicted,
+//! first-seen times, published findings, pending 4104 parts — see [`store`]) and its
+//! stream position are committed in one redb transaction, then the batch is
+//! acknowledged; a commit costs what the batch changed, not what the partition retains. After a crash the worker restarts from the committed
 //! position; a replayed finding has the same id and JetStream drops it as a duplicate.
 //!
 //! Modules: [`config`] (the TOML file), [`state`] (correlation state, deterministic),
-//! [`store`] (redb), [`worker`] (the consume loop), [`metrics`], [`http`] and [`tls`]
+//! [`store`] (redb, one row per retained event / finding / actor), [`worker`] (the consume loop), [`metrics`], [`http`] and [`tls`]
 //! (HTTPS when `[http] tls_cert` / `tls_key` are set).
 
 pub mod config;
@@ -33,7 +41,7 @@ pub mod store;
 pub mod tls;
 pub mod worker;
 
-pub use config::{ConfigError, HttpConfig, ServeConfig, TlsFiles};
+pub use config::{ConfigError, HttpConfig, ServeConfig, TenantConfig, TlsFiles};
 pub use metrics::Metrics;
 
 use anyhow::Context as _;
@@ -75,27 +83,7 @@ pub async fn serve_with(
         Some(files) => Some(tls::server_config(files)?),
         None => None,
     };
-    let context = match &config.context {
-        Some(path) => Context::load(path)
-            .with_context(|| format!("cannot use context file {}", path.display()))?,
-        None => Context::default(),
-    };
-    let lateness = config.lateness.unwrap_or(context.settings.lateness);
-    let (detector, problems) = Detector::build(DetectorOptions {
-        builtin: true,
-        context,
-        ..Default::default()
-    });
-    if !problems.is_empty() {
-        tracing::warn!("{} rules or analytics did not load", problems.len());
-    }
-    let processor = Arc::new(state::Processor {
-        detector: Arc::new(detector),
-        lateness,
-        max_window: config.max_window,
-        max_future_skew: config.max_future_skew,
-        max_publish_bytes: config.max_publish_bytes,
-    });
+    let processor = Arc::new(processor(&config)?);
     let store = Arc::new(store::Store::open(&config.store)?);
     let metrics = Arc::clone(&handle.metrics);
     tracing::info!(
@@ -159,6 +147,86 @@ pub async fn serve_with(
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Load a context file, or the defaults.
+fn load_context(path: Option<&std::path::Path>) -> anyhow::Result<Context> {
+    match path {
+        Some(path) => Context::load(path)
+            .with_context(|| format!("cannot use context file {}", path.display())),
+        None => Ok(Context::default()),
+    }
+}
+
+/// What one tenant detects with: the detector `trustpath hunt` builds from the same
+/// rules, mapping and context, the context's lateness (unless configured) and the
+/// normalizer options `hunt` would use (time field, the context's `[host_timezones]`).
+fn tenant_setup(
+    config: &ServeConfig,
+    context: Context,
+    report_problems: bool,
+) -> anyhow::Result<state::TenantSetup> {
+    let lateness = config.lateness.unwrap_or(context.settings.lateness);
+    let mut normalize = trustpath_normalize::NormalizeOptions {
+        time_field: config.time_field.clone(),
+        max_pending_script_block_bytes: config.max_pending_script_block_bytes,
+        ..Default::default()
+    };
+    // The function `hunt` builds its scan configuration with.
+    normalize.host_time_zones = trustpath_hunt::host_time_zones(&[&context]);
+    let (detector, problems) = Detector::build(DetectorOptions {
+        builtin: !config.no_builtin,
+        rule_paths: config.rules.clone(),
+        context,
+        mapping: config.mapping.clone(),
+    });
+    let hard: Vec<String> = problems
+        .rules
+        .iter()
+        .filter(|p| !p.is_warning())
+        .map(ToString::to_string)
+        .chain(problems.correlations.iter().map(ToString::to_string))
+        .chain(problems.analytics.iter().cloned())
+        .collect();
+    if !hard.is_empty() {
+        anyhow::bail!(
+            "{} rules did not load:\n  {}",
+            hard.len(),
+            hard.join("\n  ")
+        );
+    }
+    if report_problems {
+        for warning in problems.rules.iter().filter(|p| p.is_warning()) {
+            tracing::warn!("rule: {warning}");
+        }
+    }
+    Ok(state::TenantSetup {
+        detector: Arc::new(detector),
+        lateness,
+        normalize,
+    })
+}
+
+/// The detectors of every tenant: the global context's, and one per
+/// `[tenants."<id>"]` entry naming its own context.
+pub fn processor(config: &ServeConfig) -> anyhow::Result<state::Processor> {
+    let global = load_context(config.context.as_deref())?;
+    let default = tenant_setup(config, global.clone(), true)?;
+    let mut tenants = std::collections::BTreeMap::new();
+    for (id, tenant) in &config.tenants {
+        let context = match &tenant.context {
+            Some(path) => load_context(Some(path)).with_context(|| format!("tenant {id}"))?,
+            None => global.clone(),
+        };
+        tenants.insert(id.clone(), tenant_setup(config, context, false)?);
+    }
+    Ok(state::Processor {
+        default,
+        tenants,
+        max_window: config.max_window,
+        max_future_skew: config.max_future_skew,
+        max_publish_bytes: config.max_publish_bytes,
+    })
 }
 
 async fn connect(url: &str, metrics: Arc<Metrics>) -> anyhow::Result<async_nats::Client> {
@@ -285,4 +353,104 @@ async fn lease_bucket(
     js.get_key_value(bucket)
         .await
         .context("cannot open the partition lease bucket")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const RULE: &str = "title: Mail sent by the finance robot\n\
+        id: 5b1f3c2a-0d4e-4f6a-9b8c-7d6e5f4a3b2c\nstatus: test\n\
+        logsource:\n  product: m365\n  service: exchange\n\
+        detection:\n  sel:\n    Operation: Send\n    UserId: robot@contoso.com\n  condition: sel\n\
+        level: high\n";
+
+    fn config(dir: &Path, extra: &str) -> ServeConfig {
+        let text = format!(
+            "nats_url = \"nats://127.0.0.1:4222\"\nstore = \"s.redb\"\n{extra}\n\
+             [partitions]\ntotal = 1\nowned = [0]\n"
+        );
+        ServeConfig::from_toml_str(&text, &dir.join("serve.toml")).unwrap()
+    }
+
+    #[test]
+    fn user_rules_run_without_the_builtins_and_a_broken_rule_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        std::fs::write(dir.path().join("rules/robot.yml"), RULE).unwrap();
+        let p = processor(&config(
+            dir.path(),
+            "rules = [\"rules\"]\nno_builtin = true",
+        ))
+        .unwrap();
+        let mut state = state::PartitionState::default();
+        let mut out = Vec::new();
+        let record = "{\"CreationTime\":\"2025-03-03T20:00:00\",\"Id\":\"r1\",\"Operation\":\"Send\",\
+            \"OrganizationId\":\"t1\",\"RecordType\":2,\"UserId\":\"robot@contoso.com\",\"UserType\":0,\
+            \"Workload\":\"Exchange\"}\n";
+        let report = p.ingest(
+            &mut state,
+            state::Inbound {
+                tenant: "t1",
+                source: "ual",
+                seq: 1,
+                payload: record.as_bytes(),
+                received: None,
+            },
+            &mut out,
+        );
+        assert_eq!(report.matched, 1);
+        assert_eq!(
+            out.len(),
+            1,
+            "a stateless rule's finding is published at once"
+        );
+        assert!(
+            state.tenants["t1"].matched.is_empty(),
+            "its event is not retained"
+        );
+        p.tick(&mut state, true, &mut out);
+        assert_eq!(out.len(), 1, "correlation neither repeats nor folds it");
+        let finding = out
+            .iter()
+            .find(|o| o.kind == state::PublicationKind::Finding)
+            .expect("the user rule's finding");
+        let body = String::from_utf8_lossy(&finding.body);
+        assert!(body.contains("finance robot"), "{body}");
+
+        std::fs::write(dir.path().join("rules/broken.yml"), "title: [unclosed\n").unwrap();
+        let e = processor(&config(dir.path(), "rules = [\"rules\"]"))
+            .err()
+            .unwrap();
+        assert!(format!("{e:#}").contains("broken.yml"), "{e:#}");
+    }
+
+    #[test]
+    fn a_tenant_context_gives_its_lateness_and_host_time_zones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t1.toml"),
+            "[settings]\nlateness = \"2h\"\n[host_timezones]\n\"WS-NY-01\" = \"America/New_York\"\n",
+        )
+        .unwrap();
+        let c = config(dir.path(), "[tenants.t1]\ncontext = \"t1.toml\"");
+        let p = processor(&c).unwrap();
+        assert_eq!(p.setup("t1").lateness, jiff::SignedDuration::from_hours(2));
+        assert_eq!(p.setup("t2").lateness, jiff::SignedDuration::from_hours(12));
+        let zone = p
+            .setup("t1")
+            .normalize
+            .host_time_zones
+            .get("ws-ny-01.contoso.local");
+        assert_eq!(zone.map(|z| z.0), Some("America/New_York".to_owned()));
+        assert!(
+            p.setup("t2")
+                .normalize
+                .host_time_zones
+                .get("WS-NY-01")
+                .is_none()
+        );
+    }
 }

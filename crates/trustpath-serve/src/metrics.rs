@@ -13,8 +13,12 @@ pub struct PartitionGauges {
     pub lag: u64,
     /// Matched events retained in correlation state.
     pub retained_events: u64,
-    /// Size of the stored snapshot in bytes.
+    /// Value bytes the store holds for the partition.
     pub state_bytes: u64,
+    /// Value bytes written by the partition's last commit (what it changed).
+    pub commit_bytes: u64,
+    /// Bytes of 4104 script-block parts waiting for their other parts.
+    pub pending_script_block_bytes: u64,
     /// Last stream sequence committed.
     pub last_seq: u64,
 }
@@ -44,6 +48,16 @@ pub struct Metrics {
     pub duplicates_suppressed: AtomicU64,
     /// Partition loops restarted after an error (NATS outage, store error).
     pub partition_restarts: AtomicU64,
+    /// 4104 script blocks joined from parts (parts may come in separate messages).
+    pub script_blocks_reassembled: AtomicU64,
+    /// 4104 script blocks emitted incomplete because the pending bytes bound was reached.
+    pub script_blocks_evicted: AtomicU64,
+    /// Commits (state + stream position), by duration bucket ([`COMMIT_BUCKETS_MICROS`]).
+    pub commit_buckets: [AtomicU64; COMMIT_BUCKETS_MICROS.len() + 1],
+    /// Total commit time, microseconds.
+    pub commit_micros_total: AtomicU64,
+    /// Value bytes written by all commits.
+    pub commit_bytes_total: AtomicU64,
     /// Gauges by partition.
     pub partitions: Mutex<BTreeMap<u32, PartitionGauges>>,
     /// Partitions whose consumer is running.
@@ -54,6 +68,11 @@ pub struct Metrics {
     pub findings: Mutex<BTreeMap<String, Vec<Finding>>>,
 }
 
+/// Upper bounds (µs) of the commit-duration histogram buckets; one more bucket is +Inf.
+pub const COMMIT_BUCKETS_MICROS: [u64; 12] = [
+    250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 1_000_000,
+];
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -62,6 +81,43 @@ impl Metrics {
     /// Add accepted events of one source.
     pub fn add_events(&self, source: &str, n: u64) {
         *lock(&self.events_in).entry(source.to_owned()).or_default() += n;
+    }
+
+    /// Count one commit of `took`.
+    pub fn record_commit(&self, took: std::time::Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = COMMIT_BUCKETS_MICROS
+            .iter()
+            .position(|&b| micros <= b)
+            .unwrap_or(COMMIT_BUCKETS_MICROS.len());
+        if let Some(b) = self.commit_buckets.get(bucket) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        self.commit_micros_total
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Commits counted so far and the upper bound (µs) of the bucket holding quantile
+    /// `q` of their durations (`u64::MAX` in the +Inf bucket).
+    pub fn commit_quantile(&self, q: f64) -> (u64, u64) {
+        let counts: Vec<u64> = self
+            .commit_buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let want = (total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= want.max(1) {
+                return (
+                    total,
+                    COMMIT_BUCKETS_MICROS.get(i).copied().unwrap_or(u64::MAX),
+                );
+            }
+        }
+        (total, 0)
     }
 
     /// Replace a partition's gauges.
@@ -189,7 +245,46 @@ impl Metrics {
             "Partition loops restarted after an error.",
             load(&self.partition_restarts),
         );
-        let gauges: [GaugeSpec; 4] = [
+        counter(
+            &mut out,
+            "trustpath_script_blocks_reassembled_total",
+            "4104 script blocks joined from their parts (across messages too).",
+            load(&self.script_blocks_reassembled),
+        );
+        counter(
+            &mut out,
+            "trustpath_script_blocks_evicted_total",
+            "4104 script blocks emitted incomplete at the pending-bytes bound.",
+            load(&self.script_blocks_evicted),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP trustpath_commit_seconds Duration of a state commit (changed rows + stream position).
+# TYPE trustpath_commit_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (i, bucket) in self.commit_buckets.iter().enumerate() {
+            cumulative += load(bucket);
+            let le = COMMIT_BUCKETS_MICROS
+                .get(i)
+                .map_or("+Inf".to_owned(), |b| format!("{}", *b as f64 / 1e6));
+            let _ = writeln!(
+                out,
+                "trustpath_commit_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "trustpath_commit_seconds_sum {}\ntrustpath_commit_seconds_count {cumulative}",
+            load(&self.commit_micros_total) as f64 / 1e6
+        );
+        counter(
+            &mut out,
+            "trustpath_commit_bytes_total",
+            "Value bytes written by state commits (what batches changed).",
+            load(&self.commit_bytes_total),
+        );
+        let gauges: [GaugeSpec; 6] = [
             (
                 "trustpath_consumer_lag",
                 "Messages not yet delivered to the partition consumer.",
@@ -202,8 +297,18 @@ impl Metrics {
             ),
             (
                 "trustpath_state_bytes",
-                "Size of the stored partition snapshot.",
+                "Value bytes the store holds for the partition.",
                 |g| g.state_bytes,
+            ),
+            (
+                "trustpath_commit_bytes",
+                "Value bytes written by the partition's last commit.",
+                |g| g.commit_bytes,
+            ),
+            (
+                "trustpath_pending_script_block_bytes",
+                "Bytes of 4104 parts waiting for their other parts.",
+                |g| g.pending_script_block_bytes,
             ),
             (
                 "trustpath_stream_sequence",

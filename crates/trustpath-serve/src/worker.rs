@@ -7,7 +7,7 @@ use crate::metrics::{Metrics, PartitionGauges};
 use crate::state::{
     Inbound, IngestReport, PartitionState, Processor, Publication, PublicationKind,
 };
-use crate::store::Store;
+use crate::store::{CommitStats, Loaded, Store};
 use async_nats::jetstream::{self, consumer::pull, message::Message};
 use futures::StreamExt;
 use std::io::Write;
@@ -240,10 +240,13 @@ async fn load_state(shared: &Arc<Shared>, partition: u32) -> anyhow::Result<Part
     let processor = Arc::clone(&shared.processor);
     tokio::task::spawn_blocking(move || -> anyhow::Result<PartitionState> {
         match store.load(partition)? {
-            Some(bytes) => PartitionState::from_bytes(&bytes, &processor.detector).map_err(|e| {
-                anyhow::anyhow!("partition {partition}: stored state unreadable: {e}")
-            }),
-            None => Ok(PartitionState::default()),
+            Loaded::Rows(rows) => Ok(PartitionState::restore(rows, &processor)),
+            Loaded::Legacy(bytes) => {
+                PartitionState::from_legacy_bytes(&bytes, &processor).map_err(|e| {
+                    anyhow::anyhow!("partition {partition}: stored state unreadable: {e}")
+                })
+            }
+            Loaded::Empty => Ok(PartitionState::default()),
         }
     })
     .await?
@@ -288,7 +291,7 @@ async fn step(
         tokio::task::spawn_blocking(move || process(&processor, partition, state, batch, flush))
             .await?;
     publish_all(shared, &publications).await?;
-    let (state, snapshot_len) = commit(shared, partition, state).await?;
+    let (mut state, commit_stats, commit_time) = commit(shared, partition, state).await?;
     if let Some(last) = batch.messages.last() {
         last.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
     }
@@ -299,12 +302,16 @@ async fn step(
         &reports,
         batch.messages.len(),
         lag,
-        snapshot_len,
+        (commit_stats, commit_time),
     );
-    let current = state
-        .tenants
-        .iter()
-        .map(|(t, s)| (t.clone(), s.current.clone()))
+    // Only the tenants correlated in this batch have new current findings.
+    let correlated = std::mem::take(&mut state.correlated);
+    let current = correlated
+        .into_iter()
+        .filter_map(|t| {
+            let list = state.tenants.get(&t)?.current.clone();
+            Some((t, list))
+        })
         .collect();
     shared.metrics.set_findings(current);
     Ok(state)
@@ -447,14 +454,16 @@ fn append_jsonl(shared: &Shared, p: &Publication) {
 async fn commit(
     shared: &Arc<Shared>,
     partition: u32,
-    state: PartitionState,
-) -> anyhow::Result<(PartitionState, usize)> {
+    mut state: PartitionState,
+) -> anyhow::Result<(PartitionState, CommitStats, Duration)> {
     let store = Arc::clone(&shared.store);
-    tokio::task::spawn_blocking(move || -> anyhow::Result<(PartitionState, usize)> {
-        let bytes = state.to_bytes()?;
-        store.save(partition, &bytes)?;
-        Ok((state, bytes.len()))
-    })
+    tokio::task::spawn_blocking(
+        move || -> anyhow::Result<(PartitionState, CommitStats, Duration)> {
+            let started = Instant::now();
+            let stats = store.commit(partition, &mut state)?;
+            Ok((state, stats, started.elapsed()))
+        },
+    )
     .await?
 }
 
@@ -465,7 +474,7 @@ fn record_metrics(
     reports: &[(String, IngestReport)],
     messages: usize,
     lag: Option<u64>,
-    snapshot_len: usize,
+    (commit, commit_time): (CommitStats, Duration),
 ) {
     let m = &shared.metrics;
     m.messages_in.fetch_add(messages as u64, Ordering::Relaxed);
@@ -476,7 +485,14 @@ fn record_metrics(
         m.late_events.fetch_add(r.late, Ordering::Relaxed);
         m.future_events.fetch_add(r.future, Ordering::Relaxed);
         m.poison_messages.fetch_add(r.poison, Ordering::Relaxed);
+        m.script_blocks_reassembled
+            .fetch_add(r.script_blocks.script_blocks_reassembled, Ordering::Relaxed);
+        m.script_blocks_evicted
+            .fetch_add(r.script_blocks.script_blocks_evicted, Ordering::Relaxed);
     }
+    m.record_commit(commit_time);
+    m.commit_bytes_total
+        .fetch_add(commit.bytes_written, Ordering::Relaxed);
     let previous_lag = m
         .partitions
         .lock()
@@ -488,7 +504,9 @@ fn record_metrics(
         PartitionGauges {
             lag: lag.unwrap_or(if messages == 0 { previous_lag } else { 0 }),
             retained_events: state.retained_events() as u64,
-            state_bytes: snapshot_len as u64,
+            state_bytes: commit.stored_bytes,
+            commit_bytes: commit.bytes_written,
+            pending_script_block_bytes: state.pending_script_block_bytes() as u64,
             last_seq: state.last_seq,
         },
     );
