@@ -22,6 +22,7 @@ mod detector;
 mod metadata;
 pub mod rollback;
 pub mod tuning;
+pub mod why;
 
 pub use baseline::{Baseline, FirstSeen};
 pub use detector::{Detector, DetectorOptions, HuntOutcome, LoadProblems, Matched};
