@@ -31,14 +31,16 @@ use trustpath_report::{Effect, Finding, FindingKind, Level};
 pub const DETAIL_LIMIT: usize = 200;
 /// Findings listed as rows (the most serious, when there are more).
 pub const ROW_LIMIT: usize = 200_000;
+/// Open alerts shown expanded (the rest start folded).
+pub const EXPANDED: usize = 10;
 /// Rows per page.
 pub const PAGE_SIZE: usize = 500;
-/// Evidence rows shown per finding.
+/// Evidence rows (groups of the same step and operation) shown per finding.
 const EVIDENCE_LIMIT: usize = 50;
 /// Distinct keys per pivot before the rest are counted together.
 const PIVOT_KEYS: usize = 50_000;
 /// Rows shown per pivot table.
-const PIVOT_ROWS: usize = 15;
+const PIVOT_ROWS: usize = 10;
 
 /// Escape text for HTML element content and quoted attribute values. Control
 /// characters, line separators and bidirectional controls (U+202E can make
@@ -237,7 +239,13 @@ impl HtmlReport {
                 }
             })
             .collect();
-        let detailed: Vec<Value> = self.detailed.iter().map(finding_view).collect();
+        // Open alerts start expanded, the first EXPANDED of them.
+        let detailed: Vec<Value> = self
+            .detailed
+            .iter()
+            .enumerate()
+            .map(|(i, f)| finding_view(f, f.is_open() && i < EXPANDED))
+            .collect();
         let mut rows = std::mem::take(&mut self.rows);
         let (first_page, pages): (Vec<Row>, Vec<Vec<Row>>) =
             if self.detailed.len() as u64 == self.total {
@@ -370,7 +378,7 @@ fn entities_text(finding: &Finding) -> Vec<(&'static str, String)> {
     out
 }
 
-fn finding_view(f: &Finding) -> Value {
+fn finding_view(f: &Finding, expanded: bool) -> Value {
     let (status_text, status_class) = status(f);
     let short: Vec<String> = entities_text(f)
         .into_iter()
@@ -395,21 +403,42 @@ fn finding_view(f: &Finding) -> Value {
             minijinja::context! { mark => mark, class => class, text => r.reason.clone() }
         })
         .collect();
-    let evidence: Vec<Value> = f
-        .evidence
+    // Evidence collapsed per step and operation (12 identical reads are one row).
+    let groups = trustpath_report::group_evidence(&f.evidence);
+    let evidence: Vec<Value> = groups
         .iter()
         .take(EVIDENCE_LIMIT)
-        .map(|ev| {
-            let origin = match &ev.record_id {
-                Some(id) => format!("{} ({id})", ev.origin),
-                None => ev.origin.to_string(),
+        .map(|g| {
+            let (time, summary, origin) = match g.events.as_slice() {
+                [one] => (
+                    time_text(one.time),
+                    one.summary.clone(),
+                    match &one.record_id {
+                        Some(id) => format!("{} ({id})", one.origin),
+                        None => one.origin.to_string(),
+                    },
+                ),
+                many => (
+                    format!("{} → {}", time_text(g.first), time_text(g.last)),
+                    format!(
+                        "{}× {}{}",
+                        many.len(),
+                        g.operation,
+                        if g.ips.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" from {}", g.ips.join(", "))
+                        }
+                    ),
+                    format!("{} …", g.place()),
+                ),
             };
             minijinja::context! {
-                time => time_text(ev.time),
-                step => ev.step.clone(),
-                source => ev.source.clone(),
+                time => time,
+                step => g.step.to_owned(),
+                source => g.events.first().map(|e| e.source.clone()).unwrap_or_default(),
                 origin => origin,
-                summary => ev.summary.clone(),
+                summary => summary,
             }
         })
         .collect();
@@ -418,7 +447,7 @@ fn finding_view(f: &Finding) -> Value {
     minijinja::context! {
         id => f.id.clone(),
         level => f.severity.level.as_str(),
-        open => f.is_open(),
+        open => expanded,
         analytic => f.analytic.clone().unwrap_or_else(|| "sigma".to_owned()),
         title => f.title.clone(),
         status => status_text,
@@ -432,7 +461,7 @@ fn finding_view(f: &Finding) -> Value {
         reasons => reasons,
         chain => Value::from_safe_string(chain),
         evidence => evidence,
-        evidence_more => f.evidence.len().saturating_sub(EVIDENCE_LIMIT),
+        evidence_more => groups.iter().skip(EVIDENCE_LIMIT).map(|g| g.events.len()).sum::<usize>(),
         rollback => f.rollback.join("\n"),
     }
 }

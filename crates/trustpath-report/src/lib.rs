@@ -16,7 +16,10 @@ mod ocsf;
 mod table;
 mod terminal;
 pub use ocsf::{OCSF_PROFILES, to_ocsf};
-pub use table::{ColorChoice, DEFAULT_LIMIT, DEFAULT_WIDTH, TableOptions, TableWriter, legend};
+pub use table::{
+    ColorChoice, DEFAULT_LIMIT, DEFAULT_WIDTH, EvidenceGroup, TableOptions, TableWriter,
+    group_evidence, legend,
+};
 pub use terminal::{is_unsafe_for_terminal, terminal_text};
 
 pub use finding::{

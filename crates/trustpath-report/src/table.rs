@@ -8,7 +8,10 @@
 
 use crate::terminal::terminal_text as t;
 use crate::{Effect, Evidence, Finding, FindingKind, FindingWriter, Level};
-use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+use comfy_table::{
+    Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table, Width,
+    presets,
+};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -264,9 +267,11 @@ impl FindingWriter for TableWriter<'_> {
 
 /// The legend printed once under the table.
 pub fn legend() -> &'static str {
-    "Status: ALERT = open, nothing authorises it · authorised CHG… = a change ticket or approval covers it · lead = a partial chain to hunt from.\n\
-     Severity: ▲ raised / ▼ lowered because of the reason shown.\n\
-     Evidence: N× operation from IPs, first … last …; where it is: file:line (line in the input file), @offset (byte offset), #n (record number in the file)."
+    "Status: ALERT = open, nothing authorises it; authorised CHG… = a change ticket\n\
+     \x20       or approval covers it; lead = a partial chain to hunt from.\n\
+     Severity: UPPER CASE = open alert; ▲ raised / ▼ lowered by the reason shown.\n\
+     Evidence: N× operation from IPs, first … last …; where it is: file:line = line\n\
+     \x20         in the input file (file@offset = byte offset, file#n = n-th record)."
 }
 
 fn color_of(level: Level) -> Color {
@@ -313,16 +318,20 @@ fn new_table(options: &TableOptions) -> Table {
 fn findings_table(findings: &[Finding], options: &TableOptions) -> Table {
     let mut table = new_table(options);
     table.set_header(vec![
-        styled("When (UTC)", None, true, options),
-        styled("Severity", None, true, options),
-        styled("Finding", None, true, options),
-        styled("Who, why and evidence", None, true, options),
+        styled("When (UTC) · severity", None, true, options),
+        styled("Finding: who, why, evidence", None, true, options),
     ]);
     for f in findings {
         table.add_row(row(f, options));
     }
+    if let Some(column) = table.column_mut(0) {
+        column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(LEFT_WIDTH)));
+    }
     table
 }
+
+/// Width of the left column (time, severity, status, analytic and id).
+const LEFT_WIDTH: u16 = 24;
 
 fn short_time(ts: jiff::Timestamp) -> String {
     ts.strftime("%Y-%m-%d %H:%M").to_string()
@@ -338,35 +347,31 @@ fn status(finding: &Finding) -> (String, Color) {
 
 fn row(f: &Finding, options: &TableOptions) -> Vec<Cell> {
     let level = f.severity.level;
-    let mut when = f.window.start.strftime("%Y-%m-%d %H:%M:%S").to_string();
-    if f.window.end != f.window.start {
-        when.push_str(&format!("\n→ {}", short_time(f.window.end)));
-    }
     let (status, status_color) = status(f);
-    let severity = format!(
-        "{}\n{status}",
-        if f.is_open() {
-            level.as_str().to_uppercase()
-        } else {
-            level.as_str().to_owned()
-        }
-    );
-    let what = format!(
-        "{}\n{} · {}",
-        t(&f.title),
+    let mut left = f.window.start.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    if f.window.end != f.window.start {
+        left.push_str(&format!("\n→ {}", short_time(f.window.end)));
+    }
+    let severity = if f.is_open() {
+        level.as_str().to_uppercase()
+    } else {
+        level.as_str().to_owned()
+    };
+    left.push_str(&format!(
+        "\n{severity} · {status}\n{} · {}",
         t(f.analytic.as_deref().unwrap_or("Sigma")),
         t(f.id.get(..12).unwrap_or(&f.id))
-    );
+    ));
     let color = if f.is_open() {
         color_of(level)
     } else {
         status_color
     };
+    let mut right = vec![t(&f.title).into_owned()];
+    right.extend(detail_lines(f));
     vec![
-        Cell::new(when),
-        styled(severity, Some(color), f.is_open(), options),
-        Cell::new(what),
-        Cell::new(detail_lines(f).join("\n")).set_alignment(CellAlignment::Left),
+        styled(left, Some(color), f.is_open(), options),
+        Cell::new(right.join("\n")).set_alignment(CellAlignment::Left),
     ]
 }
 
@@ -441,51 +446,90 @@ fn operation(summary: &str) -> &str {
     summary[..cut].trim()
 }
 
+/// Evidence events of one step and operation, collapsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceGroup<'a> {
+    /// The step (`3`, `match` …).
+    pub step: &'a str,
+    /// The operation (the summary before `actor=`, `ip=` …).
+    pub operation: &'a str,
+    /// The events, in evidence order.
+    pub events: Vec<&'a Evidence>,
+    /// Distinct client IPs, in order of appearance.
+    pub ips: Vec<&'a str>,
+    /// Earliest event time.
+    pub first: jiff::Timestamp,
+    /// Latest event time.
+    pub last: jiff::Timestamp,
+}
+
+impl EvidenceGroup<'_> {
+    /// `step 3` for a numbered step, else the step's name.
+    pub fn step_label(&self) -> String {
+        if !self.step.is_empty() && self.step.chars().all(|c| c.is_ascii_digit()) {
+            format!("step {}", self.step)
+        } else {
+            self.step.to_owned()
+        }
+    }
+
+    /// Where the first event is: `file:line` when the line is known, else the origin.
+    pub fn place(&self) -> String {
+        self.events.first().map(|e| place(e)).unwrap_or_default()
+    }
+}
+
+/// Evidence grouped per (step, operation), groups in order of first appearance.
+pub fn group_evidence(evidence: &[Evidence]) -> Vec<EvidenceGroup<'_>> {
+    let mut groups: Vec<EvidenceGroup<'_>> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for ev in evidence {
+        let key = (ev.step.as_str(), operation(&ev.summary));
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push(EvidenceGroup {
+                step: key.0,
+                operation: key.1,
+                events: Vec::new(),
+                ips: Vec::new(),
+                first: ev.time,
+                last: ev.time,
+            });
+            groups.len() - 1
+        });
+        if let Some(g) = groups.get_mut(at) {
+            g.events.push(ev);
+            g.first = g.first.min(ev.time);
+            g.last = g.last.max(ev.time);
+            if let Some(ip) = ev.ip.as_deref()
+                && !g.ips.contains(&ip)
+            {
+                g.ips.push(ip);
+            }
+        }
+    }
+    groups
+}
+
 /// Evidence collapsed per (step, operation): one line for a single event, else
 /// `step 3: 12× SignIn from 198.51.100.23, first … last … (file:line …)`.
 pub(crate) fn evidence_groups(evidence: &[Evidence]) -> Vec<String> {
-    let mut order: Vec<(&str, &str)> = Vec::new();
-    let mut groups: HashMap<(&str, &str), Vec<&Evidence>> = HashMap::new();
-    for ev in evidence {
-        let key = (ev.step.as_str(), operation(&ev.summary));
-        if !groups.contains_key(&key) {
-            order.push(key);
-        }
-        groups.entry(key).or_default().push(ev);
-    }
     let mut lines = Vec::new();
-    for key in order {
-        let Some(list) = groups.get(&key) else {
+    for g in group_evidence(evidence) {
+        let step = g.step_label();
+        let Some(first) = g.events.first() else {
             continue;
         };
-        let step = if key.0.chars().all(|c| c.is_ascii_digit()) {
-            format!("step {}", key.0)
-        } else {
-            key.0.to_owned()
-        };
-        let Some(first) = list.first() else {
-            continue;
-        };
-        if list.len() == 1 {
+        if g.events.len() == 1 {
             lines.push(format!(
                 "{}: {} {} ({})",
                 t(&step),
                 short_time(first.time),
                 t(&first.summary),
-                t(&first.origin.to_string())
+                t(&g.place())
             ));
             continue;
         }
-        let mut ips: Vec<String> = Vec::new();
-        for ev in list {
-            if let Some(ip) = &ev.ip
-                && !ips.contains(ip)
-            {
-                ips.push(ip.clone());
-            }
-        }
-        let last = list.iter().map(|e| e.time).max().unwrap_or(first.time);
-        let start = list.iter().map(|e| e.time).min().unwrap_or(first.time);
+        let ips: Vec<String> = g.ips.iter().map(|s| (*s).to_owned()).collect();
         let from = if ips.is_empty() {
             String::new()
         } else {
@@ -494,15 +538,24 @@ pub(crate) fn evidence_groups(evidence: &[Evidence]) -> Vec<String> {
         lines.push(format!(
             "{}: {}× {}{}, first {} last {} ({} …)",
             t(&step),
-            list.len(),
-            t(key.1),
+            g.events.len(),
+            t(g.operation),
             t(&from),
-            short_time(start),
-            short_time(last),
-            t(&first.origin.to_string())
+            short_time(g.first),
+            short_time(g.last),
+            t(&g.place())
         ));
     }
     lines
+}
+
+/// Where an evidence record is: `file:line` when the line is known (offset and record
+/// number add nothing a reader needs then), else the full origin.
+fn place(evidence: &Evidence) -> String {
+    match evidence.origin.line {
+        Some(line) => format!("{}:{line}", evidence.origin.file),
+        None => evidence.origin.to_string(),
+    }
 }
 
 fn summary_table(title: &str, key: &str, tallies: &Tallies, options: &TableOptions) -> Table {
