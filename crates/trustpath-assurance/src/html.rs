@@ -622,8 +622,8 @@ fn day_number(text: &str) -> Option<i64> {
     Some(ts.as_second().div_euclid(SECONDS_PER_DAY))
 }
 
-/// Events per source per day across the input's days, one row per source (bars scaled
-/// to the source's busiest day), with the coverage gaps shaded red.
+/// Events per source per day across the input's days, one row per source (bar height on
+/// a log scale of the source's busiest day), with the coverage gaps shaded red.
 fn source_chart(coverage: &CoverageReport) -> String {
     let (Some(first), Some(last)) = (coverage.time.first, coverage.time.last) else {
         return "<p class=\"muted\">No events.</p>".to_owned();
@@ -680,7 +680,9 @@ fn source_chart(coverage: &CoverageReport) -> String {
             if i < 0 || i as usize >= days {
                 continue;
             }
-            let h = (*n as f64 / max as f64 * (row_h - 12.0)).max(1.5);
+            // Log scale: a quiet day (a few events) stays visible next to a busy one;
+            // only a day without events has no bar.
+            let h = ((1.0 + *n as f64).ln() / (1.0 + max as f64).ln() * (row_h - 12.0)).max(2.0);
             let x = left + i as f64 * width;
             let _ = write!(
                 svg,

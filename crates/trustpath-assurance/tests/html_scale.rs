@@ -57,7 +57,7 @@ fn finding(i: u64) -> Finding {
     let tenant = format!("tenant-{}.onmicrosoft.com", x % 4);
     let host = (kind >= 4).then(|| format!("WS-{:03}", x % 40));
     let mailbox = (kind < 4).then(|| format!("user{}@contoso.com", x % 300));
-    let authorized = (kind == 1 && x % 3 == 0).then(|| format!("CHG{:05}", x % 90_000));
+    let authorized = (kind == 1 && x.is_multiple_of(3)).then(|| format!("CHG{:05}", x % 90_000));
     let mut evidence = vec![Evidence {
         step: if kind >= 4 {
             "match".into()

@@ -47,13 +47,43 @@ pub struct Explanation {
 
 impl Rule {
     /// Why this rule matches (or not) `event`: see [`Explanation`].
+    ///
+    /// A log source can map to several targets of the event's source kind (Security 4688
+    /// reads `Image` from `NewProcessName`, Sysmon 1 from `Image`): the first target
+    /// under which the rule matches explains it.
     pub fn explain(&self, event: &Event) -> Explanation {
-        let detection = &self.detection;
-        let renames = self
+        let mut first = None;
+        for renames in self.renames_for(event) {
+            let why = self.explain_with(event, renames);
+            if why.matched {
+                return why;
+            }
+            first.get_or_insert(why);
+        }
+        first.unwrap_or_default()
+    }
+
+    /// The field renames of each target of the event's source kind (at least one entry:
+    /// no renames).
+    fn renames_for(&self, event: &Event) -> Vec<Option<&BTreeMap<String, String>>> {
+        let mut out: Vec<Option<&BTreeMap<String, String>>> = self
             .targets
             .iter()
-            .find(|t| t.source == event.source)
-            .map(|t| &t.rename);
+            .filter(|t| t.source == event.source)
+            .map(|t| Some(&t.rename))
+            .collect();
+        if out.is_empty() {
+            out.push(None);
+        }
+        out
+    }
+
+    fn explain_with(
+        &self,
+        event: &Event,
+        renames: Option<&BTreeMap<String, String>>,
+    ) -> Explanation {
+        let detection = &self.detection;
         let field_name = |slot: usize| -> String {
             let name = detection.fields.get(slot).map_or("", String::as_str);
             renames
@@ -115,17 +145,14 @@ impl Rule {
     /// out; several values are joined with `, `). Names are looked up as written and
     /// through the log source's renames.
     pub fn output_values(&self, event: &Event) -> Vec<(String, String)> {
-        let renames = self
-            .targets
-            .iter()
-            .find(|t| t.source == event.source)
-            .map(|t| &t.rename);
+        let targets = self.renames_for(event);
         let mut out = Vec::new();
         for name in self.output_fields() {
             let mut values = field_values(event, &name);
-            if values.is_empty()
-                && let Some(renamed) = renames.and_then(|r| r.get(&name))
-            {
+            for renamed in targets.iter().flatten().filter_map(|r| r.get(&name)) {
+                if !values.is_empty() {
+                    break;
+                }
                 values = field_values(event, renamed);
             }
             let texts: Vec<String> = values

@@ -145,3 +145,36 @@ fn long_values_are_cut() {
     assert_eq!(value.chars().count(), trustpath_sigma::MAX_VALUE_CHARS + 1);
     assert!(value.ends_with('…'));
 }
+
+#[test]
+fn security_4688_is_explained_with_its_field_names() {
+    let yaml = "title: t\nid: r1\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\msedge.exe'\n  condition: selection\nfields:\n  - Image\n  - CommandLine\n";
+    let (set, errors) = RuleSet::from_str("pc.yml", yaml, &LoadOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let e = event(json!({
+        "EventID": 4688,
+        "Channel": "Security",
+        "NewProcessName": "C:\\Edge\\msedge.exe",
+        "CommandLine": "msedge.exe --single-argument https://x",
+    }));
+    let mut hits = Vec::new();
+    set.compile().matches(&e, &mut hits);
+    assert_eq!(hits.len(), 1, "the matcher reads NewProcessName for 4688");
+    let rule = &set.rules[0];
+    let why = rule.explain(&e);
+    assert!(why.matched);
+    assert_eq!(
+        why.values,
+        vec![pair("selection", "NewProcessName", "C:\\Edge\\msedge.exe")]
+    );
+    assert_eq!(
+        rule.output_values(&e),
+        vec![
+            ("Image".to_owned(), "C:\\Edge\\msedge.exe".to_owned()),
+            (
+                "CommandLine".to_owned(),
+                "msedge.exe --single-argument https://x".to_owned()
+            ),
+        ]
+    );
+}
