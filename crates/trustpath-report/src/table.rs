@@ -268,7 +268,7 @@ impl FindingWriter for TableWriter<'_> {
 /// The legend printed once under the table.
 pub fn legend() -> &'static str {
     "Status: ALERT = open, nothing authorises it; authorised CHG… = a change ticket\n\
-     \x20       or approval covers it; lead = a partial chain to hunt from.\n\
+     \x20       or approval covers it; hunting lead = a partial chain to hunt from.\n\
      Severity: UPPER CASE = open alert; ▲ raised / ▼ lowered by the reason shown.\n\
      Evidence: N× operation from IPs, first … last …; where it is: file:line = line\n\
      \x20         in the input file (file@offset = byte offset, file#n = n-th record)."
@@ -340,7 +340,7 @@ fn short_time(ts: jiff::Timestamp) -> String {
 fn status(finding: &Finding) -> (String, Color) {
     match (&finding.authorized, finding.kind) {
         (Some(ticket), _) => (format!("authorised {}", t(ticket)), Color::Green),
-        (None, FindingKind::HuntingLead) => ("lead".to_owned(), Color::Yellow),
+        (None, FindingKind::HuntingLead) => ("hunting lead".to_owned(), Color::Yellow),
         (None, FindingKind::Alert) => ("ALERT".to_owned(), Color::Red),
     }
 }
@@ -358,7 +358,7 @@ fn row(f: &Finding, options: &TableOptions) -> Vec<Cell> {
         level.as_str().to_owned()
     };
     left.push_str(&format!(
-        "\n{severity} · {status}\n{} · {}",
+        "\n{severity}\n{status}\n{} · {}",
         t(f.analytic.as_deref().unwrap_or("Sigma")),
         t(f.id.get(..12).unwrap_or(&f.id))
     ));
