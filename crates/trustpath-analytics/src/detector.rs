@@ -13,8 +13,7 @@ use trustpath_correlate::{
 use trustpath_event::Event;
 use trustpath_normalize::TenantCensus;
 use trustpath_report::{
-    Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, attack_from_tags,
-    finding_id, single_event_finding,
+    Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, finding_id,
 };
 use trustpath_sigma::{LoadError, LoadOptions, Matcher, RuleIndex, RuleSet};
 
@@ -247,12 +246,7 @@ impl Detector {
                 !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
             })
             .map(|&r| {
-                let rule = &self.rules.rules[r];
-                single_event_finding(
-                    self.rule_ref(r),
-                    attack_from_tags(&rule.tags),
-                    &matched.event,
-                )
+                crate::why::sigma_finding(&self.rules.rules[r], self.rule_ref(r), &matched.event)
             })
             .collect()
     }
@@ -382,11 +376,7 @@ impl Detector {
                 let user_rule = self.rule_owner.get(r) == Some(&None);
                 if user_rule && self.correlations.rule_reports_standalone(CorrRuleRef(r)) {
                     let rule = &self.rules.rules[r];
-                    out.push(single_event_finding(
-                        self.rule_ref(r),
-                        attack_from_tags(&rule.tags),
-                        &m.event,
-                    ));
+                    out.push(crate::why::sigma_finding(rule, self.rule_ref(r), &m.event));
                 }
             }
         }
@@ -452,6 +442,8 @@ pub(crate) fn correlation_finding(result: &CorrelationResult) -> Finding {
         },
         evidence,
         rollback: Vec::new(),
+        matched: Vec::new(),
+        fields: Vec::new(),
     }
 }
 

@@ -24,6 +24,7 @@ mod metadata;
 mod registry;
 pub mod rollback;
 pub mod tuning;
+pub mod why;
 
 pub use baseline::{Baseline, FirstSeen};
 pub use detector::{Detector, DetectorOptions, HuntOutcome, LoadProblems, Matched};

@@ -101,6 +101,8 @@ pub fn new_finding(
         window: Window { start, end },
         evidence,
         rollback,
+        matched: Vec::new(),
+        fields: Vec::new(),
     }
 }
 
@@ -226,14 +228,19 @@ pub fn authorise_grants(
     if covered == grants.len() {
         let ids = ids.join(", ");
         finding.authorized = Some(ids.clone());
+        // Each mailbox once: "5 granted changes on payroll@…", not the address five times.
+        let mut mailboxes: Vec<&str> = grants.iter().map(|g| g.mailbox.as_str()).collect();
+        mailboxes.sort_unstable();
+        mailboxes.dedup();
         finding.severity.lower(format!(
-            "matches approved change {ids} ({} granted change(s) on {})",
+            "matches approved change {ids} ({} granted {} on {})",
             grants.len(),
-            grants
-                .iter()
-                .map(|g| g.mailbox.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            if grants.len() == 1 {
+                "change"
+            } else {
+                "changes"
+            },
+            mailboxes.join(", ")
         ));
         true
     } else {

@@ -126,6 +126,8 @@ struct SourceTally {
     time: TimeRange,
     /// Hour numbers (seconds since the epoch / 3600) that had at least one event.
     hours: BTreeSet<i64>,
+    /// Events per UTC day (days since the epoch), for the report's histogram.
+    days: BTreeMap<i64, u64>,
     /// Events in which each watched field is present and non-empty.
     fields: BTreeMap<String, u64>,
     /// Events in which each watched field exists (even empty).
@@ -138,6 +140,10 @@ impl SourceTally {
         self.time.include(event.time);
         self.hours
             .insert(event.time.as_second().div_euclid(SECONDS_PER_HOUR));
+        *self
+            .days
+            .entry(event.time.as_second().div_euclid(SECONDS_PER_DAY))
+            .or_default() += 1;
         for field in watched {
             let (exists, non_empty) = field_state(event, field);
             if exists {
@@ -153,6 +159,9 @@ impl SourceTally {
         self.events += other.events;
         self.time.merge(&other.time);
         self.hours.extend(other.hours.iter().copied());
+        for (day, n) in &other.days {
+            *self.days.entry(*day).or_default() += n;
+        }
         for (field, n) in &other.fields {
             *self.fields.entry(field.clone()).or_default() += n;
         }
@@ -438,7 +447,21 @@ fn source_coverage(
         time: tally.time,
         with_ip: tally.fields.get(norm::IP).copied().unwrap_or(0),
         gaps: find_gaps(&tally.hours, input, opts.gap_threshold),
+        daily: tally
+            .days
+            .iter()
+            .map(|(day, n)| (day_text(*day), *n))
+            .collect(),
     }
+}
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// `YYYY-MM-DD` of a day number (days since the epoch, UTC).
+fn day_text(day: i64) -> String {
+    Timestamp::from_second(day.saturating_mul(SECONDS_PER_DAY))
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 /// Silences longer than `threshold` between hours with events, and before the first /
@@ -797,6 +820,9 @@ pub struct SourceCoverage {
     pub with_ip: u64,
     /// Silences longer than the gap threshold.
     pub gaps: Vec<Gap>,
+    /// Events per UTC day (`YYYY-MM-DD`), days without events left out.
+    #[serde(default)]
+    pub daily: BTreeMap<String, u64>,
 }
 
 /// A silence of a source kind.

@@ -1,18 +1,46 @@
-//! The HTML report: one self-contained file (inline CSS and a little vanilla JS, no
-//! external resources) with the run summary, the findings, their evidence, timelines and
-//! rollback commands, and the coverage when it was computed.
+//! The HTML report: one self-contained file (inline CSS, inline SVG charts drawn here, a
+//! little vanilla JS; no external resources), rendered with a `minijinja` template
+//! (`templates/report.html`).
+//!
+//! * Findings come one at a time ([`HtmlReport::add`]); the report keeps a bounded set:
+//!   the [`DETAIL_LIMIT`] most serious in full (open alerts first, then severity), a
+//!   one-line row for up to [`ROW_LIMIT`] (most serious first, in pages of [`PAGE_SIZE`]
+//!   inside inert `<template>`s the pager clones on demand), and counts for the charts
+//!   and pivots. 100,000 findings render in seconds.
+//! * Charts: findings per day (per hour for short periods) stacked by severity, and the
+//!   events per source per day with the coverage gaps marked (from the coverage report).
+//! * Pivots by tenant, partner, mailbox and actor.
 //!
 //! Every string that comes from the data (mailbox names, actors, command lines, file
-//! names …) is attacker-controlled and goes through [`escape`]; nothing from the data is
-//! ever placed in a script, a style or an unquoted attribute.
+//! names …) is attacker-controlled: the template environment escapes every value with
+//! [`escape`] (its formatter), and the only values marked safe are the fragments this
+//! module builds itself, which escape their data with [`escape`] too. Nothing from the
+//! data is ever placed in a script, a style or an unquoted attribute.
 
 use crate::coverage::{CoverageReport, Verdict};
 use crate::text::time_text;
 use jiff::Timestamp;
-use std::collections::BTreeMap;
+use minijinja::{Environment, Value};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use trustpath_event::RunSummary;
 use trustpath_report::{Effect, Finding, FindingKind, Level};
+
+/// Findings shown in full.
+pub const DETAIL_LIMIT: usize = 200;
+/// Findings listed as rows (the most serious, when there are more).
+pub const ROW_LIMIT: usize = 200_000;
+/// Open alerts shown expanded (the rest start folded).
+pub const EXPANDED: usize = 10;
+/// Rows per page.
+pub const PAGE_SIZE: usize = 500;
+/// Evidence rows (groups of the same step and operation) shown per finding.
+const EVIDENCE_LIMIT: usize = 50;
+/// Distinct keys per pivot before the rest are counted together.
+const PIVOT_KEYS: usize = 50_000;
+/// Rows shown per pivot table.
+const PIVOT_ROWS: usize = 10;
 
 /// Escape text for HTML element content and quoted attribute values. Control
 /// characters, line separators and bidirectional controls (U+202E can make
@@ -44,22 +72,641 @@ const LEVELS: [Level; 5] = [
     Level::Informational,
 ];
 
-/// Render the report. `findings` should be sorted ([`Finding::sort_key`]).
+/// Render the report for a complete set of findings (any order).
 pub fn render(
     findings: &[Finding],
     summary: &RunSummary,
     coverage: Option<&CoverageReport>,
 ) -> String {
-    let mut html = String::with_capacity(64 * 1024 + findings.len() * 4096);
-    html.push_str(HEAD);
-    write_header(&mut html, findings, summary);
-    write_summary(&mut html, findings, summary);
-    write_findings(&mut html, findings);
-    if let Some(coverage) = coverage {
-        write_coverage(&mut html, coverage);
+    let mut report = HtmlReport::new();
+    for f in findings {
+        report.add(f);
     }
-    html.push_str(FOOT);
-    html
+    report.render(summary, coverage)
+}
+
+/// The order of seriousness: open alerts first, then severity, leads after alerts,
+/// then time and id.
+type Rank = (
+    std::cmp::Reverse<bool>,
+    std::cmp::Reverse<Level>,
+    bool,
+    Timestamp,
+    String,
+);
+
+fn rank(f: &Finding) -> Rank {
+    (
+        std::cmp::Reverse(f.is_open()),
+        std::cmp::Reverse(f.severity.level),
+        f.kind == FindingKind::HuntingLead,
+        f.window.start,
+        f.id.clone(),
+    )
+}
+
+/// One finding as a list row.
+#[derive(Debug, Clone, Serialize)]
+struct Row {
+    #[serde(skip)]
+    rank: Rank,
+    /// time
+    t: String,
+    /// level
+    l: &'static str,
+    /// status
+    s: String,
+    /// title (analytic)
+    n: String,
+    /// entities
+    e: String,
+    /// short id
+    i: String,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    findings: u64,
+    open: u64,
+    worst: Option<Level>,
+}
+
+#[derive(Debug, Default)]
+struct Pivot {
+    keys: HashMap<String, Tally>,
+    other: u64,
+}
+
+impl Pivot {
+    fn add(&mut self, key: Option<&str>, f: &Finding) {
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return;
+        };
+        let tally = if let Some(t) = self.keys.get_mut(key) {
+            t
+        } else if self.keys.len() < PIVOT_KEYS {
+            self.keys.entry(key.to_owned()).or_default()
+        } else {
+            self.other += 1;
+            return;
+        };
+        tally.findings += 1;
+        if f.is_open() {
+            tally.open += 1;
+        }
+        tally.worst = tally.worst.max(Some(f.severity.level));
+    }
+}
+
+/// The report being built from findings one at a time (see the module documentation).
+#[derive(Debug, Default)]
+pub struct HtmlReport {
+    total: u64,
+    open: u64,
+    by_level: BTreeMap<Level, u64>,
+    detailed: Vec<Finding>,
+    rows: Vec<Row>,
+    rows_dropped: u64,
+    /// Findings per hour (hours since the epoch), per level index (critical first).
+    hourly: BTreeMap<i64, [u64; 5]>,
+    pivots: [Pivot; 4],
+}
+
+const PIVOT_NAMES: [&str; 4] = ["tenant", "partner", "mailbox", "actor"];
+
+impl HtmlReport {
+    /// An empty report.
+    pub fn new() -> Self {
+        HtmlReport::default()
+    }
+
+    /// Add one finding.
+    pub fn add(&mut self, f: &Finding) {
+        self.total += 1;
+        if f.is_open() {
+            self.open += 1;
+        }
+        *self.by_level.entry(f.severity.level).or_default() += 1;
+        let level_index = LEVELS
+            .iter()
+            .position(|l| *l == f.severity.level)
+            .unwrap_or(0);
+        let hour = f.window.start.as_second().div_euclid(3600);
+        if let Some(slot) = self.hourly.entry(hour).or_default().get_mut(level_index) {
+            *slot += 1;
+        }
+        let e = &f.entities;
+        for (pivot, key) in self.pivots.iter_mut().zip([
+            e.tenant.as_deref(),
+            e.partner.as_deref(),
+            e.mailbox.as_deref(),
+            e.actor.as_deref(),
+        ]) {
+            pivot.add(key, f);
+        }
+        self.detailed.push(f.clone());
+        if self.detailed.len() >= DETAIL_LIMIT * 4 {
+            trim(&mut self.detailed, DETAIL_LIMIT, rank);
+        }
+        self.rows.push(row(f));
+        if self.rows.len() >= ROW_LIMIT * 2 {
+            let before = self.rows.len();
+            trim(&mut self.rows, ROW_LIMIT, |r: &Row| r.rank.clone());
+            self.rows_dropped += (before - self.rows.len()) as u64;
+        }
+    }
+
+    /// The HTML page.
+    pub fn render(mut self, summary: &RunSummary, coverage: Option<&CoverageReport>) -> String {
+        trim(&mut self.detailed, DETAIL_LIMIT, rank);
+        let before = self.rows.len();
+        trim(&mut self.rows, ROW_LIMIT, |r: &Row| r.rank.clone());
+        self.rows_dropped += (before - self.rows.len()) as u64;
+        let time = summary.time();
+        let cards = vec![
+            card("Events", summary.events().to_string()),
+            card("Input files", summary.files.len().to_string()),
+            card("Unreadable records", summary.skipped().to_string()),
+            card("Findings", self.total.to_string()),
+            card("Open alerts", self.open.to_string()),
+        ];
+        let levels: Vec<Value> = LEVELS
+            .iter()
+            .map(|l| {
+                minijinja::context! {
+                    level => l.as_str(),
+                    count => self.by_level.get(l).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        // Open alerts start expanded, the first EXPANDED of them.
+        let detailed: Vec<Value> = self
+            .detailed
+            .iter()
+            .enumerate()
+            .map(|(i, f)| finding_view(f, f.is_open() && i < EXPANDED))
+            .collect();
+        let mut rows = std::mem::take(&mut self.rows);
+        let (first_page, pages): (Vec<Row>, Vec<Vec<Row>>) =
+            if self.detailed.len() as u64 == self.total {
+                (Vec::new(), Vec::new())
+            } else {
+                let rest = rows.split_off(rows.len().min(PAGE_SIZE));
+                (rows, rest.chunks(PAGE_SIZE).map(<[Row]>::to_vec).collect())
+            };
+        let list_shown = !first_page.is_empty();
+        let mut inputs = String::new();
+        write_sources(&mut inputs, summary);
+        write_files(&mut inputs, summary);
+        let mut coverage_html = String::new();
+        if let Some(c) = coverage {
+            write_coverage(&mut coverage_html, c);
+        }
+        let pivots: Vec<Value> = self
+            .pivots
+            .iter()
+            .zip(PIVOT_NAMES)
+            .filter(|(p, _)| !p.keys.is_empty())
+            .map(|(p, name)| pivot_view(name, p))
+            .collect();
+        let ctx = minijinja::context! {
+            range => range_text(time.first, time.last),
+            total => self.total,
+            open => self.open,
+            cards => cards,
+            levels => levels,
+            timeline => Value::from_safe_string(findings_chart(&self.hourly)),
+            histogram => coverage.map(|c| Value::from_safe_string(source_chart(c))),
+            gap_threshold => coverage.map(|c| c.gap_threshold.clone()),
+            inputs => Value::from_safe_string(inputs),
+            pivots => pivots,
+            detailed => detailed,
+            detail_omitted => (self.detailed.len() as u64) < self.total,
+            page_size => PAGE_SIZE,
+            first_page => Value::from_serialize(&first_page),
+            pages => if list_shown { Value::from_serialize(&pages) } else { Value::from(()) },
+            rows_omitted => self.rows_dropped,
+            coverage => Value::from_safe_string(coverage_html),
+        };
+        let env = environment();
+        match env.get_template("report.html").and_then(|t| t.render(ctx)) {
+            Ok(page) => page,
+            Err(e) => format!(
+                "<!DOCTYPE html><html><body><p>trustpath could not render the report: {}</p></body></html>",
+                escape(&e.to_string())
+            ),
+        }
+    }
+}
+
+/// Keep the `keep` first items by `key`.
+fn trim<T, K: Ord>(items: &mut Vec<T>, keep: usize, key: impl Fn(&T) -> K) {
+    items.sort_by_cached_key(|i| key(i));
+    items.truncate(keep);
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    // Every value not built here as safe HTML goes through `escape` (which also makes
+    // control and bidi characters visible), never minijinja's own escaping alone.
+    env.set_formatter(|out, _state, value| {
+        if value.is_safe() {
+            out.write_str(&value.to_string())?;
+        } else if !value.is_none() && !value.is_undefined() {
+            out.write_str(&escape(&value.to_string()))?;
+        }
+        Ok(())
+    });
+    if let Err(e) = env.add_template("report.html", include_str!("../templates/report.html")) {
+        // A broken template is a build defect; the page says so instead of panicking.
+        let text = format!("<p>template error: {}</p>", escape(&e.to_string()));
+        let _ = env.add_template_owned("report.html", text);
+    }
+    env
+}
+
+fn card(label: &str, value: String) -> Value {
+    minijinja::context! { label => label, value => value }
+}
+
+fn status(finding: &Finding) -> (String, &'static str) {
+    match (&finding.authorized, finding.kind) {
+        (Some(ticket), _) => (format!("AUTHORISED {ticket}"), "st-auth"),
+        (None, FindingKind::Alert) => ("ALERT".to_owned(), "st-alert"),
+        (None, FindingKind::HuntingLead) => ("HUNTING LEAD".to_owned(), "st-lead"),
+    }
+}
+
+fn row(f: &Finding) -> Row {
+    let short: Vec<String> = entities_text(f)
+        .into_iter()
+        .filter(|(k, _)| matches!(*k, "tenant" | "actor" | "mailbox" | "partner" | "host"))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    Row {
+        rank: rank(f),
+        t: time_text(f.window.start),
+        l: f.severity.level.as_str(),
+        s: status(f).0,
+        n: match &f.analytic {
+            Some(a) => format!("{a} · {}", f.title),
+            None => f.title.clone(),
+        },
+        e: short.join(" · "),
+        i: f.id.get(..12).unwrap_or(&f.id).to_owned(),
+    }
+}
+
+fn entities_text(finding: &Finding) -> Vec<(&'static str, String)> {
+    let e = &finding.entities;
+    let mut out = Vec::new();
+    let mut push = |label: &'static str, v: &Option<String>| {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+            out.push((label, v.clone()));
+        }
+    };
+    push("tenant", &e.tenant);
+    push("partner", &e.partner);
+    push("actor", &e.actor);
+    push("trustee", &e.trustee);
+    push("mailbox", &e.mailbox);
+    push("host", &e.host);
+    if !e.ips.is_empty() {
+        out.push(("IPs", e.ips.join(", ")));
+    }
+    out
+}
+
+fn finding_view(f: &Finding, expanded: bool) -> Value {
+    let (status_text, status_class) = status(f);
+    let short: Vec<String> = entities_text(f)
+        .into_iter()
+        .filter(|(k, _)| matches!(*k, "actor" | "mailbox" | "partner" | "host"))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let entities: Vec<Value> = entities_text(f)
+        .into_iter()
+        .map(|(label, value)| minijinja::context! { label => label, value => value })
+        .collect();
+    let reasons: Vec<Value> = f
+        .severity
+        .reasons
+        .iter()
+        .map(|r| {
+            let (mark, class) = match r.effect {
+                Effect::Base => ("●", "r-base"),
+                Effect::Raised => ("▲", "r-up"),
+                Effect::Lowered => ("▼", "r-down"),
+                Effect::Noted => ("•", "r-note"),
+            };
+            minijinja::context! { mark => mark, class => class, text => r.reason.clone() }
+        })
+        .collect();
+    // Evidence collapsed per step and operation (12 identical reads are one row).
+    let groups = trustpath_report::group_evidence(&f.evidence);
+    let evidence: Vec<Value> = groups
+        .iter()
+        .take(EVIDENCE_LIMIT)
+        .map(|g| {
+            let (time, summary, origin) = match g.events.as_slice() {
+                [one] => (
+                    time_text(one.time),
+                    one.summary.clone(),
+                    match &one.record_id {
+                        Some(id) => format!("{} ({id})", one.origin),
+                        None => one.origin.to_string(),
+                    },
+                ),
+                many => (
+                    format!("{} → {}", time_text(g.first), time_text(g.last)),
+                    format!(
+                        "{}× {}{}",
+                        many.len(),
+                        g.operation,
+                        if g.ips.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" from {}", g.ips.join(", "))
+                        }
+                    ),
+                    format!("{} …", g.place()),
+                ),
+            };
+            minijinja::context! {
+                time => time,
+                step => g.step.to_owned(),
+                source => g.events.first().map(|e| e.source.clone()).unwrap_or_default(),
+                origin => origin,
+                summary => summary,
+            }
+        })
+        .collect();
+    let mut chain = String::new();
+    write_timeline(&mut chain, f);
+    minijinja::context! {
+        id => f.id.clone(),
+        level => f.severity.level.as_str(),
+        open => expanded,
+        analytic => f.analytic.clone().unwrap_or_else(|| "sigma".to_owned()),
+        title => f.title.clone(),
+        status => status_text,
+        status_class => status_class,
+        short_entities => short.join(" · "),
+        time => time_text(f.window.start),
+        details => f.details(),
+        entities => entities,
+        attack => f.attack.technique.join(", "),
+        rule => f.rule.title.clone(),
+        reasons => reasons,
+        chain => Value::from_safe_string(chain),
+        evidence => evidence,
+        evidence_more => groups.iter().skip(EVIDENCE_LIMIT).map(|g| g.events.len()).sum::<usize>(),
+        rollback => f.rollback.join("\n"),
+    }
+}
+
+fn pivot_view(name: &str, pivot: &Pivot) -> Value {
+    let mut keys: Vec<(&String, &Tally)> = pivot.keys.iter().collect();
+    keys.sort_by(|a, b| {
+        (b.1.open, b.1.worst, b.1.findings, a.0).cmp(&(a.1.open, a.1.worst, a.1.findings, b.0))
+    });
+    let rows: Vec<Value> = keys
+        .iter()
+        .take(PIVOT_ROWS)
+        .map(|(k, t)| {
+            minijinja::context! {
+                key => (*k).clone(),
+                findings => t.findings,
+                open => t.open,
+                worst => t.worst.unwrap_or(Level::Informational).as_str(),
+            }
+        })
+        .collect();
+    let more = keys.len().saturating_sub(PIVOT_ROWS) as u64 + pivot.other;
+    minijinja::context! { name => name, rows => rows, more => more }
+}
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+fn day_label(day: i64) -> String {
+    Timestamp::from_second(day.saturating_mul(SECONDS_PER_DAY))
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn hour_label(hour: i64) -> String {
+    Timestamp::from_second(hour.saturating_mul(3600))
+        .map(|t| t.strftime("%Y-%m-%d %H:00").to_string())
+        .unwrap_or_default()
+}
+
+/// Findings over the period: stacked bars by severity, one per day (per hour when the
+/// period is under three days), at most 180 bars (several days per bar beyond).
+fn findings_chart(hourly: &BTreeMap<i64, [u64; 5]>) -> String {
+    let (Some(first), Some(last)) = (
+        hourly.keys().next().copied(),
+        hourly.keys().next_back().copied(),
+    ) else {
+        return "<p class=\"muted\">No findings.</p>".to_owned();
+    };
+    let hours = last - first + 1;
+    let (unit, start) = if hours <= 72 {
+        (1, first)
+    } else {
+        let days = (last.div_euclid(24) - first.div_euclid(24) + 1).max(1);
+        (24 * ((days + 179) / 180).max(1), first.div_euclid(24) * 24)
+    };
+    let buckets = ((last - start) / unit + 1).max(1) as usize;
+    let mut counts = vec![[0u64; 5]; buckets];
+    for (hour, by_level) in hourly {
+        let i = ((hour - start) / unit) as usize;
+        if let Some(slot) = counts.get_mut(i) {
+            for (k, n) in by_level.iter().enumerate() {
+                slot[k] += n;
+            }
+        }
+    }
+    let max = counts
+        .iter()
+        .map(|c| c.iter().sum::<u64>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let label = |i: usize| -> String {
+        let h = start + i as i64 * unit;
+        if unit == 1 {
+            hour_label(h)
+        } else {
+            day_label(h.div_euclid(24))
+        }
+    };
+    let (left, right, top, bottom) = (48.0, 990.0, 10.0, 150.0);
+    let width = (right - left) / buckets as f64;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg viewBox=\"0 0 1000 180\" role=\"img\" aria-label=\"findings per {}\">",
+        if unit == 1 { "hour" } else { "day" }
+    );
+    for frac in [0.0, 0.5, 1.0] {
+        let y = bottom - frac * (bottom - top);
+        let _ = write!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{right}\" y1=\"{y:.1}\" y2=\"{y:.1}\" class=\"grid-line\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            left - 6.0,
+            y + 4.0,
+            (frac * max as f64).round() as u64
+        );
+    }
+    for (i, c) in counts.iter().enumerate() {
+        let total: u64 = c.iter().sum();
+        if total == 0 {
+            continue;
+        }
+        let x = left + i as f64 * width;
+        let mut y = bottom;
+        let mut parts = Vec::new();
+        // Informational at the bottom, critical on top.
+        for k in (0..5).rev() {
+            if c[k] == 0 {
+                continue;
+            }
+            let h = c[k] as f64 / max as f64 * (bottom - top);
+            y -= h;
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.2}\" y=\"{y:.2}\" width=\"{:.2}\" height=\"{h:.2}\" class=\"bar-{}\"/>",
+                (width - 1.0).max(0.5),
+                LEVELS[k].as_str()
+            );
+            parts.push(format!("{} {}", c[k], LEVELS[k].as_str()));
+        }
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.2}\" y=\"{top}\" width=\"{width:.2}\" height=\"{:.1}\" fill=\"transparent\"><title>{}: {total} findings ({})</title></rect>",
+            bottom - top,
+            escape(&label(i)),
+            escape(&parts.join(", "))
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{left}\" y=\"170\">{}</text><text x=\"{right}\" y=\"170\" text-anchor=\"end\">{}</text></svg>",
+        escape(&label(0)),
+        escape(&label(buckets - 1))
+    );
+    svg.push_str("<div class=\"legend\">");
+    for l in LEVELS {
+        let _ = write!(
+            svg,
+            "<span><i class=\"dot-key sev-{l}\"></i>{l}</span>",
+            l = l.as_str()
+        );
+    }
+    let _ = write!(
+        svg,
+        "<span>one bar = {}</span></div>",
+        match unit {
+            1 => "1 hour".to_owned(),
+            24 => "1 day".to_owned(),
+            u => format!("{} days", u / 24),
+        }
+    );
+    svg
+}
+
+fn day_number(text: &str) -> Option<i64> {
+    let date: jiff::civil::Date = text.parse().ok()?;
+    let ts = date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Some(ts.as_second().div_euclid(SECONDS_PER_DAY))
+}
+
+/// Events per source per day across the input's days, one row per source (bar height on
+/// a log scale of the source's busiest day), with the coverage gaps shaded red.
+fn source_chart(coverage: &CoverageReport) -> String {
+    let (Some(first), Some(last)) = (coverage.time.first, coverage.time.last) else {
+        return "<p class=\"muted\">No events.</p>".to_owned();
+    };
+    let first_day = first.as_second().div_euclid(SECONDS_PER_DAY);
+    let last_day = last.as_second().div_euclid(SECONDS_PER_DAY);
+    let days = (last_day - first_day + 1).clamp(1, 3660) as usize;
+    let (left, right, row_h) = (170.0, 990.0, 34.0);
+    let width = (right - left) / days as f64;
+    let height = 20.0 + row_h * coverage.sources.len() as f64;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg viewBox=\"0 0 1000 {height:.0}\" role=\"img\" aria-label=\"events per source per day\">"
+    );
+    for (r, source) in coverage.sources.iter().enumerate() {
+        let y0 = 4.0 + r as f64 * row_h;
+        let base = y0 + row_h - 8.0;
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{:.1}\">{}</text><text x=\"0\" y=\"{:.1}\">{} events</text>",
+            y0 + 12.0,
+            escape(source.source.as_str()),
+            y0 + 24.0,
+            source.events
+        );
+        for gap in &source.gaps {
+            let x0 = left
+                + ((gap.from.as_second() as f64 / SECONDS_PER_DAY as f64) - first_day as f64)
+                    * width;
+            let x1 = left
+                + ((gap.to.as_second() as f64 / SECONDS_PER_DAY as f64) - first_day as f64) * width;
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.2}\" y=\"{y0:.1}\" width=\"{:.2}\" height=\"{:.1}\" class=\"gap\"><title>no {} events {} → {} ({} h)</title></rect><rect x=\"{:.2}\" y=\"{:.1}\" width=\"{:.2}\" height=\"3\" class=\"gap-mark\"/>",
+                x0.max(left),
+                (x1 - x0).max(1.0),
+                row_h - 6.0,
+                escape(source.source.as_str()),
+                escape(&time_text(gap.from)),
+                escape(&time_text(gap.to)),
+                gap.hours,
+                x0.max(left),
+                base + 1.0,
+                (x1 - x0).max(1.0)
+            );
+        }
+        let max = source.daily.values().copied().max().unwrap_or(1).max(1);
+        for (day, n) in &source.daily {
+            let Some(d) = day_number(day) else {
+                continue;
+            };
+            let i = d - first_day;
+            if i < 0 || i as usize >= days {
+                continue;
+            }
+            // Log scale: a quiet day (a few events) stays visible next to a busy one;
+            // only a day without events has no bar.
+            let h = ((1.0 + *n as f64).ln() / (1.0 + max as f64).ln() * (row_h - 12.0)).max(2.0);
+            let x = left + i as f64 * width;
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{h:.2}\" class=\"bar-src\"><title>{}: {n} {} events</title></rect>",
+                base - h,
+                (width - 0.5).max(0.5),
+                escape(day),
+                escape(source.source.as_str())
+            );
+        }
+        let _ = write!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{right}\" y1=\"{base:.1}\" y2=\"{base:.1}\" class=\"grid-line\"/>"
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{left}\" y=\"{:.0}\">{}</text><text x=\"{right}\" y=\"{:.0}\" text-anchor=\"end\">{}</text></svg>",
+        height - 2.0,
+        escape(&day_label(first_day)),
+        height - 2.0,
+        escape(&day_label(last_day))
+    );
+    svg
 }
 
 fn range_text(first: Option<Timestamp>, last: Option<Timestamp>) -> String {
@@ -67,59 +714,6 @@ fn range_text(first: Option<Timestamp>, last: Option<Timestamp>) -> String {
         (Some(f), Some(l)) => format!("{} → {}", time_text(f), time_text(l)),
         _ => "no events".to_owned(),
     }
-}
-
-fn write_header(html: &mut String, findings: &[Finding], summary: &RunSummary) {
-    let time = summary.time();
-    let alerts = findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::Alert && f.authorized.is_none())
-        .count();
-    let _ = write!(
-        html,
-        r#"<header><div class="brand">trust<span>path</span></div>
-<div class="subtitle">Delegated mailbox access report · {} · {} findings, {} open alerts</div></header>
-<main>
-"#,
-        escape(&range_text(time.first, time.last)),
-        findings.len(),
-        alerts
-    );
-}
-
-fn write_summary(html: &mut String, findings: &[Finding], summary: &RunSummary) {
-    let mut by_level: BTreeMap<Level, usize> = BTreeMap::new();
-    for f in findings {
-        *by_level.entry(f.severity.level).or_default() += 1;
-    }
-    html.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">");
-    card(html, "Events", &summary.events().to_string());
-    card(html, "Input files", &summary.files.len().to_string());
-    card(html, "Skipped records", &summary.skipped().to_string());
-    card(html, "Late", &summary.late.to_string());
-    card(html, "Findings", &findings.len().to_string());
-    html.push_str("</div><div class=\"sevbar\">");
-    for level in LEVELS {
-        let n = by_level.get(&level).copied().unwrap_or(0);
-        let _ = write!(
-            html,
-            "<span class=\"sev sev-{l}\">{l} <b>{n}</b></span>",
-            l = level.as_str()
-        );
-    }
-    html.push_str("</div>");
-    write_sources(html, summary);
-    write_files(html, summary);
-    html.push_str("</section>\n");
-}
-
-fn card(html: &mut String, label: &str, value: &str) {
-    let _ = write!(
-        html,
-        "<div class=\"card\"><div class=\"card-value\">{}</div><div class=\"card-label\">{}</div></div>",
-        escape(value),
-        escape(label)
-    );
 }
 
 fn write_sources(html: &mut String, summary: &RunSummary) {
@@ -154,119 +748,6 @@ fn write_files(html: &mut String, summary: &RunSummary) {
         );
     }
     html.push_str("</tbody></table>");
-}
-
-fn status(finding: &Finding) -> (String, &'static str) {
-    match (&finding.authorized, finding.kind) {
-        (Some(ticket), _) => (format!("AUTHORISED {ticket}"), "st-auth"),
-        (None, FindingKind::Alert) => ("ALERT".to_owned(), "st-alert"),
-        (None, FindingKind::HuntingLead) => ("HUNTING LEAD".to_owned(), "st-lead"),
-    }
-}
-
-fn write_findings(html: &mut String, findings: &[Finding]) {
-    html.push_str("<section id=\"findings\"><h2>Findings</h2><div class=\"toolbar\">");
-    for level in LEVELS {
-        let _ = write!(
-            html,
-            "<label class=\"filter\"><input type=\"checkbox\" data-level=\"{l}\" checked> {l}</label>",
-            l = level.as_str()
-        );
-    }
-    html.push_str("<button type=\"button\" id=\"expand-all\">Expand all</button><button type=\"button\" id=\"collapse-all\">Collapse all</button></div>");
-    if findings.is_empty() {
-        html.push_str("<p class=\"empty\">No findings.</p></section>\n");
-        return;
-    }
-    html.push_str("<div class=\"frow fhead\"><span>severity</span><span>analytic</span><span>finding</span><span>status</span><span>entities</span><span>time</span></div>");
-    for finding in findings {
-        write_finding(html, finding);
-    }
-    html.push_str("</section>\n");
-}
-
-fn entities_text(finding: &Finding) -> Vec<(&'static str, String)> {
-    let e = &finding.entities;
-    let mut out = Vec::new();
-    let mut push = |label: &'static str, v: &Option<String>| {
-        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
-            out.push((label, v.clone()));
-        }
-    };
-    push("tenant", &e.tenant);
-    push("partner", &e.partner);
-    push("actor", &e.actor);
-    push("trustee", &e.trustee);
-    push("mailbox", &e.mailbox);
-    push("host", &e.host);
-    if !e.ips.is_empty() {
-        out.push(("IPs", e.ips.join(", ")));
-    }
-    out
-}
-
-fn write_finding(html: &mut String, finding: &Finding) {
-    let level = finding.severity.level.as_str();
-    let (status_text, status_class) = status(finding);
-    let short_entities: Vec<String> = entities_text(finding)
-        .into_iter()
-        .filter(|(k, _)| matches!(*k, "actor" | "mailbox" | "partner"))
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    // Open alerts are shown expanded; leads and authorised findings start folded.
-    let open = if finding.kind == FindingKind::Alert && finding.authorized.is_none() {
-        " open"
-    } else {
-        ""
-    };
-    let _ = write!(
-        html,
-        "<details class=\"finding\" data-level=\"{level}\" id=\"f-{id}\"{open}><summary class=\"frow\">\
-<span><span class=\"sev sev-{level}\">{level}</span></span>\
-<span class=\"mono\">{analytic}</span><span class=\"ftitle\">{title}</span>\
-<span><span class=\"status {status_class}\">{status}</span></span>\
-<span class=\"ents\">{ents}</span><span class=\"mono small\">{time}</span></summary><div class=\"fbody\">",
-        id = escape(&finding.id),
-        analytic = escape(finding.analytic.as_deref().unwrap_or("sigma")),
-        title = escape(&finding.title),
-        status = escape(&status_text),
-        ents = escape(&short_entities.join(" · ")),
-        time = escape(&time_text(finding.window.start)),
-    );
-    write_finding_facts(html, finding);
-    write_timeline(html, finding);
-    write_evidence(html, finding);
-    write_rollback(html, finding);
-    html.push_str("</div></details>\n");
-}
-
-fn write_finding_facts(html: &mut String, finding: &Finding) {
-    html.push_str("<div class=\"facts\"><div><h4>Entities</h4><dl>");
-    for (label, value) in entities_text(finding) {
-        let _ = write!(html, "<dt>{}</dt><dd>{}</dd>", label, escape(&value));
-    }
-    let _ = write!(
-        html,
-        "<dt>ATT&amp;CK</dt><dd>{}</dd><dt>rule</dt><dd>{}</dd><dt>finding id</dt><dd class=\"mono\">{}</dd></dl></div>",
-        escape(&finding.attack.technique.join(", ")),
-        escape(&finding.rule.title),
-        escape(&finding.id)
-    );
-    html.push_str("<div><h4>Why this severity</h4><ul class=\"reasons\">");
-    for reason in &finding.severity.reasons {
-        let (mark, class) = match reason.effect {
-            Effect::Base => ("●", "r-base"),
-            Effect::Raised => ("▲", "r-up"),
-            Effect::Lowered => ("▼", "r-down"),
-            Effect::Noted => ("•", "r-note"),
-        };
-        let _ = write!(
-            html,
-            "<li class=\"{class}\"><span class=\"mark\">{mark}</span> {}</li>",
-            escape(&reason.reason)
-        );
-    }
-    html.push_str("</ul></div></div>");
 }
 
 /// An SVG timeline: one dot per evidence event, placed by event time in the window.
@@ -322,38 +803,6 @@ fn write_timeline(html: &mut String, finding: &Finding) {
         );
     }
     html.push_str("</div>");
-}
-
-fn write_evidence(html: &mut String, finding: &Finding) {
-    html.push_str("<h4>Evidence</h4><table class=\"grid evidence\"><thead><tr><th>time</th><th>step</th><th>source</th><th>origin</th><th>summary</th></tr></thead><tbody>");
-    for ev in &finding.evidence {
-        let origin = match &ev.record_id {
-            Some(id) => format!("{} ({id})", ev.origin),
-            None => ev.origin.to_string(),
-        };
-        let _ = write!(
-            html,
-            "<tr><td class=\"mono nowrap\">{}</td><td>{}</td><td class=\"mono nowrap\">{}</td><td class=\"mono small\">{}</td><td>{}</td></tr>",
-            escape(&time_text(ev.time)),
-            escape(&ev.step),
-            escape(&ev.source),
-            escape(&origin),
-            escape(&ev.summary)
-        );
-    }
-    html.push_str("</tbody></table>");
-}
-
-fn write_rollback(html: &mut String, finding: &Finding) {
-    if finding.rollback.is_empty() {
-        return;
-    }
-    html.push_str("<h4>Rollback</h4><pre class=\"rollback\">");
-    for line in &finding.rollback {
-        html.push_str(&escape(line));
-        html.push('\n');
-    }
-    html.push_str("</pre>");
 }
 
 fn verdict_badge(verdict: Verdict) -> String {
@@ -455,95 +904,6 @@ fn write_partner_ip(html: &mut String, coverage: &CoverageReport) {
         html.push_str("</ul>");
     }
 }
-
-const HEAD: &str = r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>trustpath report</title>
-<style>
-:root{--bg:#f5f7fa;--fg:#1d2433;--muted:#5f6b7f;--line:#dfe4ec;--card:#fff;--accent:#2457c5;
---critical:#8e1b2e;--high:#d4452f;--medium:#e39b1b;--low:#3b82c4;--info:#7b8696}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;background:var(--bg);color:var(--fg)}
-header{background:#14213d;color:#fff;padding:18px 32px}
-.brand{font-size:22px;font-weight:700;letter-spacing:.3px}.brand span{color:#7fb2ff}
-.subtitle{color:#c9d4e8;margin-top:2px}
-main{padding:8px 32px 48px;max-width:1400px}
-h2{font-size:18px;margin:28px 0 10px;padding-bottom:6px;border-bottom:2px solid var(--line)}
-h3{font-size:15px;margin:18px 0 8px}h4{font-size:13px;margin:14px 0 6px;color:var(--muted);text-transform:uppercase;letter-spacing:.5px}
-.cards{display:flex;gap:12px;flex-wrap:wrap}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 18px;min-width:130px}
-.card-value{font-size:22px;font-weight:700}.card-label{color:var(--muted);font-size:12px}
-.sevbar{margin:12px 0;display:flex;gap:8px;flex-wrap:wrap}
-.sev{display:inline-block;border-radius:4px;padding:1px 8px;font-size:12px;font-weight:600;color:#fff;text-transform:uppercase;letter-spacing:.3px}
-.sev-critical{background:var(--critical)}.sev-high{background:var(--high)}.sev-medium{background:var(--medium)}
-.sev-low{background:var(--low)}.sev-informational{background:var(--info)}
-table.grid{border-collapse:collapse;background:var(--card);border:1px solid var(--line);width:100%;margin-bottom:8px}
-.grid th,.grid td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-.grid th{background:#eef2f8;font-size:12px;color:var(--muted);font-weight:600}
-.num{text-align:right!important}.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
-.small{font-size:11px}.nowrap{white-space:nowrap}.muted{color:var(--muted)}
-.toolbar{display:flex;gap:12px;align-items:center;margin-bottom:10px;flex-wrap:wrap}
-.toolbar button{border:1px solid var(--line);background:#fff;border-radius:6px;padding:4px 10px;cursor:pointer}
-.filter{font-size:13px;text-transform:capitalize}
-.frow{display:grid;grid-template-columns:110px 80px minmax(220px,2fr) 150px minmax(200px,2fr) 150px;gap:10px;align-items:center;padding:8px 12px}
-.fhead{font-size:12px;color:var(--muted);font-weight:600}
-details.finding{background:var(--card);border:1px solid var(--line);border-radius:8px;margin-bottom:6px}
-details.finding>summary{cursor:pointer;list-style:none}
-details.finding>summary::-webkit-details-marker{display:none}
-details.finding[open]>summary{border-bottom:1px solid var(--line);background:#f9fbfe}
-.ftitle{font-weight:600}.ents{color:var(--muted);font-size:12px;overflow-wrap:anywhere}
-.status{font-size:11px;font-weight:700;padding:2px 7px;border-radius:4px;border:1px solid;white-space:nowrap}
-.st-alert{color:#b42318;border-color:#f3b8b0;background:#fdeeec}.st-lead{color:#8a5a00;border-color:#f0d49a;background:#fdf6e6}
-.st-auth{color:#17663a;border-color:#a6dcb9;background:#ebf8f0}
-.fbody{padding:4px 16px 16px}
-.facts{display:grid;grid-template-columns:1fr 1fr;gap:24px}
-dl{display:grid;grid-template-columns:110px 1fr;gap:3px 10px;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
-.reasons{list-style:none;padding:0;margin:0}.reasons li{padding:2px 0}
-.mark{display:inline-block;width:16px}.r-up .mark{color:var(--high)}.r-down .mark{color:#17663a}.r-base .mark{color:var(--accent)}
-svg.timeline{width:100%;height:74px;background:#fbfcfe;border:1px solid var(--line);border-radius:6px}
-.axis{stroke:#9aa6b8;stroke-width:2}.dot{stroke:#fff;stroke-width:2}.tlabel{font-size:12px;fill:#5f6b7f}
-.s0{fill:#2457c5;background:#2457c5}.s1{fill:#d4452f;background:#d4452f}.s2{fill:#1f9d6b;background:#1f9d6b}
-.s3{fill:#8a4fd1;background:#8a4fd1}.s4{fill:#e39b1b;background:#e39b1b}.s5{fill:#5f6b7f;background:#5f6b7f}
-.legend{display:flex;gap:14px;font-size:12px;color:var(--muted);margin-top:4px;flex-wrap:wrap}
-.dot-key{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:5px}
-table.evidence td{font-size:12px;overflow-wrap:anywhere}
-pre.rollback{background:#14213d;color:#e6edf7;padding:10px 14px;border-radius:6px;overflow-x:auto;font-size:12px}
-.verdict{font-size:11px;font-weight:700;padding:1px 7px;border-radius:4px;text-transform:uppercase}
-.v-covered{background:#ebf8f0;color:#17663a}.v-partial{background:#fdf6e6;color:#8a5a00}.v-blind{background:#fdeeec;color:#b42318}
-.an-row td{background:#f4f7fb}
-ul.blind li{margin-bottom:6px}.enable{color:var(--muted);font-size:12px}
-.empty{color:var(--muted)}
-#js-errors{display:none}
-footer{color:var(--muted);font-size:12px;padding:0 32px 24px}
-</style></head><body>
-<div id="js-errors"></div>
-<script>
-window.onerror=function(m,s,l,c){var d=document.getElementById('js-errors');if(d){d.style.display='block';d.setAttribute('data-error','1');d.textContent='Script error: '+m+' at '+l+':'+c;}};
-</script>
-"#;
-
-const FOOT: &str = r#"</main>
-<footer>Generated by trustpath. Evidence origins are file:line@offset#record as read.</footer>
-<script>
-(function(){
-  function apply(){
-    var on={};
-    document.querySelectorAll('input[data-level]').forEach(function(b){on[b.getAttribute('data-level')]=b.checked;});
-    document.querySelectorAll('details.finding').forEach(function(d){
-      d.style.display=on[d.getAttribute('data-level')]===false?'none':'';
-    });
-  }
-  document.querySelectorAll('input[data-level]').forEach(function(b){b.addEventListener('change',apply);});
-  function setAll(open){document.querySelectorAll('details.finding').forEach(function(d){d.open=open;});}
-  var e=document.getElementById('expand-all');if(e){e.addEventListener('click',function(){setAll(true);});}
-  var c=document.getElementById('collapse-all');if(c){c.addEventListener('click',function(){setAll(false);});}
-  document.body.setAttribute('data-ready','1');
-})();
-</script>
-</body></html>
-"#;
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,7 @@ fn evidence(step: &str, time: &str, summary: &str, line: u64) -> Evidence {
         source: "m365_audit/ual_json".to_owned(),
         summary: summary.to_owned(),
         record_id: Some(format!("rec-{line}")),
+        ip: None,
     }
 }
 
@@ -81,6 +82,8 @@ fn chain_finding() -> Finding {
         rollback: vec![
             "Remove-MailboxPermission -Identity 'ceo@contoso.com' -User 'tech.ops@fabrikam-msp.com' -AccessRights FullAccess -Confirm:$false".to_owned(),
         ],
+        matched: Vec::new(),
+        fields: Vec::new(),
     }
 }
 
@@ -120,11 +123,18 @@ fn hostile_finding() -> Finding {
             source: "windows/evtx_json".to_owned(),
             summary: format!("Add-MailboxPermission target={HOSTILE_MAILBOX}"),
             record_id: None,
+            ip: None,
         }],
         rollback: vec![format!(
             "Remove-MailboxPermission -Identity '{}' -User 'jdoe.backup@outlook.example' -AccessRights FullAccess -Confirm:$false",
             HOSTILE_MAILBOX.replace('\'', "''")
         )],
+        matched: vec![trustpath_report::MatchedField {
+            selection: "selection".to_owned(),
+            field: "CommandLine".to_owned(),
+            value: "<script>document.title='pwned3'</script>".to_owned(),
+        }],
+        fields: Vec::new(),
     }
 }
 

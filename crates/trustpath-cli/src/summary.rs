@@ -58,20 +58,31 @@ pub fn print(
         .iter()
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
-    writeln!(
-        out,
-        "skipped {}{}, matched {}, late {}, evicted {}, findings {}",
+    // Plain words; the rare counts (late, evicted) only when they happened.
+    let mut line = format!(
+        "{} events matched a rule, {} findings; skipped {} unreadable records{}",
+        summary.matched,
+        summary.findings,
         summary.skipped(),
         if kinds.is_empty() {
             String::new()
         } else {
             format!(" ({})", kinds.join(", "))
         },
-        summary.matched,
-        summary.late,
-        summary.evicted,
-        summary.findings
-    )?;
+    );
+    if summary.late > 0 {
+        line.push_str(&format!(
+            "; {} events arrived after their correlation window had closed (counted, not correlated)",
+            summary.late
+        ));
+    }
+    if summary.evicted > 0 {
+        line.push_str(&format!(
+            "; {} partial correlations were dropped at the memory limit",
+            summary.evicted
+        ));
+    }
+    writeln!(out, "{line}")?;
     for (host, n) in summary.zone_less_hosts() {
         writeln!(
             out,

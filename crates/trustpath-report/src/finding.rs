@@ -201,6 +201,9 @@ pub struct Evidence {
     /// The record's own id (`Id`, `id`, `EventRecordID`) when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_id: Option<String>,
+    /// The client IP of the event (`tp.ip`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
 
 impl Evidence {
@@ -213,6 +216,7 @@ impl Evidence {
             source: format!("{}/{}", event.source, event.format),
             summary: summarize(event),
             record_id: record_id(event),
+            ip: event.ip().map(str::to_owned),
         }
     }
 }
@@ -258,6 +262,27 @@ pub struct Window {
     pub end: Timestamp,
 }
 
+/// A field value that made a selection of a Sigma rule hold: why the rule fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedField {
+    /// The search identifier (`selection_img`).
+    pub selection: String,
+    /// The field as named in the event (`Image`, `CommandLine`, `Operation`).
+    pub field: String,
+    /// Its value (long values cut with `…`; `(absent)` when the test held because the
+    /// field is missing).
+    pub value: String,
+}
+
+/// One of the rule's `fields:` (what its author says to look at) with the event's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldValue {
+    /// Field name as the rule writes it.
+    pub field: String,
+    /// The value in the event (several joined with `, `).
+    pub value: String,
+}
+
 /// What kind of result a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -298,6 +323,12 @@ pub struct Finding {
     /// PowerShell that reverses the change, where the finding is about a permission change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollback: Vec<String>,
+    /// For a Sigma rule's finding: the field values that made its selections hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<MatchedField>,
+    /// For a Sigma rule's finding: the rule's `fields:` with the event's values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldValue>,
 }
 
 impl Finding {
@@ -309,6 +340,41 @@ impl Finding {
     /// Sort key that makes output deterministic.
     pub fn sort_key(&self) -> (Timestamp, &str) {
         (self.window.start, self.id.as_str())
+    }
+
+    /// This finding with why its Sigma rule fired ([`Finding::matched`],
+    /// [`Finding::fields`]).
+    pub fn with_match(mut self, matched: Vec<MatchedField>, fields: Vec<FieldValue>) -> Self {
+        self.matched = matched;
+        self.fields = fields;
+        self
+    }
+
+    /// Whether the finding is an open alert: not authorised, not a hunting lead.
+    pub fn is_open(&self) -> bool {
+        self.authorized.is_none() && self.kind == FindingKind::Alert
+    }
+
+    /// A one-line account of why the rule fired, like Hayabusa's details column:
+    /// the matched values first, then the rule's `fields:` not already shown, as
+    /// `Field: value ¦ Field: value`. Empty for findings without Sigma match data.
+    pub fn details(&self) -> String {
+        let mut parts: Vec<(&str, &str)> = Vec::new();
+        for m in &self.matched {
+            if !parts.contains(&(m.field.as_str(), m.value.as_str())) {
+                parts.push((&m.field, &m.value));
+            }
+        }
+        for f in &self.fields {
+            if !parts.iter().any(|(k, _)| *k == f.field) {
+                parts.push((&f.field, &f.value));
+            }
+        }
+        parts
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(" ¦ ")
     }
 }
 
@@ -387,6 +453,8 @@ pub fn single_event_finding(rule: RuleRef, attack: Attack, event: &Arc<Event>) -
         },
         evidence: vec![Evidence::from_event("match", event)],
         rollback: Vec::new(),
+        matched: Vec::new(),
+        fields: Vec::new(),
     }
 }
 

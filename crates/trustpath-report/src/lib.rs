@@ -7,18 +7,25 @@
 //!   `csv` (an evidence timeline for spreadsheets; formula injection neutralised), `ocsf`
 //!   (OCSF 1.x Detection Finding, class 2004).
 //!
-//! Writers take findings already sorted (see [`Finding::sort_key`]) so that output is
+//! Every format has a streaming [`FindingWriter`] ([`writer`]): a hunt writes each
+//! finding as it is decided. Given findings sorted by [`Finding::sort_key`], output is
 //! deterministic.
 
 mod finding;
 mod ocsf;
 mod table;
 mod terminal;
+pub use ocsf::{OCSF_PROFILES, to_ocsf};
+pub use table::{
+    ColorChoice, DEFAULT_LIMIT, DEFAULT_WIDTH, EvidenceGroup, TableOptions, TableWriter,
+    group_evidence, legend,
+};
 pub use terminal::{is_unsafe_for_terminal, terminal_text};
 
 pub use finding::{
-    Attack, Effect, Entities, Evidence, Finding, FindingKind, Level, Reason, RuleRef, Severity,
-    Window, anchor_key, attack_from_tags, finding_id, single_event_finding, summarize,
+    Attack, Effect, Entities, Evidence, FieldValue, Finding, FindingKind, Level, MatchedField,
+    Reason, RuleRef, Severity, Window, anchor_key, attack_from_tags, finding_id,
+    single_event_finding, summarize,
 };
 
 use std::io::{self, Write};
@@ -52,26 +59,71 @@ impl OutputFormat {
     }
 }
 
-/// Write `findings` to `out` in `format`.
+/// Where findings go one at a time: every format has one, so a hunt can write each
+/// finding as it is decided. `jsonl`, `csv` and `ocsf` write at once and hold nothing;
+/// the table holds a bounded set ([`TableOptions::limit`]) plus counts.
+pub trait FindingWriter {
+    /// One finding.
+    fn write(&mut self, finding: &Finding) -> io::Result<()>;
+    /// The end of the findings (the table writes itself here).
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// A streaming writer of `format` to `out` (`table` laid out with `table`).
+pub fn writer<'a>(
+    out: &'a mut dyn Write,
+    format: OutputFormat,
+    table: TableOptions,
+) -> Box<dyn FindingWriter + 'a> {
+    match format {
+        OutputFormat::Table => Box::new(TableWriter::new(out, table)),
+        OutputFormat::Jsonl => Box::new(JsonlWriter { out }),
+        OutputFormat::Csv => Box::new(CsvWriter::new(out)),
+        OutputFormat::Ocsf => Box::new(ocsf::OcsfWriter { out }),
+    }
+}
+
+/// Write `findings` to `out` in `format` (the table with [`TableOptions::default`]).
 pub fn write_findings(
     out: &mut dyn Write,
     format: OutputFormat,
     findings: &[Finding],
 ) -> io::Result<()> {
-    match format {
-        OutputFormat::Table => table::write_table(out, findings),
-        OutputFormat::Jsonl => write_jsonl(out, findings),
-        OutputFormat::Csv => write_csv_timeline(out, findings),
-        OutputFormat::Ocsf => ocsf::write_ocsf(out, findings),
-    }
+    write_findings_with(out, format, findings, TableOptions::default())
 }
 
-fn write_jsonl(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
-    for finding in findings {
-        serde_json::to_writer(&mut *out, finding)?;
-        out.write_all(b"\n")?;
+/// Write `findings` to `out` in `format`. The CSV timeline of a whole set is sorted by
+/// evidence time across findings (a streamed one is in finding order).
+pub fn write_findings_with(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    findings: &[Finding],
+    table: TableOptions,
+) -> io::Result<()> {
+    if format == OutputFormat::Csv {
+        return write_csv_timeline(out, findings);
     }
-    Ok(())
+    let mut w = writer(out, format, table);
+    for finding in findings {
+        w.write(finding)?;
+    }
+    w.finish()
+}
+
+/// One JSON object per finding per line.
+struct JsonlWriter<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl FindingWriter for JsonlWriter<'_> {
+    fn write(&mut self, finding: &Finding) -> io::Result<()> {
+        serde_json::to_writer(&mut *self.out, finding)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Make a CSV cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or CR
@@ -84,40 +136,100 @@ pub fn neutralize_formula(cell: &str) -> String {
     }
 }
 
+const CSV_HEADER: [&str; 13] = [
+    "time",
+    "finding_id",
+    "analytic",
+    "rule",
+    "severity",
+    "authorized",
+    "step",
+    "source",
+    "origin",
+    "record_id",
+    "summary",
+    "details",
+    "rule_fields",
+];
+
+fn csv_row(finding: &Finding, evidence: &Evidence) -> [String; 13] {
+    let matched: Vec<String> = finding
+        .matched
+        .iter()
+        .map(|m| format!("{}: {}", m.field, m.value))
+        .collect();
+    let fields: Vec<String> = finding
+        .fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.value))
+        .collect();
+    [
+        evidence.time.to_string(),
+        finding.id.clone(),
+        finding.analytic.clone().unwrap_or_default(),
+        finding.rule.title.clone(),
+        finding.severity.level.to_string(),
+        finding.authorized.clone().unwrap_or_default(),
+        evidence.step.clone(),
+        evidence.source.clone(),
+        evidence.origin.to_string(),
+        evidence.record_id.clone().unwrap_or_default(),
+        evidence.summary.clone(),
+        matched.join(" ¦ "),
+        fields.join(" ¦ "),
+    ]
+}
+
+/// The CSV timeline, one row per evidence event, streamed in finding order.
+struct CsvWriter<'a> {
+    writer: csv::Writer<&'a mut dyn Write>,
+    header: bool,
+}
+
+impl<'a> CsvWriter<'a> {
+    fn new(out: &'a mut dyn Write) -> Self {
+        CsvWriter {
+            writer: csv::Writer::from_writer(out),
+            header: false,
+        }
+    }
+
+    fn header(&mut self) -> io::Result<()> {
+        if !self.header {
+            self.header = true;
+            self.writer.write_record(CSV_HEADER)?;
+        }
+        Ok(())
+    }
+}
+
+impl FindingWriter for CsvWriter<'_> {
+    fn write(&mut self, finding: &Finding) -> io::Result<()> {
+        self.header()?;
+        for evidence in &finding.evidence {
+            let cells = csv_row(finding, evidence);
+            self.writer
+                .write_record(cells.iter().map(|c| neutralize_formula(c)))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.header()?;
+        self.writer.flush()
+    }
+}
+
 fn write_csv_timeline(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record([
-        "time",
-        "finding_id",
-        "analytic",
-        "rule",
-        "severity",
-        "authorized",
-        "step",
-        "source",
-        "origin",
-        "record_id",
-        "summary",
-    ])?;
+    writer.write_record(CSV_HEADER)?;
     let mut rows: Vec<(&Finding, &Evidence)> = findings
         .iter()
         .flat_map(|f| f.evidence.iter().map(move |e| (f, e)))
         .collect();
     rows.sort_by(|a, b| (a.1.time, &a.0.id, &a.1.origin).cmp(&(b.1.time, &b.0.id, &b.1.origin)));
     for (finding, evidence) in rows {
-        let cells = [
-            evidence.time.to_string(),
-            finding.id.clone(),
-            finding.analytic.clone().unwrap_or_default(),
-            finding.rule.title.clone(),
-            finding.severity.level.to_string(),
-            finding.authorized.clone().unwrap_or_default(),
-            evidence.step.clone(),
-            evidence.source.clone(),
-            evidence.origin.to_string(),
-            evidence.record_id.clone().unwrap_or_default(),
-            evidence.summary.clone(),
-        ];
+        let cells = csv_row(finding, evidence);
         writer.write_record(cells.iter().map(|c| neutralize_formula(c)))?;
     }
     writer.flush()?;

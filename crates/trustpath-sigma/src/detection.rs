@@ -22,6 +22,8 @@ pub(crate) struct Detection {
     pub fields: Vec<String>,
     /// Search identifiers, in document order.
     pub searches: Vec<Search>,
+    /// The name of each search (same order as `searches`), for explanations.
+    pub names: Vec<String>,
     /// The condition over `searches`.
     pub condition: Expr,
     /// Event ids the condition requires `EventID` to be one of, when it does.
@@ -129,6 +131,7 @@ pub(crate) fn compile(
     Ok(Detection {
         fields: builder.fields,
         searches,
+        names,
         condition,
         required_event_ids,
         item_count: builder.items,

@@ -25,6 +25,7 @@
 mod condition;
 mod detection;
 mod error;
+mod explain;
 mod logsource;
 mod matcher;
 mod rule;
@@ -32,6 +33,7 @@ mod ruleset;
 mod value;
 
 pub use error::{LoadError, LoadErrorKind};
+pub use explain::{Explanation, MAX_PAIRS, MAX_VALUE_CHARS, MatchedValue};
 pub use logsource::LogSource;
 pub use matcher::Matcher;
 pub use rule::{CorrelationDoc, Rule};

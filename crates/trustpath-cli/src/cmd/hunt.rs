@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use trustpath_analytics::LoadProblems;
 use trustpath_event::RecordError;
 use trustpath_hunt::{FailOn, HuntOptions, HuntRun, InputOptions};
-use trustpath_report::{Finding, Level, OutputFormat};
+use trustpath_report::{ColorChoice, Finding, Level, OutputFormat, TableOptions};
 
 /// The hunt's options from the CLI's arguments.
 pub fn options(input: &InputArgs, rules: &RuleArgs, progress: bool, coverage: bool) -> HuntOptions {
@@ -54,27 +54,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let options = options(&args.input, &args.rules, progress, format == Output::Html);
     let threshold = args.fail_on.as_deref().map(|l| Level::from_sigma(Some(l)));
     let (run, hit) = match format {
-        // One finding per line: written as decided, never all held in memory.
-        Output::Report(f @ (OutputFormat::Jsonl | OutputFormat::Ocsf)) => {
-            let mut lines = |finding: Finding| {
-                trustpath_report::write_findings(&mut out, f, std::slice::from_ref(&finding))
-            };
-            let mut sink = FailOn {
-                inner: &mut lines,
-                level: threshold,
-                hit: false,
-            };
-            match trustpath_hunt::hunt(&options, &mut sink) {
-                Ok(run) => {
-                    let hit = sink.hit;
-                    (run, hit)
-                }
-                // A reader of our output that went away (`| head`) is a normal end.
-                Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::from(exit::OK)),
-                Err(e) => return Err(e),
-            }
-        }
-        _ => {
+        // The CSV timeline is sorted by evidence time across findings: collected.
+        Output::Report(OutputFormat::Csv) => {
             let run = trustpath_hunt::hunt_collect(&options)?;
             let hit = threshold.is_some_and(|level| {
                 run.findings
@@ -82,6 +63,30 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                     .any(|f| trustpath_hunt::is_open_at_least(f, level))
             });
             write_collected(&mut out, format, &run)?;
+            (run, hit)
+        }
+        // Every other format takes findings as they are decided: jsonl and ocsf write
+        // each at once, the table and the HTML report keep a bounded set and counts.
+        Output::Report(f) => {
+            let mut writer = trustpath_report::writer(&mut out, f, table_options(&args));
+            let mut lines = |finding: Finding| writer.write(&finding);
+            let Some((run, hit)) = streamed(&options, threshold, &mut lines)? else {
+                return Ok(ExitCode::from(exit::OK));
+            };
+            ignore_broken_pipe(writer.finish())?;
+            (run, hit)
+        }
+        Output::Html => {
+            let mut report = trustpath_assurance::html::HtmlReport::new();
+            let mut add = |finding: Finding| {
+                report.add(&finding);
+                Ok(())
+            };
+            let Some((run, hit)) = streamed(&options, threshold, &mut add)? else {
+                return Ok(ExitCode::from(exit::OK));
+            };
+            let page = report.render(&run.summary, run.coverage.as_ref());
+            ignore_broken_pipe(out.write_all(page.as_bytes()))?;
             (run, hit)
         }
     };
@@ -103,6 +108,41 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(exit_code(&args, &run, hit))
+}
+
+/// Run the hunt into `sink` with `--fail-on`; `None` when the reader of our output went
+/// away (`| head`), a normal end.
+fn streamed(
+    options: &HuntOptions,
+    threshold: Option<Level>,
+    sink: &mut dyn trustpath_hunt::FindingSink,
+) -> anyhow::Result<Option<(HuntRun, bool)>> {
+    let mut sink = FailOn {
+        inner: sink,
+        level: threshold,
+        hit: false,
+    };
+    match trustpath_hunt::hunt(options, &mut sink) {
+        Ok(run) => Ok(Some((run, sink.hit))),
+        Err(e) if is_broken_pipe(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// The table's layout: the terminal's width and colour on stdout (`NO_COLOR` honoured),
+/// 100 columns without colour in a file.
+fn table_options(args: &HuntArgs) -> TableOptions {
+    match &args.output {
+        Some(_) => TableOptions::default(),
+        None => TableOptions::for_stdout(ColorChoice::Auto),
+    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -1,0 +1,402 @@
+//! Why a rule matched an event: the selections (search identifiers) that held and the
+//! (field, value) pairs that made them hold, plus the values of the rule's `fields:`.
+//!
+//! This is the slow, readable re-evaluation of one rule against one event, made only
+//! when a finding is built — never in the matching path ([`crate::Matcher`] stays the
+//! only hot code). It reads the compiled detection (same patterns, same modifiers, same
+//! log-source field renames), so what it reports is what the matcher tested.
+
+use crate::condition::Expr;
+use crate::detection::{FieldRefTest, Item, Search, Subject, Test, ValueTest};
+use crate::rule::Rule;
+use crate::value::{Pattern, Position};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use trustpath_event::Event;
+
+/// Longest value text kept in an explanation (longer values end with `…`).
+pub const MAX_VALUE_CHARS: usize = 1024;
+
+/// Most (field, value) pairs kept per explanation.
+pub const MAX_PAIRS: usize = 32;
+
+/// One field value that made a selection hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedValue {
+    /// The search identifier (`selection`, `selection_img` …).
+    pub selection: String,
+    /// The field as named in the event (after the log source's renames); for a keyword
+    /// search, the path of the value that contained the keyword.
+    pub field: String,
+    /// The value as text (cut at [`MAX_VALUE_CHARS`]); `(absent)` for a test that held
+    /// because the field is missing (`null`, `exists: false`).
+    pub value: String,
+}
+
+/// The explanation of one rule against one event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// Whether the rule's condition holds for the event.
+    pub matched: bool,
+    /// Selections that held and count towards the condition (not those under `not`),
+    /// in document order.
+    pub selections: Vec<String>,
+    /// The values that made those selections hold (at most [`MAX_PAIRS`]).
+    pub values: Vec<MatchedValue>,
+}
+
+impl Rule {
+    /// Why this rule matches (or not) `event`: see [`Explanation`].
+    ///
+    /// A log source can map to several targets of the event's source kind (Security 4688
+    /// reads `Image` from `NewProcessName`, Sysmon 1 from `Image`): the first target
+    /// under which the rule matches explains it.
+    pub fn explain(&self, event: &Event) -> Explanation {
+        let mut first = None;
+        for renames in self.renames_for(event) {
+            let why = self.explain_with(event, renames);
+            if why.matched {
+                return why;
+            }
+            first.get_or_insert(why);
+        }
+        first.unwrap_or_default()
+    }
+
+    /// The field renames of each target of the event's source kind (at least one entry:
+    /// no renames).
+    fn renames_for(&self, event: &Event) -> Vec<Option<&BTreeMap<String, String>>> {
+        let mut out: Vec<Option<&BTreeMap<String, String>>> = self
+            .targets
+            .iter()
+            .filter(|t| t.source == event.source)
+            .map(|t| Some(&t.rename))
+            .collect();
+        if out.is_empty() {
+            out.push(None);
+        }
+        out
+    }
+
+    fn explain_with(
+        &self,
+        event: &Event,
+        renames: Option<&BTreeMap<String, String>>,
+    ) -> Explanation {
+        let detection = &self.detection;
+        let field_name = |slot: usize| -> String {
+            let name = detection.fields.get(slot).map_or("", String::as_str);
+            renames
+                .and_then(|r| r.get(name))
+                .map_or(name, String::as_str)
+                .to_owned()
+        };
+        let results: Vec<Option<Vec<(String, String)>>> = detection
+            .searches
+            .iter()
+            .map(|s| search(s, event, &field_name))
+            .collect();
+        let holds = |i: usize| results.get(i).is_some_and(Option::is_some);
+        let matched = eval(&detection.condition, &holds);
+        let mut positive = Vec::new();
+        positive_searches(&detection.condition, true, &mut positive);
+        positive.sort_unstable();
+        positive.dedup();
+        let mut out = Explanation {
+            matched,
+            ..Explanation::default()
+        };
+        for i in positive {
+            let (Some(Some(pairs)), Some(name)) = (results.get(i), detection.names.get(i)) else {
+                continue;
+            };
+            out.selections.push(name.clone());
+            for (field, value) in pairs {
+                if out.values.len() >= MAX_PAIRS {
+                    break;
+                }
+                let pair = MatchedValue {
+                    selection: name.clone(),
+                    field: field.clone(),
+                    value: value.clone(),
+                };
+                if !out.values.contains(&pair) {
+                    out.values.push(pair);
+                }
+            }
+        }
+        out
+    }
+
+    /// The rule's `fields:` list (the fields its author says an analyst wants to see).
+    pub fn output_fields(&self) -> Vec<String> {
+        match self.raw.get("fields") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The rule's `fields:` with the event's values (fields the event lacks are left
+    /// out; several values are joined with `, `). Names are looked up as written and
+    /// through the log source's renames.
+    pub fn output_values(&self, event: &Event) -> Vec<(String, String)> {
+        let targets = self.renames_for(event);
+        let mut out = Vec::new();
+        for name in self.output_fields() {
+            let mut values = field_values(event, &name);
+            for renamed in targets.iter().flatten().filter_map(|r| r.get(&name)) {
+                if !values.is_empty() {
+                    break;
+                }
+                values = field_values(event, renamed);
+            }
+            let texts: Vec<String> = values
+                .iter()
+                .filter(|v| !v.null)
+                .map(|v| v.text.clone())
+                .collect();
+            if !texts.is_empty() {
+                out.push((name, cut(&texts.join(", "))));
+            }
+        }
+        out
+    }
+}
+
+/// A scalar value of a field, as the matcher sees it.
+struct Val {
+    text: String,
+    lower: String,
+    number: Option<f64>,
+    null: bool,
+}
+
+impl Val {
+    fn from_json(value: &Value) -> Option<Val> {
+        let (text, number, null) = match value {
+            Value::String(s) => (s.clone(), None, false),
+            Value::Number(n) => (n.to_string(), n.as_f64(), false),
+            Value::Bool(b) => (b.to_string(), None, false),
+            Value::Null => (String::new(), None, true),
+            Value::Array(_) | Value::Object(_) => return None,
+        };
+        Some(Val {
+            lower: text.to_lowercase(),
+            text,
+            number,
+            null,
+        })
+    }
+
+    fn matches(&self, pattern: &Pattern) -> bool {
+        if self.null {
+            return matches!(pattern, Pattern::Null);
+        }
+        pattern.is_match(&self.text, &self.lower, self.number)
+    }
+}
+
+fn field_values(event: &Event, name: &str) -> Vec<Val> {
+    let mut values = Vec::new();
+    event.for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
+    values
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+const ABSENT: &str = "(absent)";
+
+/// The pairs of the first alternative of `search` whose items all hold, if one does.
+fn search(
+    search: &Search,
+    event: &Event,
+    field_name: &dyn Fn(usize) -> String,
+) -> Option<Vec<(String, String)>> {
+    search.alternatives.iter().find_map(|items| {
+        let mut pairs = Vec::new();
+        for item in items {
+            pairs.extend(self::item(item, event, field_name)?);
+        }
+        Some(pairs)
+    })
+}
+
+/// The pairs that make `item` hold, or `None` when it does not.
+fn item(
+    item: &Item,
+    event: &Event,
+    field_name: &dyn Fn(usize) -> String,
+) -> Option<Vec<(String, String)>> {
+    match item.subject {
+        Subject::Keywords => keywords(&item.test, event),
+        Subject::Field(slot) => {
+            let name = field_name(slot);
+            let values = field_values(event, &name);
+            let exists = event.for_each_value(&name, &mut |_| {});
+            match &item.test {
+                Test::Values(test) => {
+                    let hits = value_hits(test, exists, &values)?;
+                    Some(pair_list(&name, hits))
+                }
+                Test::Exists(want) => (exists == *want).then(|| {
+                    let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
+                    pair_list(&name, shown)
+                }),
+                Test::FieldRef(test) => {
+                    let others: Vec<Vec<Val>> = test
+                        .others
+                        .iter()
+                        .map(|s| field_values(event, &field_name(*s)))
+                        .collect();
+                    fieldref(test, &values, &others).then(|| {
+                        let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
+                        pair_list(&name, shown)
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn pair_list(name: &str, hits: Vec<&Val>) -> Vec<(String, String)> {
+    if hits.is_empty() {
+        return vec![(name.to_owned(), ABSENT.to_owned())];
+    }
+    hits.into_iter()
+        .map(|v| {
+            let text = if v.null { ABSENT } else { v.text.as_str() };
+            (name.to_owned(), cut(text))
+        })
+        .collect()
+}
+
+/// The values that make a value test hold (empty when it holds by absence), or `None`.
+fn value_hits<'v>(test: &ValueTest, exists: bool, values: &'v [Val]) -> Option<Vec<&'v Val>> {
+    if !exists {
+        return test.has_null.then(Vec::new);
+    }
+    let hit = |v: &Val| test.groups.iter().flatten().any(|p| v.matches(p));
+    if test.all {
+        let every = test
+            .groups
+            .iter()
+            .all(|group| values.iter().any(|v| group.iter().any(|p| v.matches(p))));
+        return every.then(|| values.iter().filter(|v| hit(v)).collect());
+    }
+    let hits: Vec<&Val> = values.iter().filter(|v| hit(v)).collect();
+    (!hits.is_empty()).then_some(hits)
+}
+
+fn fieldref(test: &FieldRefTest, left: &[Val], others: &[Vec<Val>]) -> bool {
+    let one = |right: &Vec<Val>| {
+        left.iter().any(|l| {
+            right.iter().any(|r| {
+                if l.null || r.null {
+                    return false;
+                }
+                let (l, r) = if test.cased {
+                    (&l.text, &r.text)
+                } else {
+                    (&l.lower, &r.lower)
+                };
+                match test.position {
+                    None => l == r,
+                    Some(Position::Contains) => l.contains(r.as_str()),
+                    Some(Position::Start) => l.starts_with(r.as_str()),
+                    Some(Position::End) => l.ends_with(r.as_str()),
+                }
+            })
+        })
+    };
+    if test.all {
+        others.iter().all(one)
+    } else {
+        others.iter().any(one)
+    }
+}
+
+/// Keyword search: the (path, value) pairs of the event's scalar values that match.
+fn keywords(test: &Test, event: &Event) -> Option<Vec<(String, String)>> {
+    let Test::Values(test) = test else {
+        return None;
+    };
+    let mut scalars: Vec<(String, Val)> = Vec::new();
+    for (key, value) in &event.fields {
+        collect(key, value, &mut scalars);
+    }
+    let hit = |v: &Val| test.groups.iter().flatten().any(|p| v.matches(p));
+    let holds = if test.all {
+        test.groups
+            .iter()
+            .all(|g| scalars.iter().any(|(_, v)| g.iter().any(|p| v.matches(p))))
+    } else {
+        scalars.iter().any(|(_, v)| hit(v))
+    };
+    holds.then(|| {
+        scalars
+            .iter()
+            .filter(|(_, v)| hit(v))
+            .map(|(path, v)| (path.clone(), cut(&v.text)))
+            .collect()
+    })
+}
+
+fn collect(path: &str, value: &Value, out: &mut Vec<(String, Val)>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect(path, v, out)),
+        Value::Object(map) => {
+            let nested: BTreeMap<&String, &Value> = map.iter().collect();
+            for (k, v) in nested {
+                collect(&format!("{path}.{k}"), v, out);
+            }
+        }
+        Value::Null => {}
+        other => {
+            if let Some(v) = Val::from_json(other) {
+                out.push((path.to_owned(), v));
+            }
+        }
+    }
+}
+
+fn eval(expr: &Expr, holds: &dyn Fn(usize) -> bool) -> bool {
+    match expr {
+        Expr::Search(i) => holds(*i),
+        Expr::Not(inner) => !eval(inner, holds),
+        Expr::And(list) => list.iter().all(|e| eval(e, holds)),
+        Expr::Or(list) => list.iter().any(|e| eval(e, holds)),
+        Expr::AtLeast(n, list) => list.iter().filter(|i| holds(**i)).count() >= *n,
+    }
+}
+
+/// The searches the condition reads outside any `not`.
+fn positive_searches(expr: &Expr, positive: bool, out: &mut Vec<usize>) {
+    match expr {
+        Expr::Search(i) => {
+            if positive {
+                out.push(*i);
+            }
+        }
+        Expr::Not(inner) => positive_searches(inner, !positive, out),
+        Expr::And(list) | Expr::Or(list) => {
+            for e in list {
+                positive_searches(e, positive, out);
+            }
+        }
+        Expr::AtLeast(_, list) => {
+            if positive {
+                out.extend(list.iter().copied());
+            }
+        }
+    }
+}

