@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share: input expansion and context loading.
 
+mod collect;
 mod coverage;
 mod explain;
 mod hunt;
@@ -33,6 +34,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Respond(args) => respond::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Collect(args) => collect::run(args),
     }
 }
 
@@ -193,6 +195,13 @@ fn is_log_candidate(path: &Path, tickets: &[PathBuf]) -> bool {
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     if matches!(ext.as_str(), "md" | "toml") {
+        return false;
+    }
+    // `trustpath collect`'s state and configuration facts are not logs.
+    if path
+        .file_name()
+        .is_some_and(|n| trustpath_collect::NOT_LOGS.iter().any(|x| n == *x))
+    {
         return false;
     }
     if tickets.is_empty() {
