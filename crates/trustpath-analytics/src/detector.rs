@@ -202,6 +202,49 @@ impl Detector {
         (!rules.is_empty()).then_some(Matched { event, rules })
     }
 
+    /// Whether a match of `rule` needs other events before it can be reported: the rule
+    /// belongs to an analytic, or a correlation consumes it. Matches of the other rules
+    /// (user rules nothing else reads) are findings on their own, written as found.
+    pub fn needs_state(&self, rule: RuleIndex) -> bool {
+        self.rule_owner.get(rule) != Some(&None) || self.correlations.uses_rule(CorrRuleRef(rule))
+    }
+
+    /// Split a match into what must be retained for [`Detector::findings`] (rules that
+    /// [need state](Detector::needs_state)) and what is final now (the rest, for
+    /// [`Detector::stateless_findings`]).
+    pub fn split(&self, matched: Matched) -> (Option<Matched>, Option<Matched>) {
+        let (state, free): (Vec<RuleIndex>, Vec<RuleIndex>) =
+            matched.rules.iter().partition(|r| self.needs_state(**r));
+        let part = |rules: Vec<RuleIndex>| {
+            (!rules.is_empty()).then(|| Matched {
+                event: Arc::clone(&matched.event),
+                rules,
+            })
+        };
+        (part(state), part(free))
+    }
+
+    /// Findings of the stateless user rules `matched` names: the same single-event
+    /// findings [`Detector::findings`] gives them, so streaming them changes nothing but
+    /// when they are written.
+    pub fn stateless_findings(&self, matched: &Matched) -> Vec<Finding> {
+        matched
+            .rules
+            .iter()
+            .filter(|&&r| {
+                !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
+            })
+            .map(|&r| {
+                let rule = &self.rules.rules[r];
+                single_event_finding(
+                    self.rule_ref(r),
+                    attack_from_tags(&rule.tags),
+                    &matched.event,
+                )
+            })
+            .collect()
+    }
+
     /// Attribute a kept host event that names no tenant (matched as it streamed)
     /// with `census` — the same [`TenantCensus::attribute`] that the pipeline applies to
     /// cloud records before matching — and match it again under its tenant. Returns

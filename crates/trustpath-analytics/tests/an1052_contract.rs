@@ -8,9 +8,7 @@
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
 use trustpath_context::Context;
-use trustpath_pipeline::{ScanConfig, scan};
 use trustpath_report::Finding;
 
 struct Hunt {
@@ -19,44 +17,33 @@ struct Hunt {
     zone_less_hosts: Vec<String>,
 }
 
-/// A hunt as `trustpath hunt` runs it, `[host_timezones]` included.
+/// A hunt as `trustpath hunt` runs it (the production [`trustpath_hunt::hunt_collect`]),
+/// `[host_timezones]` included.
 fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
-    let mut config = ScanConfig::default();
-    if !context.host_timezones.is_empty() {
-        let zones = context.clone();
-        config.normalize.host_time_zones = trustpath_normalize::HostTimeZones::new(move |host| {
-            zones
-                .host_time_zone(host)
-                .map(|z| (z.timezone_name.clone(), z.timezone.clone()))
-        });
-    }
-    let (detector, problems) = Detector::build(DetectorOptions {
-        builtin: true,
-        context,
-        ..DetectorOptions::default()
-    });
-    assert!(problems.analytics.is_empty(), "{:?}", problems.analytics);
-    let (inputs, errors) = trustpath_read::expand_inputs(paths);
-    assert!(errors.is_empty(), "{errors:?}");
-    let result = scan(&inputs, &config, |b: &mut Baseline, event| {
-        b.observe_event(&event);
-        detector.match_shared(event)
-    });
-    let events = result.inputs.iter().map(|r| r.summary.events).sum();
-    let skipped: u64 = result.inputs.iter().map(|r| r.summary.error_count()).sum();
-    assert_eq!(skipped, 0);
-    let zone_less_hosts = result
-        .inputs
-        .iter()
-        .flat_map(|r| r.summary.zone_less_hosts.keys().cloned())
-        .collect();
-    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
-    let mut baseline = Baseline::default();
-    baselines.into_iter().for_each(|b| baseline.merge(b));
+    let run = trustpath_hunt::hunt_collect(&trustpath_hunt::HuntOptions {
+        input: trustpath_hunt::InputOptions {
+            paths: paths.to_vec(),
+            ..Default::default()
+        },
+        context: trustpath_hunt::ContextChoice::Given(Box::new(context)),
+        ..Default::default()
+    })
+    .expect("hunt");
+    assert!(
+        run.problems.analytics.is_empty(),
+        "{:?}",
+        run.problems.analytics
+    );
+    assert_eq!(run.summary.skipped(), 0, "{:?}", run.errors);
     Hunt {
-        findings: detector.findings(matched, &baseline).findings,
-        events,
-        zone_less_hosts,
+        events: run.summary.files.iter().map(|f| f.events).sum(),
+        zone_less_hosts: run
+            .summary
+            .files
+            .iter()
+            .flat_map(|f| f.zone_less_hosts.keys().cloned())
+            .collect(),
+        findings: run.findings,
     }
 }
 

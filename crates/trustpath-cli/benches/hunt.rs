@@ -15,8 +15,6 @@
 
 use std::path::Path;
 use std::time::{Duration, Instant};
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
-use trustpath_context::Context;
 use trustpath_pipeline::{ScanConfig, scan};
 use trustpath_read::{Input, ReadOptions};
 use trustpath_simulate::{ExampleConfig, generate_example};
@@ -51,24 +49,25 @@ fn parse_only(inputs: &[Input]) -> u64 {
 }
 
 fn normalize_only(inputs: &[Input]) -> u64 {
-    let result = scan(
-        inputs,
-        &ScanConfig::default(),
-        |_: &mut (), _event| None::<()>,
-    );
+    let result = scan(inputs, &ScanConfig::default(), |_event| None::<()>);
     result.inputs.iter().map(|r| r.summary.events).sum()
 }
 
-fn hunt(inputs: &[Input], detector: &Detector) -> (u64, usize) {
-    let result = scan(inputs, &ScanConfig::default(), |b: &mut Baseline, event| {
-        b.observe_event(&event);
-        detector.match_shared(event)
-    });
-    let events = result.inputs.iter().map(|r| r.summary.events).sum();
-    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
-    let mut baseline = Baseline::default();
-    baselines.into_iter().for_each(|b| baseline.merge(b));
-    (events, detector.findings(matched, &baseline).findings.len())
+/// The production hunt ([`trustpath_hunt::hunt_collect`]) over `logs` with `context`.
+fn hunt(logs: &Path, context: &Path) -> (u64, usize) {
+    let run = trustpath_hunt::hunt_collect(&trustpath_hunt::HuntOptions {
+        input: trustpath_hunt::InputOptions {
+            paths: vec![logs.to_path_buf()],
+            ..Default::default()
+        },
+        context: trustpath_hunt::ContextChoice::File(context.to_path_buf()),
+        ..Default::default()
+    })
+    .expect("hunt");
+    (
+        run.summary.files.iter().map(|f| f.events).sum(),
+        run.findings.len(),
+    )
 }
 
 fn main() {
@@ -86,12 +85,7 @@ fn main() {
     let logs = dir.path().join("logs");
     let (inputs, _) = trustpath_read::expand_inputs(std::slice::from_ref(&logs));
     let bytes: u64 = walk_size(&logs);
-    let context = Context::load(&dir.path().join("trustpath.toml")).unwrap_or_default();
-    let (detector, _) = Detector::build(DetectorOptions {
-        builtin: true,
-        context,
-        ..DetectorOptions::default()
-    });
+    let context = dir.path().join("trustpath.toml");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "input: {} files, {:.1} MB on disk (compressed where .gz); {} threads; load average {}",
@@ -105,7 +99,7 @@ fn main() {
     );
     let (t_parse, records) = best(3, || parse_only(&inputs));
     let (t_norm, events) = best(3, || normalize_only(&inputs));
-    let (t_hunt, (_, findings)) = best(3, || hunt(&inputs, &detector));
+    let (t_hunt, (_, findings)) = best(3, || hunt(&logs, &context));
     let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64();
     println!(
         "{:<11} {:>10} {:>9} {:>12}  {:>6}",

@@ -15,9 +15,6 @@
 //! to choose the sizes.
 
 use std::time::{Duration, Instant};
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
-use trustpath_context::Context;
-use trustpath_pipeline::{ScanConfig, scan};
 use trustpath_report::{Finding, FindingKind};
 use trustpath_simulate::{ScaleConfig, ScaleTruth, generate_scale_tenant};
 
@@ -50,35 +47,28 @@ fn sizes() -> Vec<(usize, usize)> {
     }
 }
 
-/// The hunt as `trustpath hunt` runs it.
+/// The hunt as `trustpath hunt` runs it ([`trustpath_hunt::hunt_collect`]).
 fn hunt(dir: &std::path::Path) -> (u64, Vec<Finding>) {
-    let context = Context::load(&dir.join("trustpath.toml")).expect("generated context loads");
-    let (detector, _) = Detector::build(DetectorOptions {
-        builtin: true,
-        context,
-        ..DetectorOptions::default()
-    });
-    let inputs: Vec<_> = [
-        "unified-audit.jsonl",
-        "signins.json",
-        "directory-audits.json",
-    ]
-    .iter()
-    .map(|f| trustpath_read::Input::File(dir.join(f)))
-    .collect();
-    let result = scan(
-        &inputs,
-        &ScanConfig::default(),
-        |b: &mut Baseline, event| {
-            b.observe_event(&event);
-            detector.match_shared(event)
+    let run = trustpath_hunt::hunt_collect(&trustpath_hunt::HuntOptions {
+        input: trustpath_hunt::InputOptions {
+            paths: [
+                "unified-audit.jsonl",
+                "signins.json",
+                "directory-audits.json",
+            ]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect(),
+            ..Default::default()
         },
-    );
-    let events = result.inputs.iter().map(|r| r.summary.events).sum();
-    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
-    let mut baseline = Baseline::default();
-    baselines.into_iter().for_each(|b| baseline.merge(b));
-    (events, detector.findings(matched, &baseline).findings)
+        context: trustpath_hunt::ContextChoice::File(dir.join("trustpath.toml")),
+        ..Default::default()
+    })
+    .expect("hunt");
+    (
+        run.summary.files.iter().map(|f| f.events).sum(),
+        run.findings,
+    )
 }
 
 /// The AN1350 finding of the planted chain: it must cite the chain's delegation and an

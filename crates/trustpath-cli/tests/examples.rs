@@ -4,14 +4,10 @@
 //! admins and delegates, an internal B2B cross-tenant setting, an approved partner's
 //! authorised work, failed partner sign-ins).
 //!
-//! The hunt runs through the same library calls as the CLI (`trustpath_pipeline::scan`,
-//! `Detector::match_shared`, `Detector::findings`), once per test binary.
+//! The hunt is the CLI's own ([`trustpath_hunt::hunt_collect`]), run once per test binary.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
-use trustpath_context::Context;
-use trustpath_pipeline::{ScanConfig, scan};
 use trustpath_report::{Finding, FindingKind};
 use trustpath_simulate::{GroundTruth, PlantTruth};
 
@@ -29,37 +25,30 @@ struct Hunt {
     skipped: u64,
 }
 
-/// The hunt over `examples/logs` with `examples/trustpath.toml`, run once.
+/// The hunt over `examples/logs` with `examples/trustpath.toml`, run once through the
+/// production hunt ([`trustpath_hunt::hunt_collect`]).
 fn hunt() -> &'static Hunt {
     static HUNT: OnceLock<Hunt> = OnceLock::new();
     HUNT.get_or_init(|| {
         let dir = examples();
-        let context = Context::load(&dir.join("trustpath.toml")).expect("context");
-        let (detector, problems) = Detector::build(DetectorOptions {
-            builtin: true,
-            context,
-            ..DetectorOptions::default()
-        });
-        assert!(problems.analytics.is_empty(), "{:?}", problems.analytics);
-        let (inputs, errors) = trustpath_read::expand_inputs(&[dir.join("logs")]);
-        assert!(errors.is_empty(), "{errors:?}");
-        let result = scan(
-            &inputs,
-            &ScanConfig::default(),
-            |b: &mut Baseline, event| {
-                b.observe_event(&event);
-                detector.match_shared(event)
+        let run = trustpath_hunt::hunt_collect(&trustpath_hunt::HuntOptions {
+            input: trustpath_hunt::InputOptions {
+                paths: vec![dir.join("logs")],
+                ..Default::default()
             },
+            context: trustpath_hunt::ContextChoice::File(dir.join("trustpath.toml")),
+            ..Default::default()
+        })
+        .expect("hunt");
+        assert!(
+            run.problems.analytics.is_empty(),
+            "{:?}",
+            run.problems.analytics
         );
-        let events = result.inputs.iter().map(|r| r.summary.events).sum();
-        let skipped = result.inputs.iter().map(|r| r.summary.error_count()).sum();
-        let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
-        let mut baseline = Baseline::default();
-        baselines.into_iter().for_each(|b| baseline.merge(b));
         Hunt {
-            findings: detector.findings(matched, &baseline).findings,
-            events,
-            skipped,
+            events: run.summary.files.iter().map(|f| f.events).sum(),
+            skipped: run.summary.skipped(),
+            findings: run.findings,
         }
     })
 }

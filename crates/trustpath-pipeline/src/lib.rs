@@ -1,10 +1,13 @@
 //! The batch pipeline: read → normalize → per-event detection over many inputs.
 //!
-//! [`scan`] runs one input per rayon task (inputs are independent; a tenant's export is
-//! usually many files), normalizes every record, hands each event to a caller-supplied
-//! `select` function (per-event rule matching, which is stateless) and keeps what it
-//! returns. Output is deterministic whatever the thread count: per-input results are
-//! concatenated in input order, and within an input in record order.
+//! [`scan_with`] runs one input per rayon task (inputs are independent; a tenant's export
+//! is usually many files) and normalizes every record. A [`Selector`] sees every event:
+//! `observe` in record order (per-input state), `select` — the stateless per-event rule
+//! matching — on chunks of [`CHUNK_EVENTS`] events in parallel, so one large file also
+//! uses every core, and `keep` in record order decides what stays in memory (the rest,
+//! e.g. findings of stateless rules, the selector writes out itself). Output is
+//! deterministic whatever the thread count: per-input results are concatenated in input
+//! order, and within an input in record order.
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
@@ -155,6 +158,8 @@ pub struct InputResult<S, T> {
     selected_keys: Vec<u128>,
     /// Identity digests of every event of this input.
     seen: HashSet<u128>,
+    /// Identities dropped from this input because an earlier input held them.
+    earlier_duplicates: HashSet<u128>,
     /// Script-block parts still waiting at the end of the input.
     pending_parts: Vec<Event>,
     /// The input's normalizer counts.
@@ -209,51 +214,115 @@ impl<S, T> ScanResult<S, T> {
     }
 }
 
-/// Scan `inputs` in parallel; `select` sees every event with its input's state and
-/// returns what to keep.
-pub fn scan<S, T, F>(inputs: &[Input], config: &ScanConfig, select: F) -> ScanResult<S, T>
-where
-    S: Default + Send,
-    T: Send,
-    F: Fn(&mut S, Arc<Event>) -> Option<T> + Sync,
-{
-    scan_indexed(inputs, config, |_, state, event| select(state, event))
+/// What a scan does with each event. [`Selector::observe`] runs on the input's task in
+/// record order (cheap bookkeeping: first-seen actors, coverage counts);
+/// [`Selector::select`] is stateless (rule matching) and runs in parallel over chunks of
+/// [`CHUNK_EVENTS`] events, even within one input; [`Selector::keep`] then takes each
+/// selected item in record order and either keeps it in [`InputResult::selected`]
+/// (charged to the memory budget) or passes it on (e.g. writes a finding to a spool).
+pub trait Selector: Sync {
+    /// Per-input state.
+    type State: Default + Send;
+    /// What `select` returns.
+    type Item: Send;
+
+    /// Every event of input `input`, in record order.
+    fn observe(&self, _input: usize, _state: &mut Self::State, _event: &Event) {}
+
+    /// Stateless per-event work (may run on any thread, in any order).
+    fn select(&self, input: usize, event: &Arc<Event>) -> Option<Self::Item>;
+
+    /// In record order: `Some` keeps the item in memory, `None` means the selector
+    /// handled it. `key` is the record identity ([`trustpath_event::record_digest`]).
+    fn keep(
+        &self,
+        _input: usize,
+        _state: &mut Self::State,
+        item: Self::Item,
+        _key: u128,
+    ) -> Option<Self::Item> {
+        Some(item)
+    }
+
+    /// The input's reader reached its end (more events may still come from the
+    /// cross-input pass: reassembled script blocks, attributed records).
+    fn input_done(&self, _input: usize, _state: &mut Self::State) {}
 }
 
-/// [`scan`], with the index of the input an event belongs to passed to `select` (e.g. to
-/// apply a per-folder context).
-pub fn scan_indexed<S, T, F>(inputs: &[Input], config: &ScanConfig, select: F) -> ScanResult<S, T>
+/// Events matched per parallel chunk within one input.
+pub const CHUNK_EVENTS: usize = 512;
+
+struct FnSelector<F>(F);
+
+impl<T: Send, F: Fn(&Arc<Event>) -> Option<T> + Sync> Selector for FnSelector<F> {
+    type State = ();
+    type Item = T;
+    fn select(&self, _input: usize, event: &Arc<Event>) -> Option<T> {
+        (self.0)(event)
+    }
+}
+
+struct Observer<S, F>(F, std::marker::PhantomData<fn() -> S>);
+
+impl<S: Default + Send, F: Fn(&mut S, &Event) + Sync> Selector for Observer<S, F> {
+    type State = S;
+    type Item = ();
+    fn observe(&self, _input: usize, state: &mut S, event: &Event) {
+        (self.0)(state, event)
+    }
+    fn select(&self, _input: usize, _event: &Arc<Event>) -> Option<()> {
+        None
+    }
+}
+
+/// Scan `inputs` in parallel, keeping what `select` returns for each event.
+pub fn scan<T, F>(inputs: &[Input], config: &ScanConfig, select: F) -> ScanResult<(), T>
+where
+    T: Send,
+    F: Fn(&Arc<Event>) -> Option<T> + Sync,
+{
+    scan_with(inputs, config, &FnSelector(select))
+}
+
+/// Scan `inputs` in parallel for per-input state only (`observe` sees every event).
+pub fn observe<S, F>(inputs: &[Input], config: &ScanConfig, observe: F) -> ScanResult<S, ()>
 where
     S: Default + Send,
-    T: Send,
-    F: Fn(usize, &mut S, Arc<Event>) -> Option<T> + Sync,
+    F: Fn(&mut S, &Event) + Sync,
 {
+    scan_with(inputs, config, &Observer(observe, std::marker::PhantomData))
+}
+
+/// Scan `inputs` in parallel with `selector` (one task per input, and matching in parallel
+/// chunks within an input).
+pub fn scan_with<Sel: Selector>(
+    inputs: &[Input],
+    config: &ScanConfig,
+    selector: &Sel,
+) -> ScanResult<Sel::State, Sel::Item> {
     let progress = progress_bar(inputs.len(), config.progress);
     let handed_over = AtomicUsize::new(0);
-    let results: Vec<InputResult<S, T>> = inputs
+    let results: Vec<InputResult<Sel::State, Sel::Item>> = inputs
         .par_iter()
         .enumerate()
         .map(|(index, input)| {
-            let mut select_one = |state: &mut S, event: Arc<Event>| select(index, state, event);
-            let result = scan_partial(input, config, &handed_over, &mut select_one);
+            let mut result = scan_partial(index, input, config, &handed_over, selector);
+            selector.input_done(index, &mut result.state);
             progress.inc(1);
             result
         })
         .collect();
     progress.finish_and_clear();
-    join(inputs, results, config, &select)
+    join(inputs, results, config, selector)
 }
 
 /// The sequential pass: duplicates across inputs, then 4104 parts across inputs.
-fn join<S, T, F>(
+fn join<Sel: Selector>(
     inputs: &[Input],
-    mut results: Vec<InputResult<S, T>>,
+    mut results: Vec<InputResult<Sel::State, Sel::Item>>,
     config: &ScanConfig,
-    select: &F,
-) -> ScanResult<S, T>
-where
-    F: Fn(usize, &mut S, Arc<Event>) -> Option<T>,
-{
+    selector: &Sel,
+) -> ScanResult<Sel::State, Sel::Item> {
     let mut stats = ScanStats::default();
     let mut seen: HashSet<u128> = HashSet::new();
     let mut normalizer = Normalizer::new(config.normalize.clone());
@@ -277,6 +346,7 @@ where
         }
         stats.duplicates += result.summary.duplicates - before.len() as u64;
         seen.extend(result.seen.drain());
+        result.earlier_duplicates = before;
         for part in std::mem::take(&mut result.pending_parts) {
             holder.insert(part.origin.clone(), index);
             parts.push(part);
@@ -295,12 +365,11 @@ where
         let dir = folder(input);
         let census = folders.get(&dir).cloned().unwrap_or_default();
         result.host_tenants = enclosing(&folders, &dir);
-        let mut select_one = |state: &mut S, event: Arc<Event>| select(index, state, event);
-        attribute_held(result, &census, &mut select_one);
+        attribute_held(index, result, &census, selector);
     }
     let mut batch = Vec::new();
     let emit = |batch: &mut Vec<Result<Event, RecordError>>,
-                results: &mut Vec<InputResult<S, T>>,
+                results: &mut Vec<InputResult<Sel::State, Sel::Item>>,
                 seen: &mut HashSet<u128>,
                 stats: &mut ScanStats| {
         for item in batch.drain(..) {
@@ -318,10 +387,7 @@ where
                 stats.duplicates += 1;
                 continue;
             }
-            if let Some(kept) = select(index, &mut result.state, Arc::new(event)) {
-                result.selected.push(kept);
-                result.selected_keys.push(key);
-            }
+            select_one(index, result, selector, Arc::new(event), key);
         }
     };
     for part in parts {
@@ -334,6 +400,23 @@ where
     ScanResult {
         inputs: results,
         stats,
+    }
+}
+
+/// Observe, select and keep one event outside the chunked path (cross-input pass).
+fn select_one<Sel: Selector>(
+    index: usize,
+    result: &mut InputResult<Sel::State, Sel::Item>,
+    selector: &Sel,
+    event: Arc<Event>,
+    key: u128,
+) {
+    selector.observe(index, &mut result.state, &event);
+    if let Some(item) = selector.select(index, &event)
+        && let Some(kept) = selector.keep(index, &mut result.state, item, key)
+    {
+        result.selected.push(kept);
+        result.selected_keys.push(key);
     }
 }
 
@@ -364,11 +447,13 @@ fn enclosing(folders: &BTreeMap<PathBuf, TenantCensus>, dir: &Path) -> TenantCen
     TenantCensus::default()
 }
 
-/// Attribute the held-back records of one input and hand them to `select`.
-fn attribute_held<S, T, F>(result: &mut InputResult<S, T>, census: &TenantCensus, select: &mut F)
-where
-    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
-{
+/// Attribute the held-back records of one input and hand them to the selector.
+fn attribute_held<Sel: Selector>(
+    index: usize,
+    result: &mut InputResult<Sel::State, Sel::Item>,
+    census: &TenantCensus,
+    selector: &Sel,
+) {
     for (mut event, key) in std::mem::take(&mut result.held) {
         match census.attribute(&mut event) {
             Some(how) => {
@@ -380,10 +465,7 @@ where
             }
             None => result.summary.unattributed += 1,
         }
-        if let Some(kept) = select(&mut result.state, Arc::new(event)) {
-            result.selected.push(kept);
-            result.selected_keys.push(key);
-        }
+        select_one(index, result, selector, Arc::new(event), key);
     }
 }
 
@@ -403,24 +485,27 @@ fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
 /// Read, normalize and select one input on its own: script blocks still incomplete at
 /// its end are flushed as incomplete (see [`scan`] for joining them across inputs), and
 /// records repeated inside it are kept once.
-pub fn scan_one<S, T, F>(input: &Input, config: &ScanConfig, select: &mut F) -> InputResult<S, T>
-where
-    S: Default,
-    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
-{
-    let mut result = scan_partial(input, config, &AtomicUsize::new(0), select);
+pub fn scan_one<Sel: Selector>(
+    input: &Input,
+    config: &ScanConfig,
+    selector: &Sel,
+) -> InputResult<Sel::State, Sel::Item> {
+    let mut result = scan_partial(0, input, config, &AtomicUsize::new(0), selector);
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
+    let mut chunk = Vec::new();
     for part in std::mem::take(&mut result.pending_parts) {
         normalizer.push_event(part, &mut batch);
-        drain(&mut batch, &mut result, config, select);
+        drain(0, &mut batch, &mut result, &mut chunk, config, selector);
     }
     normalizer.finish(&mut batch);
-    drain(&mut batch, &mut result, config, select);
+    drain(0, &mut batch, &mut result, &mut chunk, config, selector);
+    select_chunk(0, &mut chunk, &mut result, config, selector);
     result.normalize.add(normalizer.stats());
     let census = result.tenants.clone();
     result.host_tenants = census.clone();
-    attribute_held(&mut result, &census, select);
+    attribute_held(0, &mut result, &census, selector);
+    selector.input_done(0, &mut result.state);
     result
 }
 
@@ -428,23 +513,21 @@ where
 /// its end in `pending_parts`, as long as the parts every input hands over
 /// (`handed_over`, in bytes) stay within `max_pending_script_block_bytes`; beyond that
 /// this input's parts are flushed as incomplete here (counted as evicted).
-fn scan_partial<S, T, F>(
+fn scan_partial<Sel: Selector>(
+    index: usize,
     input: &Input,
     config: &ScanConfig,
     handed_over: &AtomicUsize,
-    select: &mut F,
-) -> InputResult<S, T>
-where
-    S: Default,
-    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
-{
+    selector: &Sel,
+) -> InputResult<Sel::State, Sel::Item> {
     let mut result = InputResult {
-        state: S::default(),
+        state: Sel::State::default(),
         summary: FileSummary::new(input.name()),
         errors: Vec::new(),
         selected: Vec::new(),
         selected_keys: Vec::new(),
         seen: HashSet::new(),
+        earlier_duplicates: HashSet::new(),
         pending_parts: Vec::new(),
         normalize: NormalizeStats::default(),
         tenants: TenantCensus::default(),
@@ -453,6 +536,7 @@ where
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
+    let mut chunk: Vec<(Arc<Event>, u128)> = Vec::with_capacity(CHUNK_EVENTS);
     let stopped = || config.memory.as_ref().is_some_and(|m| m.is_stopped());
     trustpath_read::read_input(input, &config.read, &mut |item| {
         // Past the memory budget the rest of the input is not analysed (the budget
@@ -463,11 +547,15 @@ where
         match item {
             Ok(raw) => {
                 normalizer.push(raw, &mut batch);
-                drain(&mut batch, &mut result, config, select);
+                drain(index, &mut batch, &mut result, &mut chunk, config, selector);
+                if chunk.len() >= CHUNK_EVENTS {
+                    select_chunk(index, &mut chunk, &mut result, config, selector);
+                }
             }
             Err(error) => keep_error(&mut result, config, error),
         }
     });
+    select_chunk(index, &mut chunk, &mut result, config, selector);
     if stopped() {
         result.normalize = *normalizer.stats();
         return result;
@@ -479,7 +567,8 @@ where
         handed_over.fetch_sub(bytes, Ordering::Relaxed);
         let incomplete = normalizer.stats().script_blocks_incomplete;
         normalizer.finish(&mut batch);
-        drain(&mut batch, &mut result, config, select);
+        drain(index, &mut batch, &mut result, &mut chunk, config, selector);
+        select_chunk(index, &mut chunk, &mut result, config, selector);
         result.normalize = *normalizer.stats();
         result.normalize.script_blocks_evicted +=
             result.normalize.script_blocks_incomplete - incomplete;
@@ -495,16 +584,26 @@ impl<S, T> InputResult<S, T> {
     pub fn normalize_stats(&self) -> &NormalizeStats {
         &self.normalize
     }
+
+    /// Whether the record with identity `key` was dropped from this input because an
+    /// earlier input (in input order) held it: what a selector passed on (spooled)
+    /// for this input must be dropped too.
+    pub fn duplicates_earlier_input(&self, key: u128) -> bool {
+        self.earlier_duplicates.contains(&key)
+    }
 }
 
-fn drain<S, T, F>(
+/// Bookkeeping for freshly normalized events (in record order): counts, identity,
+/// held-back records, the census and `observe`; what is left goes to `chunk` for
+/// selection.
+fn drain<Sel: Selector>(
+    index: usize,
     batch: &mut Vec<Result<Event, RecordError>>,
-    result: &mut InputResult<S, T>,
+    result: &mut InputResult<Sel::State, Sel::Item>,
+    chunk: &mut Vec<(Arc<Event>, u128)>,
     config: &ScanConfig,
-    select: &mut F,
-) where
-    F: FnMut(&mut S, Arc<Event>) -> Option<T>,
-{
+    selector: &Sel,
+) {
     for item in batch.drain(..) {
         match item {
             Ok(event) => {
@@ -519,19 +618,49 @@ fn drain<S, T, F>(
                     continue;
                 }
                 result.tenants.observe(&event);
-                let event = Arc::new(event);
-                if let Some(kept) = select(&mut result.state, Arc::clone(&event)) {
-                    if let Some(budget) = &config.memory
-                        && !budget.charge(memory::approx_event_bytes(&event), &event.origin)
-                    {
-                        break;
-                    }
-                    result.selected.push(kept);
-                    result.selected_keys.push(key);
-                }
+                selector.observe(index, &mut result.state, &event);
+                chunk.push((Arc::new(event), key));
             }
             Err(error) => keep_error(result, config, error),
         }
+    }
+}
+
+/// Select a chunk of events (in parallel when it is large), then keep in record order.
+fn select_chunk<Sel: Selector>(
+    index: usize,
+    chunk: &mut Vec<(Arc<Event>, u128)>,
+    result: &mut InputResult<Sel::State, Sel::Item>,
+    config: &ScanConfig,
+    selector: &Sel,
+) {
+    if chunk.is_empty() {
+        return;
+    }
+    let selected: Vec<Option<Sel::Item>> = if chunk.len() >= 64 {
+        chunk
+            .par_iter()
+            .with_min_len(16)
+            .map(|(event, _)| selector.select(index, event))
+            .collect()
+    } else {
+        chunk
+            .iter()
+            .map(|(event, _)| selector.select(index, event))
+            .collect()
+    };
+    for ((event, key), item) in chunk.drain(..).zip(selected) {
+        let Some(item) = item else { continue };
+        let Some(kept) = selector.keep(index, &mut result.state, item, key) else {
+            continue;
+        };
+        if let Some(budget) = &config.memory
+            && !budget.charge(memory::approx_event_bytes(&event), &event.origin)
+        {
+            break;
+        }
+        result.selected.push(kept);
+        result.selected_keys.push(key);
     }
 }
 
@@ -575,7 +704,7 @@ mod tests {
     }
 
     fn run(inputs: &[Input], config: &ScanConfig) -> (Vec<String>, ScanStats) {
-        let result = scan(inputs, config, |_: &mut (), e| Some(e.record_key()));
+        let result = scan(inputs, config, |e| Some(e.record_key()));
         let stats = result.stats;
         let (mut keys, _) = result.into_parts();
         keys.sort();

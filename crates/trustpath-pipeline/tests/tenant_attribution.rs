@@ -46,7 +46,7 @@ fn write(root: &Path, name: &str, records: &[Value]) -> Input {
 }
 
 fn run(inputs: &[Input]) -> (Vec<Arc<Event>>, u64, u64) {
-    let result = scan(inputs, &ScanConfig::default(), |_: &mut (), e| Some(e));
+    let result = scan(inputs, &ScanConfig::default(), |e| Some(Arc::clone(e)));
     let unattributed = result.inputs.iter().map(|r| r.summary.unattributed).sum();
     let attributed = result
         .inputs

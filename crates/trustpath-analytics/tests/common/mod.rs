@@ -1,9 +1,8 @@
 //! Shared test helper: a whole hunt (read → normalize → detect) over paths.
 
 use std::path::PathBuf;
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
 use trustpath_context::Context;
-use trustpath_pipeline::{ScanConfig, scan};
+use trustpath_hunt::{ContextChoice, HuntOptions, InputOptions};
 use trustpath_report::Finding;
 
 /// What a test hunt produced.
@@ -14,13 +13,19 @@ pub struct Hunt {
     pub skipped: u64,
 }
 
-/// Run the built-in analytics over `paths` with `context`.
+/// Run the built-in analytics over `paths` with `context`: the production hunt
+/// ([`trustpath_hunt::hunt_collect`]), nothing rebuilt here.
 pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
-    let (detector, problems) = Detector::build(DetectorOptions {
-        builtin: true,
-        context,
-        ..DetectorOptions::default()
-    });
+    let run = trustpath_hunt::hunt_collect(&HuntOptions {
+        input: InputOptions {
+            paths: paths.to_vec(),
+            ..InputOptions::default()
+        },
+        context: ContextChoice::Given(Box::new(context)),
+        ..HuntOptions::default()
+    })
+    .expect("hunt");
+    let problems = &run.problems;
     assert!(problems.analytics.is_empty(), "{:?}", problems.analytics);
     assert!(
         problems.rules.iter().all(|p| p.is_warning()),
@@ -32,40 +37,15 @@ pub fn hunt(paths: &[PathBuf], context: Context) -> Hunt {
         "{:?}",
         problems.correlations
     );
-    let (inputs, errors) = trustpath_read::expand_inputs(paths);
-    assert!(errors.is_empty(), "{errors:?}");
-    let inputs: Vec<_> = inputs
-        .into_iter()
-        .filter(|i| match i {
-            trustpath_read::Input::File(p) => !matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("md" | "toml" | "snap")
-            ),
-            trustpath_read::Input::Stdin => true,
-        })
-        .collect();
-    let mut result = scan(
-        &inputs,
-        &ScanConfig::default(),
-        |b: &mut Baseline, event| {
-            b.observe_event(&event);
-            detector.match_shared(event)
-        },
+    assert!(
+        run.summary.files.iter().all(|f| f.file != "(arguments)"),
+        "{:?}",
+        run.errors
     );
-    for input in &mut result.inputs {
-        for m in &mut input.selected {
-            detector.attribute(m, &input.host_tenants);
-        }
-    }
-    let events = result.inputs.iter().map(|r| r.summary.events).sum();
-    let skipped = result.inputs.iter().map(|r| r.summary.error_count()).sum();
-    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
-    let mut baseline = Baseline::default();
-    baselines.into_iter().for_each(|b| baseline.merge(b));
     Hunt {
-        findings: detector.findings(matched, &baseline).findings,
-        events,
-        skipped,
+        events: run.summary.files.iter().map(|f| f.events).sum(),
+        skipped: run.summary.skipped(),
+        findings: run.findings,
     }
 }
 

@@ -1,170 +1,98 @@
-//! `trustpath hunt`: read everything, run the detections, print findings and a summary.
+//! `trustpath hunt`: arguments in, findings and a summary out. The hunt itself is
+//! [`trustpath_hunt::hunt`] (the same one the service's parity test, `respond`, the tests
+//! and the benches run); this module only maps arguments, writes output and picks the
+//! exit code.
 
 use crate::args::{FormatArg, HuntArgs, InputArgs, RuleArgs};
 use crate::exit;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
-use trustpath_assurance::{CoverageCollector, CoverageOptions, CoverageReport};
-use trustpath_event::{FileSummary, RecordError, RunSummary, ScriptBlockCounts};
+use trustpath_analytics::LoadProblems;
+use trustpath_event::RecordError;
+use trustpath_hunt::{FailOn, HuntOptions, HuntRun, InputOptions};
 use trustpath_report::{Finding, Level, OutputFormat};
 
-/// Everything a hunt produced.
-pub struct HuntRun {
-    /// Findings, sorted.
-    pub findings: Vec<Finding>,
-    /// Counts.
-    pub summary: RunSummary,
-    /// Skipped records (the first ones per input).
-    pub errors: Vec<RecordError>,
-    /// Rules that did not load.
-    pub problems: LoadProblems,
-    /// The context file used, if any (the first, when there are one per folder).
-    pub context_path: Option<PathBuf>,
-    /// Which context applies where, when there are several.
-    pub context_notes: Vec<String>,
-    /// Files left out as not logs.
-    pub ignored: Vec<PathBuf>,
-    /// Coverage, when asked for.
-    pub coverage: Option<CoverageReport>,
-}
-
-#[derive(Default)]
-struct InputState {
-    baseline: Baseline,
-    coverage: Option<CoverageCollector>,
-}
-
-/// Run a hunt: load rules and context, scan the inputs in parallel, correlate, tune.
-pub fn execute(
-    input: &InputArgs,
-    rules: &RuleArgs,
-    progress: bool,
-    with_coverage: bool,
-) -> anyhow::Result<HuntRun> {
-    let contexts = super::load_contexts(rules.context.as_deref(), &input.paths)?;
-    let mut detectors = Vec::with_capacity(contexts.contexts.len());
-    let mut problems = None;
-    for (context, _, _) in &contexts.contexts {
-        let (detector, loaded) = Detector::build(DetectorOptions {
-            builtin: !rules.no_builtin,
-            rule_paths: rules.rules.clone(),
-            context: context.clone(),
-            mapping: rules.mapping.clone(),
-        });
-        problems.get_or_insert(loaded);
-        detectors.push(detector);
-    }
-    let problems = problems.unwrap_or_default();
-    let (inputs, missing, ignored) =
-        super::expand_with(input, contexts.contexts.iter().map(|(c, _, _)| c));
-    let assigned: Vec<usize> = inputs.iter().map(|i| contexts.for_input(i)).collect();
-    let all: Vec<&trustpath_context::Context> =
-        contexts.contexts.iter().map(|(c, _, _)| c).collect();
-    let config = super::scan_config(input, &all, progress);
-    let mut result = trustpath_pipeline::scan_indexed(
-        &inputs,
-        &config,
-        |index, state: &mut InputState, event| {
-            state.baseline.observe_event(&event);
-            if with_coverage {
-                state
-                    .coverage
-                    .get_or_insert_with(CoverageCollector::default)
-                    .observe(&event);
-            }
-            let which = assigned.get(index).copied().unwrap_or(0);
-            detectors
-                .get(which)
-                .and_then(|d| d.match_shared(event))
-                .map(|m| (which, m))
+/// The hunt's options from the CLI's arguments.
+pub fn options(input: &InputArgs, rules: &RuleArgs, progress: bool, coverage: bool) -> HuntOptions {
+    HuntOptions {
+        input: input_options(input),
+        context: match &rules.context {
+            Some(path) => trustpath_hunt::inputs::ContextChoice::File(path.clone()),
+            None => trustpath_hunt::inputs::ContextChoice::Discover,
         },
-    );
-    // Host events name no tenant: they take the tenant of their folder's records.
-    for input in &mut result.inputs {
-        for (which, m) in &mut input.selected {
-            if let Some(detector) = detectors.get(*which) {
-                detector.attribute(m, &input.host_tenants);
-            }
-        }
-    }
-    let mut summary = RunSummary::default();
-    let mut errors: Vec<RecordError> = missing.clone();
-    if !missing.is_empty() {
-        let mut unusable = FileSummary::new("(arguments)");
-        missing.iter().for_each(|e| unusable.add_error(e));
-        summary.files.push(unusable);
-    }
-    summary.files.extend(result.summaries());
-    summary.incomplete = config.memory.as_ref().and_then(|m| m.exhausted());
-    let sb = result.stats.script_blocks;
-    summary.script_blocks = ScriptBlockCounts {
-        reassembled: sb.script_blocks_reassembled,
-        incomplete: sb.script_blocks_incomplete,
-        evicted: sb.script_blocks_evicted,
-        duplicate_parts: sb.script_block_parts_ignored,
-        conflicting_parts: sb.script_block_parts_conflicting,
-    };
-    errors.extend(result.errors().cloned());
-    let (matched, states): (Vec<(usize, Matched)>, Vec<InputState>) = result.into_parts();
-    let mut baseline = Baseline::default();
-    let mut coverage = with_coverage.then(CoverageCollector::default);
-    for state in states {
-        baseline.merge(state.baseline);
-        if let (Some(all), Some(one)) = (coverage.as_mut(), state.coverage) {
-            all.merge(one);
-        }
-    }
-    summary.matched = matched.len() as u64;
-    let mut by_context: Vec<Vec<Matched>> = detectors.iter().map(|_| Vec::new()).collect();
-    for (which, m) in matched {
-        if let Some(group) = by_context.get_mut(which) {
-            group.push(m);
-        }
-    }
-    let mut findings = Vec::new();
-    for (detector, group) in detectors.iter().zip(by_context) {
-        if group.is_empty() {
-            continue;
-        }
-        let outcome = detector.findings(group, &baseline);
-        summary.late += outcome.stats.late;
-        summary.evicted += outcome.stats.evicted_events;
-        findings.extend(outcome.findings);
-    }
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    summary.findings = findings.len() as u64;
-    let context = detectors
-        .first()
-        .map(|d| d.context().clone())
-        .unwrap_or_default();
-    let catalog: Vec<_> = trustpath_analytics::catalog()
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
-    let coverage = coverage.map(|c| c.report(&catalog, &context, &CoverageOptions::default()));
-    let context_path = contexts.contexts.iter().find_map(|(_, p, _)| p.clone());
-    Ok(HuntRun {
-        findings,
-        summary,
-        errors,
-        problems,
-        context_path,
-        context_notes: contexts.notes,
-        ignored,
+        rules: rules.rules.clone(),
+        no_builtin: rules.no_builtin,
+        mapping: rules.mapping.clone(),
+        progress,
         coverage,
-    })
+        spool_memory: None,
+    }
+}
+
+/// Input arguments as the library's options.
+pub fn input_options(input: &InputArgs) -> InputOptions {
+    InputOptions {
+        paths: input.paths.clone(),
+        time_field: input.time_field.clone(),
+        show_errors: input.show_errors,
+        memory_budget: input.memory_budget,
+    }
 }
 
 /// Run the command.
 pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let progress = std::io::stderr().is_terminal() && !args.quiet;
     let format = output_format(&args);
-    let run = execute(&args.input, &args.rules, progress, format == Output::Html)?;
-    write_output(&args, format, &run)?;
+    // The output is opened before the work starts: a bad path fails at once, named.
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(std::fs::File::create(path).map_err(
+            |e| anyhow::anyhow!("cannot write the output file {}: {e}", path.display()),
+        )?)),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let options = options(&args.input, &args.rules, progress, format == Output::Html);
+    let threshold = args.fail_on.as_deref().map(|l| Level::from_sigma(Some(l)));
+    let (run, hit) = match format {
+        // One finding per line: written as decided, never all held in memory.
+        Output::Report(f @ (OutputFormat::Jsonl | OutputFormat::Ocsf)) => {
+            let mut lines = |finding: Finding| {
+                trustpath_report::write_findings(&mut out, f, std::slice::from_ref(&finding))
+            };
+            let mut sink = FailOn {
+                inner: &mut lines,
+                level: threshold,
+                hit: false,
+            };
+            match trustpath_hunt::hunt(&options, &mut sink) {
+                Ok(run) => {
+                    let hit = sink.hit;
+                    (run, hit)
+                }
+                // A reader of our output that went away (`| head`) is a normal end.
+                Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::from(exit::OK)),
+                Err(e) => return Err(e),
+            }
+        }
+        _ => {
+            let run = trustpath_hunt::hunt_collect(&options)?;
+            let hit = threshold.is_some_and(|level| {
+                run.findings
+                    .iter()
+                    .any(|f| trustpath_hunt::is_open_at_least(f, level))
+            });
+            write_collected(&mut out, format, &run)?;
+            (run, hit)
+        }
+    };
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    drop(out);
     if let Some(path) = &args.summary_json {
-        std::fs::write(path, serde_json::to_vec_pretty(&run.summary)?)?;
+        std::fs::write(path, serde_json::to_vec_pretty(&run.summary)?).map_err(|e| {
+            anyhow::anyhow!("cannot write the summary file {}: {e}", path.display())
+        })?;
     }
     if !args.quiet {
         print_run(
@@ -173,7 +101,13 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             args.input.show_errors,
         )?;
     }
-    Ok(exit_code(&args, &run))
+    Ok(exit_code(&args, &run, hit))
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The stderr report of a run: context, ignored files, rule problems, summary.
@@ -202,7 +136,10 @@ pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std:
     report_problems(out, &run.problems)?;
     let refs: Vec<&RecordError> = run.errors.iter().collect();
     crate::summary::print(out, &run.summary, &refs, show_errors)?;
-    print_severity_line(out, &run.findings)?;
+    print_severity_line(out, run)?;
+    for problem in &run.spool_errors {
+        writeln!(out, "error: spool: {problem}")?;
+    }
     if let Some(why) = &run.summary.incomplete {
         writeln!(
             out,
@@ -212,26 +149,16 @@ pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std:
     Ok(())
 }
 
-fn exit_code(args: &HuntArgs, run: &HuntRun) -> ExitCode {
+fn exit_code(args: &HuntArgs, run: &HuntRun, hit: bool) -> ExitCode {
     if run.summary.incomplete.is_some() {
         return ExitCode::from(exit::INCOMPLETE);
     }
-    let problems = &run.problems;
-    let hard_problems = problems.rules.iter().filter(|p| !p.is_warning()).count()
-        + problems.correlations.len()
-        + problems.analytics.len();
+    let hard_problems = trustpath_hunt::hard_problem_count(&run.problems);
     if args.input.strict && (run.summary.skipped() > 0 || hard_problems > 0) {
         return ExitCode::from(exit::STRICT_INPUT_ERRORS);
     }
-    if let Some(level) = &args.fail_on {
-        let threshold = Level::from_sigma(Some(level));
-        let hit = run
-            .findings
-            .iter()
-            .any(|f| f.authorized.is_none() && f.severity.level >= threshold);
-        if hit {
-            return ExitCode::from(exit::FINDINGS);
-        }
+    if hit {
+        return ExitCode::from(exit::FINDINGS);
     }
     ExitCode::from(exit::OK)
 }
@@ -250,20 +177,15 @@ pub fn report_problems(out: &mut dyn Write, problems: &LoadProblems) -> std::io:
     Ok(())
 }
 
-fn print_severity_line(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
-    if findings.is_empty() {
+fn print_severity_line(out: &mut dyn Write, run: &HuntRun) -> std::io::Result<()> {
+    let c = &run.counts;
+    if c.total == 0 {
         return Ok(());
     }
-    let count = |pred: &dyn Fn(&Finding) -> bool| findings.iter().filter(|f| pred(f)).count();
     writeln!(
         out,
         "findings: {} critical, {} high, {} medium, {} low/info; {} authorised, {} hunting leads",
-        count(&|f| f.severity.level == Level::Critical),
-        count(&|f| f.severity.level == Level::High),
-        count(&|f| f.severity.level == Level::Medium),
-        count(&|f| f.severity.level <= Level::Low),
-        count(&|f| f.authorized.is_some()),
-        count(&|f| f.kind == trustpath_report::FindingKind::HuntingLead),
+        c.critical, c.high, c.medium, c.low, c.authorised, c.leads,
     )
 }
 
@@ -287,13 +209,9 @@ fn output_format(args: &HuntArgs) -> Output {
     }
 }
 
-fn write_output(args: &HuntArgs, format: Output, run: &HuntRun) -> anyhow::Result<()> {
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(std::fs::File::create(path)?)),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+fn write_collected(out: &mut dyn Write, format: Output, run: &HuntRun) -> anyhow::Result<()> {
     let written = match format {
-        Output::Report(f) => trustpath_report::write_findings(&mut out, f, &run.findings),
+        Output::Report(f) => trustpath_report::write_findings(out, f, &run.findings),
         Output::Html => {
             let html = trustpath_assurance::html::render(
                 &run.findings,
@@ -302,8 +220,7 @@ fn write_output(args: &HuntArgs, format: Output, run: &HuntRun) -> anyhow::Resul
             );
             out.write_all(html.as_bytes())
         }
-    }
-    .and_then(|()| out.flush());
+    };
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),

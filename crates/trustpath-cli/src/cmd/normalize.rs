@@ -10,8 +10,7 @@ use trustpath_event::{FileSummary, RecordError, RunSummary};
 pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
     let (inputs, missing, _ignored) = super::expand(&args.input, None);
     let config = super::scan_config(&args.input, &[], false);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(std::io::stdout());
     let mut summary = RunSummary::default();
     let mut errors: Vec<RecordError> = missing;
     if !errors.is_empty() {
@@ -19,21 +18,13 @@ pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
         errors.iter().for_each(|e| unusable.add_error(e));
         summary.files.push(unusable);
     }
-    let mut write_error = None;
+    let printer = Printer {
+        out: std::sync::Mutex::new(&mut out),
+        error: std::sync::Mutex::new(None),
+    };
     for input in &inputs {
         // Inputs are printed one after the other so the output keeps file order.
-        let result = trustpath_pipeline::scan_one(input, &config, &mut |_: &mut (), event| {
-            if write_error.is_none() {
-                let line = serde_json::to_string(&event.to_json());
-                let written = line
-                    .map_err(std::io::Error::other)
-                    .and_then(|l| writeln!(out, "{l}"));
-                if let Err(e) = written {
-                    write_error = Some(e);
-                }
-            }
-            None::<()>
-        });
+        let result = trustpath_pipeline::scan_one(input, &config, &printer);
         eprintln!(
             "{}: {} events, {} skipped",
             result.summary.file,
@@ -43,6 +34,7 @@ pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
         summary.files.push(result.summary);
         errors.extend(result.errors);
     }
+    let write_error = printer.error.into_inner().ok().flatten();
     out.flush()?;
     if let Some(e) = write_error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -71,5 +63,35 @@ pub fn strict_from_counts(strict: bool, skipped: u64) -> ExitCode {
         ExitCode::from(exit::STRICT_INPUT_ERRORS)
     } else {
         ExitCode::from(exit::OK)
+    }
+}
+
+/// Prints every event in record order (the pipeline calls `observe` in record order).
+struct Printer<'a, W: Write + Send> {
+    out: std::sync::Mutex<&'a mut W>,
+    error: std::sync::Mutex<Option<std::io::Error>>,
+}
+
+impl<W: Write + Send> trustpath_pipeline::Selector for Printer<'_, W> {
+    type State = ();
+    type Item = ();
+
+    fn observe(&self, _input: usize, _state: &mut (), event: &trustpath_event::Event) {
+        let (Ok(mut out), Ok(mut error)) = (self.out.lock(), self.error.lock()) else {
+            return;
+        };
+        if error.is_some() {
+            return;
+        }
+        let written = serde_json::to_string(&event.to_json())
+            .map_err(std::io::Error::other)
+            .and_then(|line| writeln!(out, "{line}"));
+        if let Err(e) = written {
+            *error = Some(e);
+        }
+    }
+
+    fn select(&self, _input: usize, _event: &std::sync::Arc<trustpath_event::Event>) -> Option<()> {
+        None
     }
 }

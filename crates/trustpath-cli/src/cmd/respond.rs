@@ -112,7 +112,7 @@ fn hunt_findings(args: &RespondArgs) -> anyhow::Result<Vec<Finding>> {
         context: args.context.clone(),
         mapping: None,
     };
-    Ok(super::hunt::execute(&input, &rules, false, false)?.findings)
+    Ok(trustpath_hunt::hunt_collect(&super::hunt::options(&input, &rules, false, false))?.findings)
 }
 
 /// The cmdlets a rollback line may run.

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use trustpath_analytics::{Baseline, Detector, DetectorOptions, Matched};
+use trustpath_analytics::{Detector, DetectorOptions};
 use trustpath_report::Finding;
 
 /// The tenant id the examples use; tests rewrite it to make more tenants.
@@ -255,8 +255,8 @@ pub fn detector() -> Detector {
     .0
 }
 
-/// What `trustpath hunt` finds in one tenant's payloads written out as files: the same
-/// scan, baseline and batch correlation as `crates/trustpath-cli/src/cmd/hunt.rs`.
+/// What `trustpath hunt` finds in one tenant's payloads written out as files: the
+/// production hunt ([`trustpath_hunt::hunt_collect`]) with the detector's context.
 pub fn hunt(detector: &Detector, payloads: &[&Payload]) -> Vec<Finding> {
     let dir = tempfile::tempdir().unwrap();
     let mut inputs = Vec::new();
@@ -265,20 +265,21 @@ pub fn hunt(detector: &Detector, payloads: &[&Payload]) -> Vec<Finding> {
         std::fs::write(&path, &p.bytes).unwrap();
         inputs.push(path);
     }
-    let (inputs, errors) = trustpath_read::expand_inputs(&inputs);
-    assert!(errors.is_empty(), "{errors:?}");
-    let result = trustpath_pipeline::scan(
-        &inputs,
-        &trustpath_pipeline::ScanConfig::default(),
-        |baseline: &mut Baseline, event| {
-            baseline.observe_event(&event);
-            detector.match_shared(event)
+    let run = trustpath_hunt::hunt_collect(&trustpath_hunt::HuntOptions {
+        input: trustpath_hunt::InputOptions {
+            paths: inputs,
+            ..Default::default()
         },
+        context: trustpath_hunt::ContextChoice::Given(Box::new(detector.context().clone())),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(
+        run.summary.files.iter().all(|f| f.file != "(arguments)"),
+        "{:?}",
+        run.errors
     );
-    let (matched, baselines): (Vec<Matched>, Vec<Baseline>) = result.into_parts();
-    let mut baseline = Baseline::default();
-    baselines.into_iter().for_each(|b| baseline.merge(b));
-    detector.findings(matched, &baseline).findings
+    run.findings
 }
 
 /// The comparison key of a finding: what it says, not where the evidence was read from.

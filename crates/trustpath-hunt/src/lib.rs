@@ -1,0 +1,400 @@
+//! The one hunt: read → normalize (tenant attribution, 4104 reassembly across inputs) →
+//! match → correlate → tune → findings. `trustpath hunt`, `respond`, the tests and the
+//! benches call [`hunt`] or [`hunt_collect`]; nothing else orchestrates these stages.
+//!
+//! # Flow
+//!
+//! 1. Contexts ([`inputs::load_contexts`]) and one [`Detector`] per context.
+//! 2. [`trustpath_pipeline::scan_with`] reads every input (one task per input, matching
+//!    in parallel chunks within an input) with a selector that observes first-seen
+//!    actors and coverage, matches every event and splits each match
+//!    ([`Detector::split`]): what an analytic or a correlation needs is **retained**
+//!    (charged to the memory budget); matches of stateless user rules go to a per-input
+//!    [`spool::Spool`] (memory up to a shared limit, then a temporary file).
+//! 3. Per input, in input order: spooled matches that an earlier input already held are
+//!    dropped, host events are attributed to their folder's tenant (re-matched under it),
+//!    and their findings go to the caller's [`FindingSink`] — before the correlation, so
+//!    memory never holds them all.
+//! 4. The retained matches of each context go through [`Detector::findings`]
+//!    (correlations, the analytics' tuning, folding); those findings, sorted, go to the
+//!    sink last.
+//!
+//! # Guarantees
+//!
+//! * Same records, same findings and ids, whatever the thread count, the order of inputs
+//!   or how the records were split into files (ids hash record identities, never paths).
+//! * Memory: retained matches are bounded by the budget (exit "incomplete" past it);
+//!   stateless matches are spooled; nothing grows with the number of stateless matches.
+//! * Nothing is lost silently: skipped records, unusable inputs, duplicates, unattributed
+//!   records, spool errors are all in [`HuntRun`].
+
+pub mod inputs;
+pub mod spool;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
+use trustpath_assurance::{CoverageCollector, CoverageOptions, CoverageReport};
+use trustpath_event::{Event, FileSummary, RecordError, RunSummary, ScriptBlockCounts};
+use trustpath_pipeline::Selector;
+use trustpath_report::{Finding, FindingKind, Level};
+
+pub use inputs::{
+    ContextChoice, InputOptions, RunContexts, expand, host_time_zones, load_context, load_contexts,
+    scan_config,
+};
+
+/// What to hunt with.
+#[derive(Debug, Clone, Default)]
+pub struct HuntOptions {
+    /// Inputs and how to read them.
+    pub input: InputOptions,
+    /// The context (tickets, partners, tunables).
+    pub context: ContextChoice,
+    /// User Sigma rule files or folders.
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in analytics out.
+    pub no_builtin: bool,
+    /// A user log-source mapping file.
+    pub mapping: Option<PathBuf>,
+    /// Progress bar on stderr.
+    pub progress: bool,
+    /// Tally coverage (for the HTML report).
+    pub coverage: bool,
+    /// Bytes of stateless matches held in memory before spooling to a temporary file
+    /// (`None`: [`spool::SPOOL_MEMORY_BYTES`]).
+    pub spool_memory: Option<u64>,
+}
+
+/// Where findings go as they are decided.
+pub trait FindingSink {
+    /// One finding.
+    fn finding(&mut self, finding: Finding) -> std::io::Result<()>;
+}
+
+impl FindingSink for Vec<Finding> {
+    fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
+        self.push(finding);
+        Ok(())
+    }
+}
+
+impl<F: FnMut(Finding) -> std::io::Result<()>> FindingSink for F {
+    fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
+        self(finding)
+    }
+}
+
+/// Counts of the findings a run produced (every one, streamed or not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FindingCounts {
+    /// All findings.
+    pub total: u64,
+    /// Critical.
+    pub critical: u64,
+    /// High.
+    pub high: u64,
+    /// Medium.
+    pub medium: u64,
+    /// Low and informational.
+    pub low: u64,
+    /// Authorised by a ticket or approval.
+    pub authorised: u64,
+    /// Hunting leads.
+    pub leads: u64,
+}
+
+impl FindingCounts {
+    /// Count one finding.
+    pub fn add(&mut self, finding: &Finding) {
+        self.total += 1;
+        match finding.severity.level {
+            Level::Critical => self.critical += 1,
+            Level::High => self.high += 1,
+            Level::Medium => self.medium += 1,
+            _ => self.low += 1,
+        }
+        if finding.authorized.is_some() {
+            self.authorised += 1;
+        }
+        if finding.kind == FindingKind::HuntingLead {
+            self.leads += 1;
+        }
+    }
+}
+
+/// Everything a hunt produced besides the findings given to the sink.
+pub struct HuntRun {
+    /// Findings kept in memory: every one for [`hunt_collect`] (sorted), none for
+    /// [`hunt`] (they went to the sink).
+    pub findings: Vec<Finding>,
+    /// Counts over every finding.
+    pub counts: FindingCounts,
+    /// Counts.
+    pub summary: RunSummary,
+    /// Skipped records (the first ones per input).
+    pub errors: Vec<RecordError>,
+    /// Rules that did not load.
+    pub problems: LoadProblems,
+    /// The context file used, if any (the first, when there are one per folder).
+    pub context_path: Option<PathBuf>,
+    /// Which context applies where, when there are several.
+    pub context_notes: Vec<String>,
+    /// Files left out as not logs.
+    pub ignored: Vec<PathBuf>,
+    /// Coverage, when asked for.
+    pub coverage: Option<CoverageReport>,
+    /// Stateless matches that went through the spool.
+    pub spooled: u64,
+    /// Problems of the spool (a temporary file that could not be written or read).
+    pub spool_errors: Vec<String>,
+}
+
+/// Per-input state of the hunt's selector.
+#[derive(Default)]
+struct InputState {
+    baseline: Baseline,
+    coverage: Option<CoverageCollector>,
+    spool: spool::Spool,
+    matched: u64,
+}
+
+struct HuntSelector<'a> {
+    detectors: &'a [Detector],
+    assigned: &'a [usize],
+    coverage: bool,
+    spool_memory: AtomicU64,
+    spool_limit: u64,
+}
+
+impl HuntSelector<'_> {
+    fn which(&self, input: usize) -> usize {
+        self.assigned.get(input).copied().unwrap_or(0)
+    }
+}
+
+impl Selector for HuntSelector<'_> {
+    type State = InputState;
+    type Item = Matched;
+
+    fn observe(&self, _input: usize, state: &mut InputState, event: &Event) {
+        state.baseline.observe_event(event);
+        if self.coverage {
+            state
+                .coverage
+                .get_or_insert_with(CoverageCollector::default)
+                .observe(event);
+        }
+    }
+
+    fn select(&self, input: usize, event: &std::sync::Arc<Event>) -> Option<Matched> {
+        self.detectors
+            .get(self.which(input))
+            .and_then(|d| d.match_shared(std::sync::Arc::clone(event)))
+    }
+
+    fn keep(
+        &self,
+        input: usize,
+        state: &mut InputState,
+        matched: Matched,
+        key: u128,
+    ) -> Option<Matched> {
+        state.matched += 1;
+        let detector = self.detectors.get(self.which(input))?;
+        let (retained, stateless) = detector.split(matched);
+        if let Some(stateless) = stateless {
+            state
+                .spool
+                .push(key, stateless, &self.spool_memory, self.spool_limit);
+        }
+        retained
+    }
+
+    fn input_done(&self, _input: usize, state: &mut InputState) {
+        state.spool.close();
+    }
+}
+
+/// Run a hunt; findings go to `sink` as they are decided (stateless ones per input in
+/// input order, then the correlated and analytic ones, sorted). See the crate docs.
+pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result<HuntRun> {
+    let contexts = load_contexts(&options.context, &options.input.paths)?;
+    let mut detectors = Vec::with_capacity(contexts.contexts.len());
+    let mut problems = None;
+    for (context, _, _) in &contexts.contexts {
+        let (detector, loaded) = Detector::build(DetectorOptions {
+            builtin: !options.no_builtin,
+            rule_paths: options.rules.clone(),
+            context: context.clone(),
+            mapping: options.mapping.clone(),
+        });
+        problems.get_or_insert(loaded);
+        detectors.push(detector);
+    }
+    let problems = problems.unwrap_or_default();
+    let (inputs, missing, ignored) = expand(&options.input.paths, contexts.all());
+    let assigned: Vec<usize> = inputs.iter().map(|i| contexts.for_input(i)).collect();
+    let config = scan_config(&options.input, &contexts.all(), options.progress);
+    let selector = HuntSelector {
+        detectors: &detectors,
+        assigned: &assigned,
+        coverage: options.coverage,
+        spool_memory: AtomicU64::new(0),
+        spool_limit: options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES),
+    };
+    let mut result = trustpath_pipeline::scan_with(&inputs, &config, &selector);
+
+    let mut summary = RunSummary::default();
+    let mut errors: Vec<RecordError> = missing.clone();
+    if !missing.is_empty() {
+        let mut unusable = FileSummary::new("(arguments)");
+        missing.iter().for_each(|e| unusable.add_error(e));
+        summary.files.push(unusable);
+    }
+    summary.files.extend(result.summaries());
+    summary.incomplete = config.memory.as_ref().and_then(|m| m.exhausted());
+    let sb = result.stats.script_blocks;
+    summary.script_blocks = ScriptBlockCounts {
+        reassembled: sb.script_blocks_reassembled,
+        incomplete: sb.script_blocks_incomplete,
+        evicted: sb.script_blocks_evicted,
+        duplicate_parts: sb.script_block_parts_ignored,
+        conflicting_parts: sb.script_block_parts_conflicting,
+    };
+    errors.extend(result.errors().cloned());
+
+    // Stateless findings, input by input: duplicates of earlier inputs dropped, host
+    // events attributed to their folder's tenant (which may make a retained rule match).
+    let mut counts = FindingCounts::default();
+    let mut spooled = 0;
+    let mut spool_errors = Vec::new();
+    let mut by_context: Vec<Vec<Matched>> = detectors.iter().map(|_| Vec::new()).collect();
+    let mut baseline = Baseline::default();
+    let mut coverage = options.coverage.then(CoverageCollector::default);
+    for (index, input) in result.inputs.iter_mut().enumerate() {
+        let which = assigned.get(index).copied().unwrap_or(0);
+        let Some(detector) = detectors.get(which) else {
+            continue;
+        };
+        let state = std::mem::take(&mut input.state);
+        summary.matched += state.matched;
+        baseline.merge(state.baseline);
+        if let (Some(all), Some(one)) = (coverage.as_mut(), state.coverage) {
+            all.merge(one);
+        }
+        spooled += state.spool.len();
+        let retained = by_context.get_mut(which);
+        let mut extra = Vec::new();
+        let outcome = state.spool.drain(&mut |key, mut m| {
+            if input.duplicates_earlier_input(key) {
+                return Ok(());
+            }
+            detector.attribute(&mut m, &input.host_tenants);
+            let (now_retained, stateless) = detector.split(m);
+            extra.extend(now_retained);
+            if let Some(stateless) = stateless {
+                for finding in detector.stateless_findings(&stateless) {
+                    counts.add(&finding);
+                    sink.finding(finding)?;
+                }
+            }
+            Ok(())
+        })?;
+        spool_errors.extend(outcome.map(|e| format!("{}: {e}", input.summary.file)));
+        // Retained host events take their folder's tenant too (re-matched under it).
+        for mut m in std::mem::take(&mut input.selected) {
+            detector.attribute(&mut m, &input.host_tenants);
+            if let (Some(kept), _) = detector.split(m) {
+                extra.push(kept);
+            }
+        }
+        if let Some(group) = retained {
+            group.append(&mut extra);
+        }
+    }
+    let mut stateful = Vec::new();
+    for (detector, group) in detectors.iter().zip(by_context) {
+        if group.is_empty() {
+            continue;
+        }
+        let outcome = detector.findings(group, &baseline);
+        summary.late += outcome.stats.late;
+        summary.evicted += outcome.stats.evicted_events;
+        stateful.extend(outcome.findings);
+    }
+    stateful.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    for finding in stateful {
+        counts.add(&finding);
+        sink.finding(finding)?;
+    }
+    summary.findings = counts.total;
+    let context = detectors
+        .first()
+        .map(|d| d.context().clone())
+        .unwrap_or_default();
+    let catalog: Vec<_> = trustpath_analytics::catalog()
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    let coverage = coverage.map(|c| c.report(&catalog, &context, &CoverageOptions::default()));
+    let context_path = contexts.contexts.iter().find_map(|(_, p, _)| p.clone());
+    Ok(HuntRun {
+        findings: Vec::new(),
+        counts,
+        summary,
+        errors,
+        problems,
+        context_path,
+        context_notes: contexts.notes,
+        ignored,
+        coverage,
+        spooled,
+        spool_errors,
+    })
+}
+
+/// [`hunt`] with every finding kept in memory, sorted by time then id (tables, HTML,
+/// `respond`, tests).
+pub fn hunt_collect(options: &HuntOptions) -> anyhow::Result<HuntRun> {
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut run = hunt(options, &mut findings)?;
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    run.findings = findings;
+    Ok(run)
+}
+
+/// Whether `finding`'s severity is at least `level` and it is not authorised (for
+/// `--fail-on`).
+pub fn is_open_at_least(finding: &Finding, level: Level) -> bool {
+    finding.authorized.is_none() && finding.severity.level >= level
+}
+
+/// A sink that passes findings on and notes whether an open one reached `level`
+/// (`--fail-on` over streamed findings).
+pub struct FailOn<'a> {
+    /// The sink findings are passed on to.
+    pub inner: &'a mut dyn FindingSink,
+    /// Threshold.
+    pub level: Option<Level>,
+    /// Whether an open finding at or above the threshold was seen.
+    pub hit: bool,
+}
+
+impl FindingSink for FailOn<'_> {
+    fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
+        if let Some(level) = self.level
+            && is_open_at_least(&finding, level)
+        {
+            self.hit = true;
+        }
+        self.inner.finding(finding)
+    }
+}
+
+/// Loaded-rule problems that stop `--strict`.
+pub fn hard_problem_count(problems: &LoadProblems) -> usize {
+    problems.rules.iter().filter(|p| !p.is_warning()).count()
+        + problems.correlations.len()
+        + problems.analytics.len()
+}

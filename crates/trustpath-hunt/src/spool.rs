@@ -1,0 +1,134 @@
+//! Matches of stateless rules, held per input until the whole scan has decided duplicates
+//! and tenants: in memory up to a shared limit, then in an unnamed-on-close temporary
+//! file (JSON Lines), so memory stays flat whatever the number of matches.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tempfile::TempPath;
+use trustpath_analytics::Matched;
+use trustpath_event::Event;
+
+/// Bytes of spooled matches all inputs may hold in memory together, by default.
+pub const SPOOL_MEMORY_BYTES: u64 = 32 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    rules: Vec<usize>,
+    event: Arc<Event>,
+}
+
+/// One input's spooled matches, in record order.
+#[derive(Default)]
+pub struct Spool {
+    memory: Vec<(u128, Matched)>,
+    writer: Option<BufWriter<File>>,
+    path: Option<TempPath>,
+    count: u64,
+    error: Option<String>,
+}
+
+impl Spool {
+    /// Add a match; `used` is the in-memory bytes of every spool of the run, `limit` what
+    /// they may hold together.
+    pub fn push(&mut self, key: u128, matched: Matched, used: &AtomicU64, limit: u64) {
+        self.count += 1;
+        let bytes = trustpath_pipeline::memory::approx_event_bytes(&matched.event);
+        if self.path.is_none() && used.fetch_add(bytes, Ordering::Relaxed) + bytes <= limit {
+            self.memory.push((key, matched));
+            return;
+        }
+        if let Err(e) = self.write(key, &matched) {
+            // The spool file cannot be written (disk full): keep the match in memory
+            // rather than lose it; the error is reported with the run.
+            self.error.get_or_insert_with(|| e.to_string());
+            self.memory.push((key, matched));
+        }
+    }
+
+    fn write(&mut self, key: u128, matched: &Matched) -> std::io::Result<()> {
+        if self.writer.is_none() {
+            let file = match &self.path {
+                Some(path) => OpenOptions::new().append(true).open(path)?,
+                None => {
+                    let named = tempfile::Builder::new()
+                        .prefix("trustpath-spool-")
+                        .tempfile()?;
+                    let (file, path) = named.into_parts();
+                    self.path = Some(path);
+                    file
+                }
+            };
+            self.writer = Some(BufWriter::with_capacity(256 * 1024, file));
+        }
+        let entry = Entry {
+            key: format!("{key:032x}"),
+            rules: matched.rules.clone(),
+            event: Arc::clone(&matched.event),
+        };
+        if let Some(writer) = self.writer.as_mut() {
+            serde_json::to_writer(&mut *writer, &entry)?;
+            writer.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Close the file between the input's end and the emission (one open file per input
+    /// being read, not per input of the run).
+    pub fn close(&mut self) {
+        if let Some(mut writer) = self.writer.take()
+            && let Err(e) = writer.flush()
+        {
+            self.error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// Matches spooled.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether nothing was spooled.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Every match, in record order (memory first: the file only starts when memory is
+    /// full), then the first error met, if any.
+    pub fn drain(
+        mut self,
+        each: &mut dyn FnMut(u128, Matched) -> std::io::Result<()>,
+    ) -> std::io::Result<Option<String>> {
+        self.close();
+        for (key, matched) in std::mem::take(&mut self.memory) {
+            each(key, matched)?;
+        }
+        if let Some(path) = &self.path {
+            let reader = BufReader::with_capacity(256 * 1024, File::open(path)?);
+            for (number, line) in reader.lines().enumerate() {
+                let line = line?;
+                let parsed: Result<Entry, _> = serde_json::from_str(&line);
+                match parsed {
+                    Ok(entry) => {
+                        let key = u128::from_str_radix(&entry.key, 16).unwrap_or_default();
+                        each(
+                            key,
+                            Matched {
+                                event: entry.event,
+                                rules: entry.rules,
+                            },
+                        )?;
+                    }
+                    Err(e) => {
+                        self.error
+                            .get_or_insert_with(|| format!("spool line {}: {e}", number + 1));
+                    }
+                }
+            }
+        }
+        Ok(self.error.take())
+    }
+}

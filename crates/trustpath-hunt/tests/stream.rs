@@ -1,0 +1,166 @@
+//! Stateless findings stream through the spool: the same findings whether they stay in
+//! memory or go through the temporary file, records repeated across inputs reported
+//! once, host events attributed to their folder's tenant before their finding is written,
+//! and the sink sees them before the correlated findings.
+
+use serde_json::json;
+use std::path::Path;
+use trustpath_hunt::{ContextChoice, HuntOptions, InputOptions};
+use trustpath_report::Finding;
+
+const TENANT: &str = "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6";
+
+/// A Security 4688 as NXLog's im_msvistalog writes it (flat JSON, UTC `EventTime`).
+fn process(record: u64, command: &str) -> String {
+    json!({
+        "EventTime": format!("2025-05-01T10:{:02}:{:02}Z", record / 60 % 60, record % 60),
+        "Hostname": "EXCH-MGMT-01.contoso.local",
+        "Computer": "EXCH-MGMT-01.contoso.local",
+        "EventID": 4688,
+        "Channel": "Security",
+        "ProviderGuid": "{54849625-5478-4994-A5BA-3E3B0328C30D}",
+        "EventRecordID": record,
+        "NewProcessName": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+        "CommandLine": command,
+        "SubjectUserName": "svc-helpdesk",
+    })
+    .to_string()
+        + "\n"
+}
+
+/// A unified audit log record naming the tenant (the folder's census).
+fn ual() -> String {
+    json!({
+        "CreationTime": "2025-05-01T09:00:00", "Id": "0b7e3c2a-1f4d-4e8b-9a6c-5d2e1f0a9b8c",
+        "Operation": "MailItemsAccessed", "OrganizationId": TENANT, "RecordType": 50,
+        "UserId": "j.doe@contoso.com", "Workload": "Exchange",
+    })
+    .to_string()
+        + "\n"
+}
+
+const RULE: &str = r#"
+title: Encoded PowerShell on an Exchange management host
+id: 5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f
+status: test
+level: medium
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  selection:
+    CommandLine|contains: ' -enc '
+  condition: selection
+"#;
+
+fn setup(dir: &Path) {
+    let case = dir.join("case");
+    std::fs::create_dir_all(&case).expect("mkdir");
+    let day1: String = (1..=40)
+        .map(|r| process(r, "powershell -enc SQBFAFgA"))
+        .collect();
+    // Day 2 overlaps day 1 by ten records (an export taken twice) and adds benign ones.
+    let day2: String = (31..=60)
+        .map(|r| {
+            if r <= 40 {
+                process(r, "powershell -enc SQBFAFgA")
+            } else {
+                process(r, "powershell -File C:\\ops\\report.ps1")
+            }
+        })
+        .collect();
+    std::fs::write(case.join("security-day1.jsonl"), day1).expect("write");
+    std::fs::write(case.join("security-day2.jsonl"), day2).expect("write");
+    std::fs::write(case.join("audit.jsonl"), ual()).expect("write");
+    std::fs::write(dir.join("rule.yml"), RULE).expect("write");
+}
+
+fn options(dir: &Path, spool_memory: Option<u64>) -> HuntOptions {
+    HuntOptions {
+        input: InputOptions {
+            paths: vec![dir.join("case")],
+            ..InputOptions::default()
+        },
+        context: ContextChoice::Discover,
+        rules: vec![dir.join("rule.yml")],
+        no_builtin: true,
+        spool_memory,
+        ..HuntOptions::default()
+    }
+}
+
+fn ids(findings: &[Finding]) -> Vec<String> {
+    let mut ids: Vec<String> = findings.iter().map(|f| f.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn spooled_or_not_the_findings_are_the_same_and_each_record_counts_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    let in_memory = trustpath_hunt::hunt_collect(&options(dir.path(), None)).expect("hunt");
+    let on_disk = trustpath_hunt::hunt_collect(&options(dir.path(), Some(0))).expect("hunt");
+    assert_eq!(in_memory.findings.len(), 40, "40 distinct encoded commands");
+    assert_eq!(ids(&in_memory.findings), ids(&on_disk.findings));
+    assert_eq!(
+        serde_json::to_value(&in_memory.findings).expect("json"),
+        serde_json::to_value(&on_disk.findings).expect("json"),
+        "spooling changes nothing in the findings"
+    );
+    assert_eq!(on_disk.spooled, 50, "every match went through the spool");
+    assert!(
+        on_disk.spool_errors.is_empty(),
+        "{:?}",
+        on_disk.spool_errors
+    );
+    assert_eq!(in_memory.summary.matched, 50, "40 + 10 repeated");
+    let duplicates: u64 = in_memory.summary.files.iter().map(|f| f.duplicates).sum();
+    assert_eq!(duplicates, 10);
+    for finding in &on_disk.findings {
+        assert_eq!(
+            finding.entities.tenant.as_deref(),
+            Some(TENANT),
+            "host events take their folder's tenant before their finding is written"
+        );
+    }
+}
+
+#[test]
+fn the_sink_gets_findings_as_they_are_decided() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    let mut seen = Vec::new();
+    let mut sink = |f: Finding| -> std::io::Result<()> {
+        seen.push(f.id);
+        Ok(())
+    };
+    let run = trustpath_hunt::hunt(&options(dir.path(), Some(0)), &mut sink).expect("hunt");
+    assert!(run.findings.is_empty(), "nothing held for the caller");
+    assert_eq!(run.counts.total, 40);
+    assert_eq!(run.counts.medium, 40);
+    assert_eq!(seen.len(), 40);
+    let collected = trustpath_hunt::hunt_collect(&options(dir.path(), Some(0))).expect("hunt");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, ids(&collected.findings));
+}
+
+#[test]
+fn a_sink_error_stops_the_hunt_with_that_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    let mut sink = |_: Finding| -> std::io::Result<()> {
+        Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    };
+    let error = match trustpath_hunt::hunt(&options(dir.path(), None), &mut sink) {
+        Ok(_) => panic!("the sink failed"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        error
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::BrokenPipe)
+    );
+}
