@@ -4,6 +4,8 @@
 //! Needs `target/debug/trustpath` (`cargo build -p trustpath-cli`); skips, saying so,
 //! when it is absent.
 
+#![allow(clippy::unwrap_used)]
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +16,13 @@ const SECRET: &str = "another-secret-for-hunt-equivalence";
 
 fn trustpath_bin() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/trustpath");
-    p.is_file().then_some(p)
+    // An older build without `collect` is as good as none.
+    let has_collect = p.is_file()
+        && Command::new(&p)
+            .args(["collect", "--help"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    has_collect.then_some(p)
 }
 
 fn fixture(name: &str) -> String {

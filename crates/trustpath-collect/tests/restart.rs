@@ -2,6 +2,8 @@
 //! ends with exactly the records served (none lost, none twice), late and out-of-order
 //! blobs included; 429s are retried after the announced delay; the secret is nowhere.
 
+#![allow(clippy::unwrap_used)]
+
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
