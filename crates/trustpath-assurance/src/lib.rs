@@ -12,6 +12,7 @@
 //! Both collectors follow the same streaming pattern: one collector per input (any
 //! thread), `observe` every event, `merge` the collectors, then `report`.
 
+pub mod collection_facts;
 pub mod coverage;
 mod coverage_table;
 pub mod html;

@@ -93,6 +93,15 @@ pub enum Command {
     /// Example: trustpath serve --config serve.toml
     #[command(after_help = crate::exit::HELP)]
     Serve(ServeArgs),
+    /// Collect the unified audit log (Management Activity API) and Entra sign-ins and
+    /// directory audits (Graph) for one tenant into a case folder `hunt` reads, or onto NATS.
+    ///
+    /// Restartable: a state file per tenant remembers the content ids and record times
+    /// fetched, so a rerun neither loses nor refetches. Secrets come from the environment
+    /// or files named in collect.toml and are never printed or written.
+    ///
+    /// Example: TRUSTPATH_CLIENT_SECRET=… trustpath collect --tenant contoso.onmicrosoft.com --out case/ --config collect.toml
+    Collect(CollectArgs),
 }
 
 /// `trustpath serve`.
@@ -328,4 +337,22 @@ pub enum FormatArg {
     Ocsf,
     /// Self-contained HTML report (summary, findings with evidence, timeline, coverage).
     Html,
+}
+
+/// `trustpath collect` arguments.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Tenant id (GUID) or initial domain.
+    #[arg(long)]
+    pub tenant: String,
+    /// Case folder to write (`<out>/<tenant>/ual`, `…/entra`, `collection.json`); with
+    /// `--nats`, where the state file is kept.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Collector configuration (endpoints, client id, where the secret is).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Publish to NATS JetStream `trustpath.events.<tenant>.<source>` instead of files.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }

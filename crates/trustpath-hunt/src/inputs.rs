@@ -199,6 +199,14 @@ fn is_log_candidate(path: &Path, tickets: &[PathBuf]) -> bool {
     if matches!(ext.as_str(), "md" | "toml" | "snap") {
         return false;
     }
+    // `trustpath collect`'s state and configuration facts are not logs
+    // (`trustpath_collect::NOT_LOGS`).
+    if path
+        .file_name()
+        .is_some_and(|n| n == ".collect-state.json" || n == "collection.json")
+    {
+        return false;
+    }
     if tickets.is_empty() {
         return true;
     }

@@ -23,10 +23,19 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let report = all.report(&catalog, &context, &CoverageOptions { gap_threshold: gap });
     let out = &mut std::io::stdout().lock();
+    // Facts `trustpath collect` read from the APIs (collection.json in the case folder).
+    let facts = trustpath_assurance::collection_facts::read_collection_facts(&args.input.paths);
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        let mut value = serde_json::to_value(&report)?;
+        if !facts.is_empty()
+            && let Some(map) = value.as_object_mut()
+        {
+            map.insert("collection_facts".into(), serde_json::to_value(&facts)?);
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
         report.write_table(out)?;
+        trustpath_assurance::collection_facts::write_facts(&facts, out)?;
     }
     if let Some(path) = &args.navigator {
         let layer = serde_json::to_vec_pretty(&report.to_navigator_layer())?;

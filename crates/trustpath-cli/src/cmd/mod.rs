@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share: input expansion and context loading.
 
+mod collect;
 mod coverage;
 mod explain;
 mod hunt;
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Respond(args) => respond::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Collect(args) => collect::run(args),
     }
 }
 
