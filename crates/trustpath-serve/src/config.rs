@@ -21,6 +21,7 @@
 //! rules = ["rules/", "extra.yml"]     # optional: user Sigma rules (files or folders), like -r
 //! no_builtin = false                  # optional: true runs only `rules` (like --no-builtin)
 //! mapping = "mapping.yml"             # optional: log-source mapping (like --mapping)
+//! placeholders = "placeholders.yml"   # optional: Sigma |expand values (like --placeholders)
 //! time_field = "ingest.time"          # optional: event time field (like --time-field)
 //! max_pending_script_block_bytes = 16777216  # per subject: 4104 parts waiting (default 16 MiB)
 //!
@@ -117,6 +118,7 @@ struct ConfigFile {
     rules: Option<Vec<PathBuf>>,
     no_builtin: Option<bool>,
     mapping: Option<PathBuf>,
+    placeholders: Option<PathBuf>,
     time_field: Option<String>,
     max_pending_script_block_bytes: Option<usize>,
     tenants: Option<BTreeMap<String, TenantFile>>,
@@ -221,6 +223,8 @@ pub struct ServeConfig {
     pub no_builtin: bool,
     /// A log-source mapping file (`hunt --mapping`).
     pub mapping: Option<PathBuf>,
+    /// A Sigma `|expand` placeholder file (`hunt --placeholders`).
+    pub placeholders: Option<PathBuf>,
     /// The event time field (`hunt --time-field`).
     pub time_field: Option<String>,
     /// Most bytes of 4104 parts waiting for their other parts, per subject; beyond it
@@ -338,6 +342,13 @@ impl ServeConfig {
                 format!("mapping: {} is not a file", m.display()),
             ));
         }
+        let placeholders = file.placeholders.map(|p| base.join(p));
+        if let Some(p) = placeholders.as_ref().filter(|p| !p.is_file()) {
+            return Err(at(
+                "placeholders",
+                format!("placeholders: {} is not a file", p.display()),
+            ));
+        }
         if file
             .time_field
             .as_ref()
@@ -409,6 +420,7 @@ impl ServeConfig {
             rules,
             no_builtin,
             mapping,
+            placeholders,
             time_field: file.time_field,
             max_pending_script_block_bytes,
             tenants,

@@ -179,6 +179,7 @@ fn tenant_setup(
         rule_paths: config.rules.clone(),
         context,
         mapping: config.mapping.clone(),
+        placeholders: config.placeholders.clone(),
     });
     let hard: Vec<String> = problems
         .rules
