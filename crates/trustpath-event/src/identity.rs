@@ -67,6 +67,20 @@ pub fn record_digest(event: &Event) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
+/// `digest` of a record naming no tenant, within the attribution `scope` it will take
+/// its tenant from (the tenants of its folder): the same tenant-less record in two
+/// tenants' folders is two records, in one tenant's folders one. An empty scope leaves
+/// the digest as it is.
+pub fn scoped_digest(digest: u128, scope: &str) -> u128 {
+    if scope.is_empty() {
+        return digest;
+    }
+    let hash = Sha256::digest(scope.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    digest ^ u128::from_be_bytes(bytes)
+}
+
 fn own_id(event: &Event, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| event.fields.get(*k).and_then(scalar))

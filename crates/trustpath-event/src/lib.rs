@@ -23,7 +23,7 @@ mod permission;
 mod summary;
 pub mod ual;
 
-pub use identity::{record_digest, record_key};
+pub use identity::{record_digest, record_key, scoped_digest};
 pub use origin::Origin;
 pub use permission::{Params, PermissionAction, PermissionChange};
 pub use summary::{FileSummary, RunSummary, ScriptBlockCounts, TimeRange};

@@ -158,6 +158,9 @@ pub struct InputResult<S, T> {
     selected_keys: Vec<u128>,
     /// Identity digests of every event of this input.
     seen: HashSet<u128>,
+    /// Those of events naming no tenant (their identity gains the tenant only once
+    /// attributed: across inputs they are compared within their folder's tenants).
+    tenantless: HashSet<u128>,
     /// Identities dropped from this input because an earlier input held them.
     earlier_duplicates: HashSet<u128>,
     /// Script-block parts still waiting at the end of the input.
@@ -324,13 +327,51 @@ fn join<Sel: Selector>(
     selector: &Sel,
 ) -> ScanResult<Sel::State, Sel::Item> {
     let mut stats = ScanStats::default();
+    // Tenant attribution: a census per folder (the inputs of one folder are one tenant's
+    // export, or several tenants' that the records themselves tell apart).
+    let mut folders: BTreeMap<PathBuf, TenantCensus> = BTreeMap::new();
+    for (input, result) in inputs.iter().zip(&results) {
+        folders
+            .entry(folder(input))
+            .or_default()
+            .merge(&result.tenants);
+    }
+    // A record naming no tenant is the same record in another input only if both take
+    // their tenant from the same tenants (the same record id in two tenants' folders
+    // is two records; in one tenant's overlapping exports, one).
+    let scopes: Vec<String> = inputs
+        .iter()
+        .map(|input| {
+            let census = enclosing(&folders, &folder(input));
+            census
+                .tenants()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let scope_of = |index: usize| scopes.get(index).map_or("", String::as_str);
     let mut seen: HashSet<u128> = HashSet::new();
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut holder: HashMap<Origin, usize> = HashMap::new();
     let mut parts = Vec::new();
     for (index, result) in results.iter_mut().enumerate() {
         stats.script_blocks.add(&result.normalize);
-        let before: HashSet<u128> = result.seen.intersection(&seen).copied().collect();
+        let scope = scope_of(index);
+        let effective = |key: u128| {
+            if result.tenantless.contains(&key) {
+                trustpath_event::scoped_digest(key, scope)
+            } else {
+                key
+            }
+        };
+        let before: HashSet<u128> = result
+            .seen
+            .iter()
+            .copied()
+            .filter(|key| seen.contains(&effective(*key)))
+            .collect();
         if !before.is_empty() {
             let selected = std::mem::take(&mut result.selected);
             let keys = std::mem::take(&mut result.selected_keys);
@@ -345,21 +386,15 @@ fn join<Sel: Selector>(
             stats.duplicates += before.len() as u64;
         }
         stats.duplicates += result.summary.duplicates - before.len() as u64;
-        seen.extend(result.seen.drain());
+        let mine: Vec<u128> = result.seen.iter().map(|key| effective(*key)).collect();
+        seen.extend(mine);
+        result.seen.clear();
+        result.tenantless.clear();
         result.earlier_duplicates = before;
         for part in std::mem::take(&mut result.pending_parts) {
             holder.insert(part.origin.clone(), index);
             parts.push(part);
         }
-    }
-    // Tenant attribution: a census per folder (the inputs of one folder are one tenant's
-    // export, or several tenants' that the records themselves tell apart).
-    let mut folders: BTreeMap<PathBuf, TenantCensus> = BTreeMap::new();
-    for (input, result) in inputs.iter().zip(&results) {
-        folders
-            .entry(folder(input))
-            .or_default()
-            .merge(&result.tenants);
     }
     for (index, (input, result)) in inputs.iter().zip(results.iter_mut()).enumerate() {
         let dir = folder(input);
@@ -382,7 +417,12 @@ fn join<Sel: Selector>(
             };
             result.summary.add_event(&event);
             let key = trustpath_event::record_digest(&event);
-            if !seen.insert(key) {
+            let effective = if event.tenant().is_none() {
+                trustpath_event::scoped_digest(key, scope_of(index))
+            } else {
+                key
+            };
+            if !seen.insert(effective) {
                 result.summary.duplicates += 1;
                 stats.duplicates += 1;
                 continue;
@@ -527,6 +567,7 @@ fn scan_partial<Sel: Selector>(
         selected: Vec::new(),
         selected_keys: Vec::new(),
         seen: HashSet::new(),
+        tenantless: HashSet::new(),
         earlier_duplicates: HashSet::new(),
         pending_parts: Vec::new(),
         normalize: NormalizeStats::default(),
@@ -612,6 +653,9 @@ fn drain<Sel: Selector>(
                 if !result.seen.insert(key) {
                     result.summary.duplicates += 1;
                     continue;
+                }
+                if event.tenant().is_none() {
+                    result.tenantless.insert(key);
                 }
                 if event.tenant().is_none() && names_tenant(event.source) {
                     result.held.push((event, key));

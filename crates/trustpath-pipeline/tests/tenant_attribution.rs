@@ -119,3 +119,41 @@ fn a_folder_with_several_tenants_needs_the_records_own_evidence() {
     assert_eq!(tenant_of(&events, "Directory_4"), None);
     assert_eq!((attributed, unattributed), (1, 1));
 }
+
+#[test]
+fn the_same_tenantless_record_in_two_tenants_folders_is_kept_for_each() {
+    // The same audit export placed in two tenants' case folders (a copied file, a test
+    // tenant): once attributed these are two records, so the second folder must not
+    // lose its copy as a duplicate of the first.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = [
+        write(dir.path(), "a/ual.jsonl", &[ual(1, A, "x@a.example")]),
+        write(dir.path(), "a/audits.json", &[audit(2, None)]),
+        write(dir.path(), "b/ual.jsonl", &[ual(3, B, "y@b.example")]),
+        write(dir.path(), "b/audits.json", &[audit(2, None)]),
+    ];
+    let (events, attributed, unattributed) = run(&inputs);
+    let mut tenants: Vec<String> = events
+        .iter()
+        .filter(|e| e.get("id").and_then(Value::as_str) == Some("Directory_2"))
+        .filter_map(|e| e.tenant().map(str::to_owned))
+        .collect();
+    tenants.sort();
+    assert_eq!(tenants, vec![B.to_owned(), A.to_owned()]);
+    assert_eq!((attributed, unattributed), (2, 0));
+
+    // Within one tenant's folders (two overlapping exports) the copy is one record.
+    let inputs = [
+        write(dir.path(), "c/ual.jsonl", &[ual(4, A, "x@a.example")]),
+        write(dir.path(), "c/jan/audits.json", &[audit(5, None)]),
+        write(dir.path(), "c/feb/audits.json", &[audit(5, None)]),
+    ];
+    let result = scan(&inputs, &ScanConfig::default(), |e| Some(Arc::clone(e)));
+    assert_eq!(result.stats.duplicates, 1);
+    let (events, _) = result.into_parts();
+    let copies = events
+        .iter()
+        .filter(|e| e.get("id").and_then(Value::as_str) == Some("Directory_5"))
+        .count();
+    assert_eq!(copies, 1);
+}
