@@ -386,10 +386,9 @@ fn join<Sel: Selector>(
             stats.duplicates += before.len() as u64;
         }
         stats.duplicates += result.summary.duplicates - before.len() as u64;
-        let mine: Vec<u128> = result.seen.iter().map(|key| effective(*key)).collect();
-        seen.extend(mine);
-        result.seen.clear();
-        result.tenantless.clear();
+        seen.extend(result.seen.iter().map(|key| effective(*key)));
+        result.seen = HashSet::new();
+        result.tenantless = HashSet::new();
         result.earlier_duplicates = before;
         for part in std::mem::take(&mut result.pending_parts) {
             holder.insert(part.origin.clone(), index);
