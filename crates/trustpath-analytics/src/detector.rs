@@ -31,6 +31,9 @@ pub struct DetectorOptions {
     /// A placeholder file: values for `|expand` (`trustpath_sigma::read_placeholders`),
     /// on top of the context's.
     pub placeholders: Option<PathBuf>,
+    /// Keep only user rules whose `status` is one of these (case-insensitive; empty: every
+    /// rule). A rule without a status never passes a filter. Built-in analytics always run.
+    pub statuses: Vec<String>,
 }
 
 /// Everything that did not load, with where and why. Loading goes on past each.
@@ -40,6 +43,8 @@ pub struct LoadProblems {
     pub rules: Vec<LoadError>,
     /// Correlation documents that did not load.
     pub correlations: Vec<CorrelationLoadError>,
+    /// User rules left out by a status filter (`--status`).
+    pub left_out_by_status: usize,
     /// Built-in analytics whose metadata is broken (a build defect).
     pub analytics: Vec<String>,
 }
@@ -144,7 +149,19 @@ impl Detector {
             }
         }
         if !options.rule_paths.is_empty() {
-            let (set, errors) = RuleSet::load(&options.rule_paths, &load);
+            let (mut set, errors) = RuleSet::load(&options.rule_paths, &load);
+            if !options.statuses.is_empty() {
+                let before = set.rules.len();
+                set.rules.retain(|rule| {
+                    rule.status.as_deref().is_some_and(|status| {
+                        options
+                            .statuses
+                            .iter()
+                            .any(|wanted| wanted.eq_ignore_ascii_case(status))
+                    })
+                });
+                problems.left_out_by_status = before - set.rules.len();
+            }
             rules.extend(set);
             problems.rules.extend(errors);
         }

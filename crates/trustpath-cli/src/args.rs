@@ -142,7 +142,13 @@ pub struct InventoryArgs {
     #[arg(long, short = 'c', value_name = "FILE")]
     pub context: Option<PathBuf>,
     /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value = "csv")]
+    #[arg(
+        long,
+        short = 'f',
+        value_enum,
+        ignore_case = true,
+        default_value = "csv"
+    )]
     pub format: InventoryFormat,
     /// Write here instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -300,11 +306,42 @@ pub struct HuntArgs {
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Exit with code 4 when an unauthorised finding at or above this level is found.
-    #[arg(long, value_name = "LEVEL", value_parser = ["informational", "low", "medium", "high", "critical"])]
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = LEVELS)]
     pub fail_on: Option<String>,
+    /// Write only findings at or above this level (the others are counted in the summary).
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = LEVELS)]
+    pub min_level: Option<String>,
+    /// Match only events at or after this time: RFC 3339 (2024-05-01T08:00:00Z, or with an
+    /// offset) or a date (2024-05-01: from midnight UTC). Events before it are read and
+    /// counted, not matched.
+    #[arg(long, value_name = "TIME", value_parser = parse_from)]
+    pub from: Option<jiff::Timestamp>,
+    /// Match only events before this time: RFC 3339, or a date (that whole day included).
+    #[arg(long, value_name = "TIME", value_parser = parse_to)]
+    pub to: Option<jiff::Timestamp>,
+    /// Run only your Sigma rules (-r) with these statuses, comma-separated: stable, test,
+    /// experimental, deprecated, unsupported. Rules without a status are left out; the
+    /// built-in analytics always run.
+    #[arg(long, value_name = "STATUS", value_delimiter = ',', ignore_case = true,
+          value_parser = ["stable", "test", "experimental", "deprecated", "unsupported"])]
+    pub status: Vec<String>,
+    /// Show times in this time zone in the table and the CSV timeline: an IANA name
+    /// (Europe/Berlin, America/New_York) or UTC. JSONL, OCSF and HTML keep UTC.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub timezone: Option<jiff::tz::TimeZone>,
     /// Output format (default: table on a terminal, jsonl otherwise).
-    #[arg(long, short = 'f', value_enum)]
+    #[arg(long, short = 'f', value_enum, ignore_case = true)]
     pub format: Option<FormatArg>,
+    /// Colour the table by severity: auto (on a terminal, unless NO_COLOR is set),
+    /// always, never.
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorArg,
     /// Write findings here instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -322,6 +359,55 @@ pub struct NormalizeArgs {
     /// Inputs.
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// Severity levels, lowest first (`--fail-on`, `--min-level`).
+const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// A `--from` time: RFC 3339, or a date meaning its midnight UTC.
+fn parse_from(text: &str) -> Result<jiff::Timestamp, String> {
+    parse_time(text, false)
+}
+
+/// A `--to` time: RFC 3339, or a date meaning the end of that day (UTC).
+fn parse_to(text: &str) -> Result<jiff::Timestamp, String> {
+    parse_time(text, true)
+}
+
+fn parse_time(text: &str, end_of_day: bool) -> Result<jiff::Timestamp, String> {
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| {
+        format!(
+            "`{text}` is neither an RFC 3339 time (2024-05-01T08:00:00Z) nor a date (2024-05-01)"
+        )
+    })?;
+    let date = if end_of_day {
+        date.tomorrow().map_err(|e| format!("`{text}`: {e}"))?
+    } else {
+        date
+    };
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// A `--timezone` value: an IANA time zone name.
+fn parse_zone(text: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(text)
+        .map_err(|e| format!("`{text}` is not a time zone name ({e}); e.g. Europe/Berlin or UTC"))
 }
 
 /// `--format` values.

@@ -98,6 +98,20 @@ pub fn print(
             summary.no_time()
         )?;
     }
+    if summary.outside_range > 0 {
+        writeln!(
+            out,
+            "outside --from/--to {} (events read and counted, not matched)",
+            summary.outside_range
+        )?;
+    }
+    if summary.below_min_level > 0 {
+        writeln!(
+            out,
+            "below --min-level {} (findings not written)",
+            summary.below_min_level
+        )?;
+    }
     if summary.duplicates() > 0 {
         writeln!(
             out,

@@ -167,6 +167,13 @@ fn simulate_then_hunt_fires_for_every_analytic_and_format() {
             let dir = tempfile::tempdir().expect("tempdir");
             let out_dir = dir.path().to_string_lossy().into_owned();
             let sim = trustpath(&["simulate", analytic, "--format", format, "--out", &out_dir]);
+            if sim.status.code() == Some(1)
+                && text(&sim.stderr).contains("chain has no")
+                && text(&sim.stderr).contains("formats for its logs")
+            {
+                // A format for a log this chain does not have is refused, said so.
+                continue;
+            }
             assert_eq!(sim.status.code(), Some(0), "{}", text(&sim.stderr));
             let written = std::fs::read_dir(dir.path()).expect("dir").count();
             assert!(written > 0, "{analytic} {format}: nothing written");

@@ -1,49 +1,31 @@
-//! Durations written as `12h`, `7d`, `1h30m`, `90s`, `2w`.
+//! Durations as people write them, parsed by jiff: `12h`, `7d`, `1h30m`, `90s`, `2w`,
+//! `1 hour`, `2 days 4 hours`, ISO 8601 `PT1H`. A day is 24 hours and a week 7 days;
+//! months and years are rejected (their length varies).
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Span, SpanRelativeTo};
 
-/// Parses a duration made of `<integer><unit>` parts, units `s`, `m`, `h`, `d` (24 h), `w`.
+/// Parses a non-negative duration in jiff's friendly format (or ISO 8601).
 pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("empty duration (expected e.g. `12h`, `7d`, `1h30m`)".into());
+        return Err("empty duration (expected e.g. `12h`, `7d`, `1h30m`, `1 hour`)".into());
     }
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let seconds = unit_seconds(c).ok_or_else(|| {
-            format!("unknown unit `{c}` in `{text}` (units: s, m, h, d, w; e.g. `12h`)")
+    let span: Span = text.parse().map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. `12h`, `7d`, `1h30m`, `1 hour`")
+    })?;
+    let duration = span
+        .to_duration(SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| {
+            format!(
+                "`{text}` cannot be a fixed duration ({e}); use days or weeks, not months or years"
+            )
         })?;
-        let n: i64 = digits
-            .parse()
-            .map_err(|_| format!("missing number before `{c}` in `{text}`"))?;
-        total = n
-            .checked_mul(seconds)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(|| format!("duration `{text}` is too large"))?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
+    if duration.is_negative() {
         return Err(format!(
-            "missing unit after `{digits}` in `{text}` (e.g. `12h`)"
+            "`{text}` is negative; a duration here must be positive or zero"
         ));
     }
-    Ok(SignedDuration::from_secs(total))
-}
-
-fn unit_seconds(unit: char) -> Option<i64> {
-    match unit {
-        's' => Some(1),
-        'm' => Some(60),
-        'h' => Some(3_600),
-        'd' => Some(86_400),
-        'w' => Some(7 * 86_400),
-        _ => None,
-    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -60,5 +42,15 @@ mod tests {
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("3y").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1h").is_err());
+        assert_eq!(parse_duration("2w"), Ok(SignedDuration::from_hours(336)));
+        assert_eq!(parse_duration("90s"), Ok(SignedDuration::from_secs(90)));
+        // jiff's friendly format, as people write durations.
+        assert_eq!(parse_duration("1 hour"), Ok(SignedDuration::from_hours(1)));
+        assert_eq!(
+            parse_duration("2 days 4 hours"),
+            Ok(SignedDuration::from_hours(52))
+        );
+        assert_eq!(parse_duration("PT1H"), Ok(SignedDuration::from_hours(1)));
     }
 }

@@ -165,6 +165,12 @@ pub struct RunSummary {
     /// 4104 script-block reassembly.
     #[serde(default)]
     pub script_blocks: ScriptBlockCounts,
+    /// Events left out of matching by `--from`/`--to` (read and counted, not matched).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub outside_range: u64,
+    /// Findings below `--min-level`, not written (counted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub below_min_level: u64,
 }
 
 impl RunSummary {

@@ -128,10 +128,25 @@ pub fn load_contexts(choice: &ContextChoice, inputs: &[PathBuf]) -> anyhow::Resu
         Context::load(path).with_context(|| format!("cannot use context file {}", path.display()))
     };
     match found.as_slice() {
-        [] => Ok(RunContexts {
-            contexts: vec![(Context::default(), None, None)],
-            notes: Vec::new(),
-        }),
+        [] => {
+            // Said, not silent: without a context every partner is "unknown" and no
+            // ticket authorises anything.
+            let mut note = "no context file (trustpath.toml) in the inputs: partners, tickets and \
+                            tuning are the defaults"
+                .to_owned();
+            match nearby_context(inputs) {
+                Some(path) => note.push_str(&format!(
+                    "; {} is one folder up: give --context {} to use it",
+                    path.display(),
+                    path.display()
+                )),
+                None => note.push_str("; give one with --context FILE"),
+            }
+            Ok(RunContexts {
+                contexts: vec![(Context::default(), None, None)],
+                notes: vec![note],
+            })
+        }
         [one] if is_top_level(one, &dirs) => Ok(RunContexts {
             contexts: vec![(load(one)?, Some(one.clone()), None)],
             notes: Vec::new(),
@@ -157,6 +172,72 @@ pub fn load_contexts(choice: &ContextChoice, inputs: &[PathBuf]) -> anyhow::Resu
             Ok(RunContexts { contexts, notes })
         }
     }
+}
+
+/// Paths given on the command line that cannot be used at all, each named with why. A
+/// typo (`hunt exprts/`) would otherwise read nothing and end with "No findings." and exit
+/// 0; this is checked before any work. `-` (stdin) is always usable.
+pub fn check_paths(what: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let unusable: Vec<String> = paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| {
+            std::fs::metadata(p)
+                .err()
+                .map(|e| format!("{} ({e})", p.display()))
+        })
+        .collect();
+    match unusable.as_slice() {
+        [] => Ok(()),
+        [one] => anyhow::bail!("{what} path not found or not readable: {one}"),
+        many => anyhow::bail!(
+            "{} {what} paths not found or not readable: {}",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+/// The error for a run whose paths exist but hold nothing to read: empty folders, or only
+/// files that are not logs (listed).
+pub fn nothing_to_read(paths: &[PathBuf], ignored: &[PathBuf]) -> anyhow::Error {
+    let given: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    if ignored.is_empty() {
+        anyhow::anyhow!("no files to read in {}", given.join(", "))
+    } else {
+        let names: Vec<String> = ignored.iter().map(|p| p.display().to_string()).collect();
+        anyhow::anyhow!(
+            "no log files in {}: only files that are not logs ({})",
+            given.join(", "),
+            names.join(", ")
+        )
+    }
+}
+
+/// Where a context file would have been found had the user pointed one folder higher (or
+/// two): `hunt examples/logs` next to `examples/trustpath.toml`. Used to announce that a
+/// run goes without context and how to give it one.
+pub fn nearby_context(inputs: &[PathBuf]) -> Option<PathBuf> {
+    inputs.iter().find_map(|input| {
+        let start = if input.is_dir() {
+            input.clone()
+        } else {
+            input.parent()?.to_path_buf()
+        };
+        let start = start.canonicalize().unwrap_or(start);
+        let found = start
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join("trustpath.toml"))
+            .find(|p| p.is_file())?;
+        // Shown as the user would type it: relative to the working folder when inside it.
+        let relative = std::env::current_dir()
+            .and_then(|here| here.canonicalize())
+            .ok()
+            .and_then(|here| found.strip_prefix(here).ok().map(Path::to_path_buf));
+        Some(relative.unwrap_or(found))
+    })
 }
 
 /// Whether a context file sits directly in one of the folders given as input.

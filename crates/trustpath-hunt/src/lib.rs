@@ -32,7 +32,7 @@ pub mod inputs;
 pub mod spool;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
 use trustpath_assurance::{CoverageCollector, CoverageOptions, CoverageReport};
 use trustpath_event::{Event, FileSummary, RecordError, RunSummary, ScriptBlockCounts};
@@ -40,8 +40,8 @@ use trustpath_pipeline::Selector;
 use trustpath_report::{Finding, FindingKind, Level};
 
 pub use inputs::{
-    ContextChoice, InputOptions, RunContexts, expand, host_time_zones, load_context, load_contexts,
-    scan_config,
+    ContextChoice, InputOptions, RunContexts, check_paths, expand, host_time_zones, load_context,
+    load_contexts, nearby_context, nothing_to_read, scan_config,
 };
 
 /// What to hunt with.
@@ -66,6 +66,40 @@ pub struct HuntOptions {
     /// Bytes of stateless matches held in memory before spooling to a temporary file
     /// (`None`: [`spool::SPOOL_MEMORY_BYTES`]).
     pub spool_memory: Option<u64>,
+    /// Match only events in this time range (`--from`, `--to`; end exclusive). Events
+    /// outside it are still read, counted and learned from (first-seen baselines), not
+    /// matched; events without a time are left out when a range is given.
+    pub range: MatchRange,
+    /// Load only user Sigma rules with one of these statuses (`--status`; empty: all).
+    pub statuses: Vec<String>,
+}
+
+/// `--from` / `--to`: a half-open range of event time; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatchRange {
+    /// First time matched (inclusive).
+    pub from: Option<jiff::Timestamp>,
+    /// First time no longer matched (exclusive).
+    pub to: Option<jiff::Timestamp>,
+}
+
+impl MatchRange {
+    /// Whether no bound is set.
+    pub fn is_open(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+
+    /// Whether an event is inside the range (every event, when it is open).
+    pub fn contains(&self, event: &Event) -> bool {
+        if self.is_open() {
+            return true;
+        }
+        if event.time_missing() {
+            return false;
+        }
+        let time = event.time;
+        self.from.is_none_or(|from| time >= from) && self.to.is_none_or(|to| time < to)
+    }
 }
 
 /// Where findings go as they are decided.
@@ -167,6 +201,8 @@ struct HuntSelector<'a> {
     coverage: bool,
     spool_memory: AtomicU64,
     spool_limit: u64,
+    range: MatchRange,
+    outside_range: AtomicU64,
 }
 
 impl HuntSelector<'_> {
@@ -190,6 +226,10 @@ impl Selector for HuntSelector<'_> {
     }
 
     fn select(&self, input: usize, event: &std::sync::Arc<Event>) -> Option<Matched> {
+        if !self.range.contains(event) {
+            self.outside_range.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         self.detectors
             .get(self.which(input))
             .and_then(|d| d.match_shared(std::sync::Arc::clone(event)))
@@ -221,7 +261,14 @@ impl Selector for HuntSelector<'_> {
 /// Run a hunt; findings go to `sink` as they are decided (stateless ones per input in
 /// input order, then the correlated and analytic ones, sorted). See the crate docs.
 pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result<HuntRun> {
-    let contexts = load_contexts(&options.context, &options.input.paths)?;
+    // Mistakes fail before any work, named: a mistyped input or rule path.
+    check_paths("input", &options.input.paths)?;
+    check_paths("rule", &options.rules)?;
+    let mut contexts = load_contexts(&options.context, &options.input.paths)?;
+    if options.no_builtin && contexts.contexts.iter().all(|(_, path, _)| path.is_none()) {
+        // Only the user's Sigma rules run: the analytics' context is not missed.
+        contexts.notes.clear();
+    }
     let mut detectors = Vec::with_capacity(contexts.contexts.len());
     let mut problems = None;
     for (context, _, _) in &contexts.contexts {
@@ -231,12 +278,16 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             context: context.clone(),
             mapping: options.mapping.clone(),
             placeholders: options.placeholders.clone(),
+            statuses: options.statuses.clone(),
         });
         problems.get_or_insert(loaded);
         detectors.push(detector);
     }
     let problems = problems.unwrap_or_default();
     let (inputs, missing, ignored) = expand(&options.input.paths, contexts.all());
+    if inputs.is_empty() && missing.is_empty() {
+        return Err(nothing_to_read(&options.input.paths, &ignored));
+    }
     let assigned: Vec<usize> = inputs.iter().map(|i| contexts.for_input(i)).collect();
     let config = scan_config(&options.input, &contexts.all(), options.progress);
     let selector = HuntSelector {
@@ -245,6 +296,8 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         coverage: options.coverage,
         spool_memory: AtomicU64::new(0),
         spool_limit: options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES),
+        range: options.range,
+        outside_range: AtomicU64::new(0),
     };
     let mut result = trustpath_pipeline::scan_with(&inputs, &config, &selector);
 
@@ -257,6 +310,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
     }
     summary.files.extend(result.summaries());
     summary.incomplete = config.memory.as_ref().and_then(|m| m.exhausted());
+    summary.outside_range = selector.outside_range.load(Ordering::Relaxed);
     let sb = result.stats.script_blocks;
     summary.script_blocks = ScriptBlockCounts {
         reassembled: sb.script_blocks_reassembled,

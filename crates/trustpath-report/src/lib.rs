@@ -78,7 +78,7 @@ pub fn writer<'a>(
     match format {
         OutputFormat::Table => Box::new(TableWriter::new(out, table)),
         OutputFormat::Jsonl => Box::new(JsonlWriter { out }),
-        OutputFormat::Csv => Box::new(CsvWriter::new(out)),
+        OutputFormat::Csv => Box::new(CsvWriter::new(out, table.time_zone)),
         OutputFormat::Ocsf => Box::new(ocsf::OcsfWriter { out }),
     }
 }
@@ -101,7 +101,7 @@ pub fn write_findings_with(
     table: TableOptions,
 ) -> io::Result<()> {
     if format == OutputFormat::Csv {
-        return write_csv_timeline(out, findings);
+        return write_csv_timeline(out, findings, &table.time_zone);
     }
     let mut w = writer(out, format, table);
     for finding in findings {
@@ -152,7 +152,17 @@ const CSV_HEADER: [&str; 13] = [
     "rule_fields",
 ];
 
-fn csv_row(finding: &Finding, evidence: &Evidence) -> [String; 13] {
+/// An evidence time for the CSV: RFC 3339 in UTC (`…Z`), or with the zone's offset.
+fn csv_time(time: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    if zone == &jiff::tz::TimeZone::UTC {
+        return time.to_string();
+    }
+    time.to_zoned(zone.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%.f%:z")
+        .to_string()
+}
+
+fn csv_row(finding: &Finding, evidence: &Evidence, zone: &jiff::tz::TimeZone) -> [String; 13] {
     let matched: Vec<String> = finding
         .matched
         .iter()
@@ -164,7 +174,7 @@ fn csv_row(finding: &Finding, evidence: &Evidence) -> [String; 13] {
         .map(|f| format!("{}: {}", f.field, f.value))
         .collect();
     [
-        evidence.time.to_string(),
+        csv_time(evidence.time, zone),
         finding.id.clone(),
         finding.analytic.clone().unwrap_or_default(),
         finding.rule.title.clone(),
@@ -184,13 +194,15 @@ fn csv_row(finding: &Finding, evidence: &Evidence) -> [String; 13] {
 struct CsvWriter<'a> {
     writer: csv::Writer<&'a mut dyn Write>,
     header: bool,
+    zone: jiff::tz::TimeZone,
 }
 
 impl<'a> CsvWriter<'a> {
-    fn new(out: &'a mut dyn Write) -> Self {
+    fn new(out: &'a mut dyn Write, zone: jiff::tz::TimeZone) -> Self {
         CsvWriter {
             writer: csv::Writer::from_writer(out),
             header: false,
+            zone,
         }
     }
 
@@ -207,7 +219,7 @@ impl FindingWriter for CsvWriter<'_> {
     fn write(&mut self, finding: &Finding) -> io::Result<()> {
         self.header()?;
         for evidence in &finding.evidence {
-            let cells = csv_row(finding, evidence);
+            let cells = csv_row(finding, evidence, &self.zone);
             self.writer
                 .write_record(cells.iter().map(|c| neutralize_formula(c)))?;
         }
@@ -220,7 +232,11 @@ impl FindingWriter for CsvWriter<'_> {
     }
 }
 
-fn write_csv_timeline(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+fn write_csv_timeline(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    zone: &jiff::tz::TimeZone,
+) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CSV_HEADER)?;
     let mut rows: Vec<(&Finding, &Evidence)> = findings
@@ -229,7 +245,7 @@ fn write_csv_timeline(out: &mut dyn Write, findings: &[Finding]) -> io::Result<(
         .collect();
     rows.sort_by(|a, b| (a.1.time, &a.0.id, &a.1.origin).cmp(&(b.1.time, &b.0.id, &b.1.origin)));
     for (finding, evidence) in rows {
-        let cells = csv_row(finding, evidence);
+        let cells = csv_row(finding, evidence, zone);
         writer.write_record(cells.iter().map(|c| neutralize_formula(c)))?;
     }
     writer.flush()?;

@@ -64,8 +64,9 @@ impl ColorChoice {
     }
 }
 
-/// How the table is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the table is laid out (and in which time zone the table and the CSV timeline
+/// show times).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableOptions {
     /// Total width in columns.
     pub width: u16,
@@ -73,6 +74,8 @@ pub struct TableOptions {
     pub color: bool,
     /// Findings shown in full; past it, a summary and the worst `limit`.
     pub limit: usize,
+    /// The zone times are shown in (`--timezone`; default UTC).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for TableOptions {
@@ -81,6 +84,7 @@ impl Default for TableOptions {
             width: DEFAULT_WIDTH,
             color: false,
             limit: DEFAULT_LIMIT,
+            time_zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -103,6 +107,7 @@ impl TableOptions {
             width,
             color: color.enabled(is_terminal, std::env::var_os("NO_COLOR").as_deref()),
             limit: DEFAULT_LIMIT,
+            time_zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -241,7 +246,7 @@ impl FindingWriter for TableWriter<'_> {
                 self.total,
                 self.kept.len()
             )?;
-            let o = self.options;
+            let o = self.options.clone();
             for (title, key, tallies) in [
                 ("Rule", "rule", &self.by_rule),
                 ("Analytic", "analytic", &self.by_analytic),
@@ -318,7 +323,15 @@ fn new_table(options: &TableOptions) -> Table {
 fn findings_table(findings: &[Finding], options: &TableOptions) -> Table {
     let mut table = new_table(options);
     table.set_header(vec![
-        styled("When (UTC) · severity", None, true, options),
+        styled(
+            format!(
+                "When ({}) · severity",
+                options.time_zone.iana_name().unwrap_or("UTC")
+            ),
+            None,
+            true,
+            options,
+        ),
         styled("Finding: who, why, evidence", None, true, options),
     ]);
     for f in findings {
@@ -333,8 +346,17 @@ fn findings_table(findings: &[Finding], options: &TableOptions) -> Table {
 /// Width of the left column (time, severity, status, analytic and id).
 const LEFT_WIDTH: u16 = 24;
 
-fn short_time(ts: jiff::Timestamp) -> String {
-    ts.strftime("%Y-%m-%d %H:%M").to_string()
+fn short_time(ts: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    ts.to_zoned(zone.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// A full time for the first column, in the zone the header names.
+fn long_time(ts: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    ts.to_zoned(zone.clone())
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 fn status(finding: &Finding) -> (String, Color) {
@@ -348,9 +370,10 @@ fn status(finding: &Finding) -> (String, Color) {
 fn row(f: &Finding, options: &TableOptions) -> Vec<Cell> {
     let level = f.severity.level;
     let (status, status_color) = status(f);
-    let mut left = f.window.start.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let zone = &options.time_zone;
+    let mut left = long_time(f.window.start, zone);
     if f.window.end != f.window.start {
-        left.push_str(&format!("\n→ {}", short_time(f.window.end)));
+        left.push_str(&format!("\n→ {}", short_time(f.window.end, zone)));
     }
     let severity = if f.is_open() {
         level.as_str().to_uppercase()
@@ -368,7 +391,7 @@ fn row(f: &Finding, options: &TableOptions) -> Vec<Cell> {
         status_color
     };
     let mut right = vec![t(&f.title).into_owned()];
-    right.extend(detail_lines(f));
+    right.extend(detail_lines(f, &options.time_zone));
     vec![
         styled(left, Some(color), f.is_open(), options),
         Cell::new(right.join("\n")).set_alignment(CellAlignment::Left),
@@ -376,7 +399,7 @@ fn row(f: &Finding, options: &TableOptions) -> Vec<Cell> {
 }
 
 /// The lines of the last column: entities, details, severity reasons, evidence, rollback.
-pub(crate) fn detail_lines(f: &Finding) -> Vec<String> {
+pub(crate) fn detail_lines(f: &Finding, zone: &jiff::tz::TimeZone) -> Vec<String> {
     let mut lines = Vec::new();
     let e = &f.entities;
     let mut who = Vec::new();
@@ -410,7 +433,7 @@ pub(crate) fn detail_lines(f: &Finding) -> Vec<String> {
         };
         lines.push(format!("{mark} {}", t(&reason.reason)));
     }
-    for group in evidence_groups(&f.evidence) {
+    for group in evidence_groups(&f.evidence, zone) {
         lines.push(group);
     }
     if !f.rollback.is_empty() {
@@ -512,7 +535,7 @@ pub fn group_evidence(evidence: &[Evidence]) -> Vec<EvidenceGroup<'_>> {
 
 /// Evidence collapsed per (step, operation): one line for a single event, else
 /// `step 3: 12× SignIn from 198.51.100.23, first … last … (file:line …)`.
-pub(crate) fn evidence_groups(evidence: &[Evidence]) -> Vec<String> {
+pub(crate) fn evidence_groups(evidence: &[Evidence], zone: &jiff::tz::TimeZone) -> Vec<String> {
     let mut lines = Vec::new();
     for g in group_evidence(evidence) {
         let step = g.step_label();
@@ -523,7 +546,7 @@ pub(crate) fn evidence_groups(evidence: &[Evidence]) -> Vec<String> {
             lines.push(format!(
                 "{}: {} {} ({})",
                 t(&step),
-                short_time(first.time),
+                short_time(first.time, zone),
                 t(&first.summary),
                 t(&g.place())
             ));
@@ -541,8 +564,8 @@ pub(crate) fn evidence_groups(evidence: &[Evidence]) -> Vec<String> {
             g.events.len(),
             t(g.operation),
             t(&from),
-            short_time(g.first),
-            short_time(g.last),
+            short_time(g.first, zone),
+            short_time(g.last, zone),
             t(&g.place())
         ));
     }

@@ -91,8 +91,10 @@ pub async fn serve_with(
         config.nats_url
     );
     let client = connect(&config.nats_url, Arc::clone(&metrics)).await?;
-    let js = jetstream::new(client);
-    ensure_streams(&js, &config).await?;
+    let js = jetstream::new(client.clone());
+    if let Err(error) = ensure_streams(&js, &config).await {
+        return Err(explain_unreachable(error, &client, &config.nats_url));
+    }
     let leases = lease_bucket(&js, config.lease_ttl).await?;
     tracing::info!(
         "serving partitions {:?} of {}; state in {}",
@@ -180,6 +182,7 @@ fn tenant_setup(
         context,
         mapping: config.mapping.clone(),
         placeholders: config.placeholders.clone(),
+        statuses: Vec::new(),
     });
     let hard: Vec<String> = problems
         .rules
@@ -258,6 +261,25 @@ async fn connect(url: &str, metrics: Arc<Metrics>) -> anyhow::Result<async_nats:
 }
 
 /// Create the streams when missing.
+/// A start-up JetStream failure said in the user's terms: no server answering at the URL,
+/// or a server without JetStream (a bare "request timed out" names neither).
+fn explain_unreachable(
+    error: anyhow::Error,
+    client: &async_nats::Client,
+    url: &str,
+) -> anyhow::Error {
+    match client.connection_state() {
+        async_nats::connection::State::Connected => anyhow::anyhow!(
+            "the NATS server at {url} answers but JetStream did not ({error:#}): \
+             is JetStream enabled (nats-server -js, or `jetstream {{}}` in its configuration)?"
+        ),
+        _ => anyhow::anyhow!(
+            "no NATS server answered at {url} ({error:#}): is nats-server running and \
+             reachable there? Start one with `nats-server -js`, or set nats_url in the config"
+        ),
+    }
+}
+
 async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow::Result<()> {
     let streams = [
         (

@@ -14,7 +14,7 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<ExitCode> {
     let (collectors, problems) =
         super::collect(&args.input, &context, |c: &mut CoverageCollector, e| {
             c.observe(e)
-        });
+        })?;
     let mut all = CoverageCollector::default();
     collectors.into_iter().for_each(|c| all.merge(c));
     let catalog: Vec<_> = trustpath_analytics::catalog()

@@ -3,7 +3,7 @@
 //! and the benches run); this module only maps arguments, writes output and picks the
 //! exit code.
 
-use crate::args::{FormatArg, HuntArgs, InputArgs, RuleArgs};
+use crate::args::{ColorArg, FormatArg, HuntArgs, InputArgs, RuleArgs};
 use crate::exit;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
@@ -27,6 +27,8 @@ pub fn options(input: &InputArgs, rules: &RuleArgs, progress: bool, coverage: bo
         progress,
         coverage,
         spool_memory: None,
+        range: trustpath_hunt::MatchRange::default(),
+        statuses: Vec::new(),
     }
 }
 
@@ -51,25 +53,51 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         )?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let options = options(&args.input, &args.rules, progress, format == Output::Html);
+    let mut options = options(&args.input, &args.rules, progress, format == Output::Html);
+    options.range = trustpath_hunt::MatchRange {
+        from: args.from,
+        to: args.to,
+    };
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        anyhow::bail!("--from {from} is not before --to {to}: nothing would be matched");
+    }
+    options.statuses = args.status.clone();
     let threshold = args.fail_on.as_deref().map(|l| Level::from_sigma(Some(l)));
-    let (run, hit) = match format {
+    let min_level = args
+        .min_level
+        .as_deref()
+        .map(|l| Level::from_sigma(Some(l)));
+    let mut below = 0u64;
+    let (mut run, hit) = match format {
         // The CSV timeline is sorted by evidence time across findings: collected.
         Output::Report(OutputFormat::Csv) => {
-            let run = trustpath_hunt::hunt_collect(&options)?;
+            let mut run = trustpath_hunt::hunt_collect(&options)?;
             let hit = threshold.is_some_and(|level| {
                 run.findings
                     .iter()
                     .any(|f| trustpath_hunt::is_open_at_least(f, level))
             });
-            write_collected(&mut out, format, &run)?;
+            if let Some(level) = min_level {
+                let before = run.findings.len();
+                run.findings.retain(|f| f.severity.level >= level);
+                below = (before - run.findings.len()) as u64;
+            }
+            write_collected(&mut out, format, &run, table_options(&args))?;
             (run, hit)
         }
         // Every other format takes findings as they are decided: jsonl and ocsf write
         // each at once, the table and the HTML report keep a bounded set and counts.
         Output::Report(f) => {
             let mut writer = trustpath_report::writer(&mut out, f, table_options(&args));
-            let mut lines = |finding: Finding| writer.write(&finding);
+            let mut lines = |finding: Finding| {
+                if min_level.is_some_and(|level| finding.severity.level < level) {
+                    below += 1;
+                    return Ok(());
+                }
+                writer.write(&finding)
+            };
             let Some((run, hit)) = streamed(&options, threshold, &mut lines)? else {
                 return Ok(ExitCode::from(exit::OK));
             };
@@ -79,7 +107,11 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         Output::Html => {
             let mut report = trustpath_assurance::html::HtmlReport::new();
             let mut add = |finding: Finding| {
-                report.add(&finding);
+                if min_level.is_some_and(|level| finding.severity.level < level) {
+                    below += 1;
+                } else {
+                    report.add(&finding);
+                }
                 Ok(())
             };
             let Some((run, hit)) = streamed(&options, threshold, &mut add)? else {
@@ -95,6 +127,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         other => other?,
     }
     drop(out);
+    run.summary.below_min_level = below;
     if let Some(path) = &args.summary_json {
         std::fs::write(path, serde_json::to_vec_pretty(&run.summary)?).map_err(|e| {
             anyhow::anyhow!("cannot write the summary file {}: {e}", path.display())
@@ -136,13 +169,26 @@ fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
     }
 }
 
-/// The table's layout: the terminal's width and colour on stdout (`NO_COLOR` honoured),
-/// 100 columns without colour in a file.
+/// The table's layout: the terminal's width and colour on stdout (`--color`, `NO_COLOR`
+/// honoured), 100 columns without colour in a file (unless `--color always`); times in
+/// `--timezone`.
 fn table_options(args: &HuntArgs) -> TableOptions {
-    match &args.output {
-        Some(_) => TableOptions::default(),
-        None => TableOptions::for_stdout(ColorChoice::Auto),
+    let choice = match args.color {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+    };
+    let mut options = match &args.output {
+        Some(_) => TableOptions {
+            color: choice == ColorChoice::Always,
+            ..TableOptions::default()
+        },
+        None => TableOptions::for_stdout(choice),
+    };
+    if let Some(zone) = &args.timezone {
+        options.time_zone = zone.clone();
     }
+    options
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -175,6 +221,13 @@ pub fn print_run(out: &mut dyn Write, run: &HuntRun, show_errors: usize) -> std:
         )?;
     }
     report_problems(out, &run.problems)?;
+    if run.problems.left_out_by_status > 0 {
+        writeln!(
+            out,
+            "{} of your rules left out by --status",
+            run.problems.left_out_by_status
+        )?;
+    }
     let refs: Vec<&RecordError> = run.errors.iter().collect();
     crate::summary::print(out, &run.summary, &refs, show_errors)?;
     print_severity_line(out, run)?;
@@ -250,9 +303,14 @@ fn output_format(args: &HuntArgs) -> Output {
     }
 }
 
-fn write_collected(out: &mut dyn Write, format: Output, run: &HuntRun) -> anyhow::Result<()> {
+fn write_collected(
+    out: &mut dyn Write,
+    format: Output,
+    run: &HuntRun,
+    table: TableOptions,
+) -> anyhow::Result<()> {
     let written = match format {
-        Output::Report(f) => trustpath_report::write_findings(out, f, &run.findings),
+        Output::Report(f) => trustpath_report::write_findings_with(out, f, &run.findings, table),
         Output::Html => {
             let html = trustpath_assurance::html::render(
                 &run.findings,

@@ -45,23 +45,29 @@ pub fn load_context(
     trustpath_hunt::load_context(explicit, inputs)
 }
 
-/// Expand input paths, leaving out files that are not logs (see [`trustpath_hunt::expand`]).
+/// Expand input paths, leaving out files that are not logs (see [`trustpath_hunt::expand`]);
+/// a path that does not exist, or paths holding nothing to read, are errors naming them.
 fn expand(
     args: &InputArgs,
     context: Option<&Context>,
-) -> (Vec<trustpath_read::Input>, Vec<RecordError>, Vec<PathBuf>) {
-    trustpath_hunt::expand(&args.paths, context)
+) -> anyhow::Result<(Vec<trustpath_read::Input>, Vec<RecordError>, Vec<PathBuf>)> {
+    trustpath_hunt::check_paths("input", &args.paths)?;
+    let (inputs, missing, ignored) = trustpath_hunt::expand(&args.paths, context);
+    if inputs.is_empty() && missing.is_empty() {
+        return Err(trustpath_hunt::nothing_to_read(&args.paths, &ignored));
+    }
+    Ok((inputs, missing, ignored))
 }
 
 /// Scan the inputs keeping only per-input state (e.g. a collector); returns every
 /// input's state and the count of skipped records plus unusable inputs. A note
 /// on stderr says where to see the skipped records.
-fn collect<S, F>(args: &InputArgs, context: &Context, observe: F) -> (Vec<S>, u64)
+fn collect<S, F>(args: &InputArgs, context: &Context, observe: F) -> anyhow::Result<(Vec<S>, u64)>
 where
     S: Default + Send,
     F: Fn(&mut S, &trustpath_event::Event) + Sync,
 {
-    let (inputs, missing, _ignored) = expand(args, Some(context));
+    let (inputs, missing, _ignored) = expand(args, Some(context))?;
     let config = scan_config(args, &[context], false);
     let result = trustpath_pipeline::observe(&inputs, &config, observe);
     let skipped: u64 = result.inputs.iter().map(|r| r.summary.error_count()).sum();
@@ -72,7 +78,7 @@ where
         );
     }
     let (_, states) = result.into_parts();
-    (states, skipped + missing.len() as u64)
+    Ok((states, skipped + missing.len() as u64))
 }
 
 /// The scan configuration for input arguments (see [`trustpath_hunt::scan_config`]).

@@ -8,7 +8,7 @@ use trustpath_event::{FileSummary, RecordError, RunSummary};
 
 /// Run the command.
 pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
-    let (inputs, missing, _ignored) = super::expand(&args.input, None);
+    let (inputs, missing, _ignored) = super::expand(&args.input, None)?;
     let config = super::scan_config(&args.input, &[], false);
     let mut out = BufWriter::new(std::io::stdout());
     let mut summary = RunSummary::default();
@@ -23,6 +23,13 @@ pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
         error: std::sync::Mutex::new(None),
     };
     for input in &inputs {
+        if printer.error.lock().is_ok_and(|e| {
+            e.as_ref()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            // The reader went away (`| head`): nothing more to print.
+            break;
+        }
         // Inputs are printed one after the other so the output keeps file order.
         let result = trustpath_pipeline::scan_one(input, &config, &printer);
         eprintln!(
@@ -35,7 +42,7 @@ pub fn run(args: NormalizeArgs) -> anyhow::Result<ExitCode> {
         errors.extend(result.errors);
     }
     let write_error = printer.error.into_inner().ok().flatten();
-    out.flush()?;
+    let write_error = write_error.or_else(|| out.flush().err());
     if let Some(e) = write_error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(ExitCode::from(exit::OK));

@@ -21,12 +21,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| (family_name(f.family()), *f))
         .collect();
+    let mut asked = Vec::new();
     for name in &args.format {
-        let Some(format) = OutFormat::from_name(name) else {
+        let Some(format) = OutFormat::from_name(&name.to_ascii_lowercase()) else {
             let known: Vec<&str> = OutFormat::ALL.iter().map(|f| f.name()).collect();
             bail!("unknown format {name}; known: {}", known.join(", "));
         };
         formats.insert(family_name(format.family()), format);
+        asked.push(format);
     }
     let registry = trustpath_analytics::Registry::builtin();
     let Some(def) = registry.get(&args.analytic) else {
@@ -38,6 +40,22 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         bail!("{analytic} declares no simulator in its analytic.toml");
     };
     let records = chain_records(generator, &scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A format for a log the chain does not have would be silently unused: say so.
+    for format in asked {
+        if !records.iter().any(|r| r.family() == format.family()) {
+            let usable: Vec<&str> = OutFormat::ALL
+                .iter()
+                .filter(|f| records.iter().any(|r| r.family() == f.family()))
+                .map(|f| f.name())
+                .collect();
+            bail!(
+                "--format {}: {analytic}'s chain has no {} records to write in it; formats for its logs: {}",
+                format.name(),
+                format.family().as_str(),
+                usable.join(", ")
+            );
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for format in formats.values() {

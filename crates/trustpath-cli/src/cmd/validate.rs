@@ -8,6 +8,8 @@ use trustpath_sigma::{LoadOptions, RuleSet};
 
 /// Run the command.
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    // A mistyped path is an error (exit 1), not "0 rules loaded".
+    trustpath_hunt::check_paths("rule", &args.paths)?;
     let mut options = LoadOptions::default();
     let mut problems = Vec::new();
     if let Some(file) = &args.placeholders {
@@ -22,6 +24,10 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let failed = problems.iter().filter(|p| !p.is_warning()).count();
     let warned = problems.len() - failed;
     let loaded = rules.rules.len() + rules.correlations.len();
+    if loaded == 0 && failed == 0 {
+        let given: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!("no Sigma rules (.yml, .yaml) in {}", given.join(", "));
+    }
     let out = &mut std::io::stdout().lock();
     if args.json {
         let items: Vec<serde_json::Value> = problems
