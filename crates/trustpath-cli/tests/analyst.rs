@@ -485,3 +485,85 @@ fn point8_serve_explains_an_unreachable_nats_and_logs_without_colour() {
         "ANSI codes in a redirected log: {stderr}"
     );
 }
+
+// 3, 6, 7 as the user ran them (in depth: output.rs, html_browser.rs, ocsf_schema.rs).
+
+#[test]
+fn point3_a_sigma_hit_shows_the_values_that_matched() {
+    let case = sigma_case(1);
+    let (rules, logs) = (path(case.path(), "rules"), path(case.path(), "logs"));
+    let out = trustpath(&[
+        "hunt",
+        "--no-builtin",
+        "-r",
+        &rules,
+        &logs,
+        "-f",
+        "table",
+        "-q",
+    ]);
+    let table = text(&out.stdout);
+    assert!(table.contains("whoami.exe"), "{table}");
+    assert!(table.contains("CommandLine"), "the rule's fields: {table}");
+}
+
+#[test]
+fn point6_thousands_of_findings_make_a_paged_report_worst_first() {
+    let case = sigma_case(3000);
+    let (rules, logs) = (path(case.path(), "rules"), path(case.path(), "logs"));
+    let out = trustpath(&[
+        "hunt",
+        "--no-builtin",
+        "-r",
+        &rules,
+        &logs,
+        "-f",
+        "html",
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(page.contains("all 6000 are listed below"), "paged list");
+    // Full cards only for the most serious ones: the page stays a few MB.
+    assert!(page.len() < 8_000_000, "{} bytes", page.len());
+    let first = page
+        .split("<details class=\"finding\" data-level=\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(first.starts_with("medium\""), "the worst level first");
+    assert!(page.contains("Findings over the period"));
+    assert!(page.contains("Events per source per day"));
+}
+
+#[test]
+fn point7_ocsf_names_sub_techniques_and_puts_rollback_in_remediation() {
+    let out = trustpath(&["hunt", "examples/", "-f", "ocsf", "-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut sub_techniques = 0;
+    for line in text(&out.stdout).lines() {
+        let o: serde_json::Value = serde_json::from_str(line).expect("json");
+        for attack in o["finding_info"]["attacks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let technique = attack["technique"]["uid"].as_str().unwrap_or("");
+            assert!(
+                !technique.contains('.'),
+                "a sub-technique as technique: {attack}"
+            );
+            if attack["sub_technique"]["uid"] == "T1098.002" {
+                assert_eq!(technique, "T1098");
+                sub_techniques += 1;
+            }
+        }
+        for command in o["unmapped"]["rollback"].as_array().into_iter().flatten() {
+            let desc = o["remediation"]["desc"].as_str().unwrap_or("");
+            assert!(
+                desc.contains(command.as_str().unwrap_or("?")),
+                "rollback belongs in remediation: {o}"
+            );
+        }
+    }
+    assert!(sub_techniques > 0, "AN1051/AN1052 findings carry T1098.002");
+}

@@ -261,7 +261,7 @@ fn bad_clock_time_names_key_and_line() {
 #[test]
 fn bad_durations_name_key_and_line() {
     assert_error(
-        "[settings]\nlateness = \"12 hours\"\n",
+        "[settings]\nlateness = \"12 fortnights\"\n",
         "settings.lateness",
         2,
     );
@@ -402,4 +402,19 @@ fn shipped_example_context_loads() {
 
 fn trustpath_root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn durations_are_read_as_people_write_them() {
+    let context =
+        parse("[settings]\nlateness = \"12 hours\"\n\n[analytics.AN1350]\nwindow = \"2 days\"\n")
+            .expect("friendly durations");
+    assert_eq!(
+        context.settings.lateness,
+        jiff::SignedDuration::from_hours(12)
+    );
+    assert_eq!(
+        context.analytics.duration("AN1350", "window"),
+        Some(jiff::SignedDuration::from_hours(48))
+    );
 }
