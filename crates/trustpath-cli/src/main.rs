@@ -10,6 +10,11 @@ mod summary;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc: the hunt allocates and frees an event's fields on one thread and another;
+/// glibc's allocator spent about a sixth of a SigmaHQ hunt in malloc/free.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging(matches!(cli.command, args::Command::Serve(_)));

@@ -31,6 +31,7 @@
 pub mod inputs;
 pub mod spool;
 
+use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
@@ -185,6 +186,10 @@ pub struct HuntRun {
     /// Problems of the spool (a temporary file that could not be written or read).
     pub spool_errors: Vec<String>,
 }
+
+/// Spooled matches turned into findings together (in parallel), before the sink gets
+/// them in record order.
+const DRAIN_BATCH: usize = 2048;
 
 /// Per-input state of the hunt's selector.
 #[derive(Default)]
@@ -343,15 +348,27 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         spooled += state.spool.len();
         let retained = by_context.get_mut(which);
         let mut extra = Vec::new();
-        let outcome = state.spool.drain(&mut |key, mut m| {
-            if input.duplicates_earlier_input(key) {
-                return Ok(());
-            }
-            detector.attribute(&mut m, &input.host_tenants);
-            let (now_retained, stateless) = detector.split(m);
-            extra.extend(now_retained);
-            if let Some(stateless) = stateless {
-                for finding in detector.stateless_findings(&stateless) {
+        // Findings of a batch are built on every core, then given to the sink in record
+        // order: output never depends on the thread count.
+        let shared: &trustpath_pipeline::InputResult<InputState, Matched> = input;
+        let outcome = state.spool.drain_batches(DRAIN_BATCH, &mut |batch| {
+            let decided: Vec<(Option<Matched>, Vec<Finding>)> = batch
+                .into_par_iter()
+                .map(|(key, mut m)| {
+                    if shared.duplicates_earlier_input(key) {
+                        return (None, Vec::new());
+                    }
+                    detector.attribute(&mut m, &shared.host_tenants);
+                    let (now_retained, stateless) = detector.split(m);
+                    let findings = stateless
+                        .map(|s| detector.stateless_findings(&s))
+                        .unwrap_or_default();
+                    (now_retained, findings)
+                })
+                .collect();
+            for (now_retained, findings) in decided {
+                extra.extend(now_retained);
+                for finding in findings {
                     counts.add(&finding);
                     sink.finding(finding)?;
                 }

@@ -96,38 +96,66 @@ impl Spool {
         self.count == 0
     }
 
-    /// Every match, in record order (memory first: the file only starts when memory is
-    /// full), then the first error met, if any.
-    pub fn drain(
+    /// Every match, in record order, in batches of up to `batch` (memory first: the file
+    /// only starts when memory is full; file lines are parsed in parallel), then the
+    /// first error met, if any.
+    pub fn drain_batches(
         mut self,
-        each: &mut dyn FnMut(u128, Matched) -> std::io::Result<()>,
+        batch: usize,
+        each: &mut dyn FnMut(Vec<(u128, Matched)>) -> std::io::Result<()>,
     ) -> std::io::Result<Option<String>> {
+        use rayon::prelude::*;
+        let batch = batch.max(1);
         self.close();
-        for (key, matched) in std::mem::take(&mut self.memory) {
-            each(key, matched)?;
+        let mut memory = std::mem::take(&mut self.memory).into_iter();
+        loop {
+            let chunk: Vec<(u128, Matched)> = memory.by_ref().take(batch).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            each(chunk)?;
         }
-        if let Some(path) = &self.path {
-            let reader = BufReader::with_capacity(256 * 1024, File::open(path)?);
-            for (number, line) in reader.lines().enumerate() {
-                let line = line?;
-                let parsed: Result<Entry, _> = serde_json::from_str(&line);
-                match parsed {
-                    Ok(entry) => {
-                        let key = u128::from_str_radix(&entry.key, 16).unwrap_or_default();
-                        each(
-                            key,
-                            Matched {
-                                event: entry.event,
-                                rules: entry.rules,
-                            },
-                        )?;
-                    }
+        let Some(path) = &self.path else {
+            return Ok(self.error.take());
+        };
+        let mut lines = BufReader::with_capacity(256 * 1024, File::open(path)?).lines();
+        let mut number = 0usize;
+        loop {
+            let mut raw = Vec::with_capacity(batch);
+            for line in lines.by_ref().take(batch) {
+                raw.push(line?);
+            }
+            if raw.is_empty() {
+                break;
+            }
+            let first = number;
+            number += raw.len();
+            let parsed: Vec<Result<(u128, Matched), String>> = raw
+                .par_iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let entry: Entry = serde_json::from_str(line)
+                        .map_err(|e| format!("spool line {}: {e}", first + i + 1))?;
+                    let key = u128::from_str_radix(&entry.key, 16).unwrap_or_default();
+                    Ok((
+                        key,
+                        Matched {
+                            event: entry.event,
+                            rules: entry.rules,
+                        },
+                    ))
+                })
+                .collect();
+            let mut chunk = Vec::with_capacity(parsed.len());
+            for item in parsed {
+                match item {
+                    Ok(pair) => chunk.push(pair),
                     Err(e) => {
-                        self.error
-                            .get_or_insert_with(|| format!("spool line {}: {e}", number + 1));
+                        self.error.get_or_insert(e);
                     }
                 }
             }
+            each(chunk)?;
         }
         Ok(self.error.take())
     }
