@@ -248,7 +248,9 @@ fn is_top_level(path: &Path, dirs: &[PathBuf]) -> bool {
 }
 
 /// Inputs under `paths`, leaving out files that are not logs: documentation (`.md`),
-/// TOML (the context file), insta snapshots and the change-ticket CSVs the contexts name.
+/// TOML (the context file), insta snapshots, the change-ticket CSVs the contexts name, and
+/// what [`trustpath_read::not_a_log`] recognises (images, PDFs, Office documents, plain
+/// text that is not a log).
 /// Paths that cannot be used come back as errors to report; ignored files are returned
 /// for the summary.
 pub fn expand<'a>(
@@ -288,13 +290,14 @@ fn is_log_candidate(path: &Path, tickets: &[PathBuf]) -> bool {
     {
         return false;
     }
-    if tickets.is_empty() {
-        return true;
+    if !tickets.is_empty()
+        && let Ok(p) = path.canonicalize()
+        && tickets.contains(&p)
+    {
+        return false;
     }
-    match path.canonicalize() {
-        Ok(p) => !tickets.contains(&p),
-        Err(_) => true,
-    }
+    // Images, PDFs, Office documents, notes and tool logs in a case folder.
+    trustpath_read::not_a_log(path).is_none()
 }
 
 /// The scan configuration for `options`; the contexts' `[host_timezones]` place zone-less

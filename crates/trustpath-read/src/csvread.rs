@@ -19,10 +19,17 @@ use trustpath_event::{ErrorKind, Format};
 /// Most columns a row may have.
 const MAX_COLUMNS: usize = 100_000;
 
-/// Reads every row of a UTF-8 CSV stream into `sink`; `base` is the byte offset of the
-/// stream's first byte (after a BOM).
-pub(crate) fn read_csv(sink: &mut Sink<'_>, r: &mut dyn BufRead, opts: &ReadOptions, base: u64) {
-    let mut rows = Rows::new(opts);
+/// Reads every row of a UTF-8 CSV stream split by `delimiter` (`,`, `;` or tab, sniffed
+/// from the header) into `sink`; `base` is the byte offset of the stream's first byte
+/// (after a BOM).
+pub(crate) fn read_csv(
+    sink: &mut Sink<'_>,
+    r: &mut dyn BufRead,
+    opts: &ReadOptions,
+    base: u64,
+    delimiter: u8,
+) {
+    let mut rows = Rows::new(opts, delimiter);
     rows.pos = base;
     let mut table = Table::default();
     loop {
@@ -70,9 +77,9 @@ struct Rows {
 }
 
 impl Rows {
-    fn new(opts: &ReadOptions) -> Self {
+    fn new(opts: &ReadOptions, delimiter: u8) -> Self {
         Rows {
-            core: csv_core::ReaderBuilder::new().build(),
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             out: vec![0; 64 * 1024.min(opts.max_record_bytes.max(1))],
             ends: vec![0; 64],
             max: opts.max_record_bytes.max(1),
@@ -348,7 +355,7 @@ mod tests {
             let mut emit = |r| out.push(r);
             let mut sink = Sink::new(&name, &mut emit);
             let mut r = io::BufReader::with_capacity(chunk, input);
-            read_csv(&mut sink, &mut r, opts, 0);
+            read_csv(&mut sink, &mut r, opts, 0, b',');
         }
         out
     }

@@ -86,6 +86,91 @@ fn io_error(path: &Path, what: &str) -> RecordError {
     )
 }
 
+/// Why a file is clearly not a log, if it is: an image, a PDF, an Office document, or
+/// plain text that is neither JSON nor a CSV with a known header (notes, a collection
+/// tool's own log). Case folders hold such files next to the exports; they are listed as
+/// ignored, not counted as skipped records. Judged by extension for Office documents
+/// (`.xlsx` is a zip, which trustpath otherwise opens), else by the same first bytes the
+/// reader sniffs. A file that cannot be opened is not judged here (the reader reports it).
+pub fn not_a_log(path: &Path) -> Option<&'static str> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "docx" | "doc" | "pptx" | "ppt" | "odt" | "ods" => {
+            return Some("an office document");
+        }
+        "png" | "jpg" | "jpeg" | "gif" | "bmp" | "tif" | "tiff" | "webp" => {
+            return Some("an image");
+        }
+        "pdf" => return Some("a PDF"),
+        _ => {}
+    }
+    let mut prefix = Vec::new();
+    let file = std::fs::File::open(path).ok()?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, crate::sniff::SNIFF_LEN as u64),
+        &mut prefix,
+    )
+    .ok()?;
+    const MAGIC: [(&[u8], &str); 6] = [
+        (b"\x89PNG", "an image"),
+        (b"\xff\xd8\xff", "an image"),
+        (b"GIF8", "an image"),
+        (b"%PDF", "a PDF"),
+        (b"\xd0\xcf\x11\xe0", "an office document"),
+        (b"{\\rtf", "an office document"),
+    ];
+    if let Some((_, what)) = MAGIC.iter().find(|(magic, _)| prefix.starts_with(magic)) {
+        return Some(what);
+    }
+    const TEXT: &str = "text that is not a log (not JSON, nor a CSV with a known header)";
+    match crate::sniff::sniff(&prefix) {
+        crate::Sniffed::Unknown(_) if looks_like_text(&prefix) => Some(TEXT),
+        // A tool's log whose lines start with `[2025-03-08 10:12:01]` sniffs as a JSON
+        // array: it is one only if JSON parses from its start.
+        crate::Sniffed::JsonArray(enc) | crate::Sniffed::JsonObjects(enc)
+            if matches!(
+                enc,
+                crate::TextEncoding::Utf8 | crate::TextEncoding::Utf8Bom
+            ) && !starts_as_json(&prefix) =>
+        {
+            Some(TEXT)
+        }
+        _ => None,
+    }
+}
+
+/// Whether JSON parses from the start of `prefix` (a value, or one cut off by the end of
+/// the prefix), or, for JSON Lines whose first line is damaged, from one of the next
+/// lines.
+fn starts_as_json(prefix: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(prefix);
+    let text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    match values.next() {
+        None | Some(Ok(_)) => return true,
+        Some(Err(e)) if e.is_eof() => return true,
+        Some(Err(_)) => {}
+    }
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .take(4)
+        .any(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+}
+
+/// Whether bytes look like text (UTF-8, or a legacy 8-bit code page) rather than binary:
+/// no NUL and few control characters besides tab, CR and LF.
+fn looks_like_text(prefix: &[u8]) -> bool {
+    let controls = prefix
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n' | 0x0c))
+        .count();
+    !prefix.contains(&0) && controls * 100 <= prefix.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

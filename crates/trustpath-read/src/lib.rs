@@ -7,7 +7,8 @@
 //!          .zip ─► every member ───────┤ (sniffed again, `a.zip!member.json`)
 //!          EVTX ─► evtx crate          │
 //!          JSON array / JSON Lines / one (pretty) object ─► streaming JSON scanner
-//!          CSV with a known header ─► CSV reader (Purview, Log Analytics exports)
+//!          CSV with a known header ─► CSV reader (Purview, Log Analytics exports;
+//!                                     `,` `;` or tab, sniffed from the header)
 //!                                      ▼
 //!                      classify(record) ─► RawRecord { origin, format, value }
 //! ```
@@ -23,8 +24,14 @@
 //!   [`RecordError`] carrying its [`Origin`] (file, line, byte offset, record index), and
 //!   reading goes on with the next record where the format allows it.
 //! * Text may be UTF-8 (with or without BOM) or UTF-16 LE/BE with a BOM (PowerShell 5
-//!   `Out-File`); UTF-16 is transcoded to UTF-8 on the fly, and byte offsets then refer to
-//!   the transcoded UTF-8 stream.
+//!   `Out-File`, Excel "Unicode Text"); UTF-16 is transcoded to UTF-8 on the fly, and byte
+//!   offsets then refer to the transcoded UTF-8 stream. A CSV that is not valid UTF-8 is
+//!   Windows-1252 (Excel "CSV (Comma delimited)"): decided from the sniffed prefix, or, when
+//!   the first invalid byte comes later, from that byte on (offsets after it are those of
+//!   the transcoded stream).
+//! * [`not_a_log`] tells the files of a case folder that are clearly not logs (images,
+//!   PDFs, Office documents, notes and tool logs) so callers list them as ignored instead
+//!   of reading them into skipped records.
 
 mod classify;
 mod csvread;
@@ -37,7 +44,7 @@ mod source;
 mod text;
 
 pub use classify::classify;
-pub use inputs::{Input, expand_inputs};
+pub use inputs::{Input, expand_inputs, not_a_log};
 pub use sniff::{Sniffed, TextEncoding, sniff};
 
 use std::sync::Arc;

@@ -16,6 +16,9 @@ pub enum TextEncoding {
     Utf16Le,
     /// UTF-16 big endian, with or without BOM.
     Utf16Be,
+    /// Windows-1252 (Excel's "CSV (Comma delimited)" on an en-US/western Windows): a
+    /// CSV whose first bytes are not valid UTF-8.
+    Windows1252,
 }
 
 impl TextEncoding {
@@ -26,6 +29,7 @@ impl TextEncoding {
             TextEncoding::Utf8Bom => "utf-8 (bom)",
             TextEncoding::Utf16Le => "utf-16le",
             TextEncoding::Utf16Be => "utf-16be",
+            TextEncoding::Windows1252 => "windows-1252",
         }
     }
 }
@@ -44,7 +48,8 @@ pub enum Sniffed {
     /// Text whose first non-blank character is `{`: JSON Lines, or one or more (pretty
     /// printed) JSON objects one after the other.
     JsonObjects(TextEncoding),
-    /// CSV whose header line (after an optional `#TYPE` line) has commas and a known column.
+    /// CSV whose header line (after an optional `#TYPE` line) is split by `,`, `;` or a
+    /// tab into columns one of which is a known column name.
     Csv(TextEncoding),
     /// Nothing but blanks (or a BOM).
     Empty,
@@ -110,8 +115,10 @@ const KNOWN_CSV_COLUMNS: &[&str] = &[
 /// Binary kinds by magic bytes (`\x1f\x8b` gzip, `PK\x03\x04` zip, `ElfFile\0` EVTX); text
 /// by the first non-blank character after an optional BOM (`[` JSON array, `{` JSON
 /// objects); CSV when the first line (after an optional `#TYPE …` line written by old
-/// `Export-Csv`) has commas and a known column name. UTF-16 is recognised by its BOM, or by
-/// a `[`/`{` followed by a NUL byte.
+/// `Export-Csv`) splits on `,`, `;` (Excel in European locales) or a tab (Excel "Unicode
+/// Text") into columns one of which is a known column name. UTF-16 is recognised by its
+/// BOM, or by a `[`/`{` followed by a NUL byte; a CSV that is not valid UTF-8 is read as
+/// Windows-1252 (what Excel writes for "CSV (Comma delimited)").
 pub fn sniff(prefix: &[u8]) -> Sniffed {
     if prefix.starts_with(&[0x1f, 0x8b]) {
         return Sniffed::Gzip;
@@ -142,10 +149,29 @@ pub fn sniff(prefix: &[u8]) -> Sniffed {
         Some('{') => return Sniffed::JsonObjects(encoding),
         Some(_) => {}
     }
-    if looks_like_csv(trimmed) {
+    if csv_delimiter(trimmed).is_some() {
+        if encoding == TextEncoding::Utf8 && !is_utf8_prefix(prefix) {
+            return Sniffed::Csv(TextEncoding::Windows1252);
+        }
         return Sniffed::Csv(encoding);
     }
     Sniffed::Unknown(describe_bytes(prefix))
+}
+
+/// The delimiter of a CSV stream whose first bytes are `prefix`, sniffed as CSV in
+/// `encoding` (`,` when none of the three splits the header into a known column).
+pub(crate) fn csv_delimiter_of(prefix: &[u8], encoding: TextEncoding) -> u8 {
+    let text = decode_prefix(prefix, encoding);
+    let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    csv_delimiter(trimmed).unwrap_or(b',')
+}
+
+/// Whether `prefix` is UTF-8, allowing a sequence cut off at its very end.
+fn is_utf8_prefix(prefix: &[u8]) -> bool {
+    match std::str::from_utf8(prefix) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
 }
 
 pub(crate) fn detect_encoding(prefix: &[u8]) -> TextEncoding {
@@ -175,22 +201,30 @@ fn decode_prefix(prefix: &[u8], encoding: TextEncoding) -> String {
             .decode_with_bom_removal(prefix)
             .0
             .into_owned(),
+        TextEncoding::Windows1252 => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(prefix)
+            .0
+            .into_owned(),
     }
 }
 
-fn looks_like_csv(text: &str) -> bool {
+/// The delimiter (`,`, `;` or tab) that splits the header line of `text` (after an optional
+/// `#TYPE` line) into columns one of which is a known column name; `None`: not a CSV we
+/// read.
+fn csv_delimiter(text: &str) -> Option<u8> {
     let mut lines = text.lines();
     let mut first = lines.next().unwrap_or("");
     if first.starts_with("#TYPE") {
         first = lines.next().unwrap_or("");
     }
-    if !first.contains(',') {
-        return false;
-    }
-    first
-        .split(',')
-        .map(clean_header)
-        .any(|c| KNOWN_CSV_COLUMNS.iter().any(|k| k.eq_ignore_ascii_case(&c)))
+    [b',', b';', b'\t'].into_iter().find(|&delimiter| {
+        let d = char::from(delimiter);
+        first.contains(d)
+            && first
+                .split(d)
+                .map(clean_header)
+                .any(|c| KNOWN_CSV_COLUMNS.iter().any(|k| k.eq_ignore_ascii_case(&c)))
+    })
 }
 
 /// A CSV header name without quotes, blanks, BOM and a Log Analytics ` [UTC]` suffix.

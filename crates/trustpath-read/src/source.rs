@@ -210,9 +210,10 @@ fn read_sniffed<'a>(
             crate::json::read_json(&mut sink, &mut *text, opts, base);
         }
         Sniffed::Csv(enc) => {
-            let (mut text, base) = crate::text::utf8_reader(whole, enc);
+            let delimiter = crate::sniff::csv_delimiter_of(head, enc);
+            let (mut text, base) = crate::text::csv_reader(whole, enc);
             let mut sink = Sink::new(name, emit);
-            crate::csvread::read_csv(&mut sink, &mut *text, opts, base);
+            crate::csvread::read_csv(&mut sink, &mut *text, opts, base, delimiter);
         }
         Sniffed::Empty => emit(Err(RecordError::new(
             Origin::file(name.clone()).with_offset(0),

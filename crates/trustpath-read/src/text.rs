@@ -1,4 +1,7 @@
-//! Text streams: BOM removal and UTF-16 → UTF-8 transcoding, streaming.
+//! Text streams: BOM removal and UTF-16 / Windows-1252 → UTF-8 transcoding, streaming;
+//! for CSV, a UTF-8 stream that turns out not to be UTF-8 further on (an Excel export
+//! whose first non-ASCII name comes after the sniffed prefix) is read as Windows-1252
+//! from its first invalid byte on.
 
 use crate::sniff::TextEncoding;
 use encoding_rs::{CoderResult, Decoder};
@@ -14,12 +17,44 @@ pub(crate) fn utf8_reader<'a>(
     raw: Box<dyn Read + 'a>,
     encoding: TextEncoding,
 ) -> (Box<dyn BufRead + 'a>, u64) {
+    text_reader(raw, encoding, false)
+}
+
+/// [`utf8_reader`] for CSV: UTF-8 that stops being UTF-8 further on continues as
+/// Windows-1252 (offsets after that point are those of the transcoded stream).
+pub(crate) fn csv_reader<'a>(
+    raw: Box<dyn Read + 'a>,
+    encoding: TextEncoding,
+) -> (Box<dyn BufRead + 'a>, u64) {
+    text_reader(raw, encoding, true)
+}
+
+fn text_reader<'a>(
+    raw: Box<dyn Read + 'a>,
+    encoding: TextEncoding,
+    fallback: bool,
+) -> (Box<dyn BufRead + 'a>, u64) {
     match encoding {
+        TextEncoding::Utf8 | TextEncoding::Utf8Bom if fallback => {
+            let mut r = BufReader::with_capacity(BUF_SIZE, Utf8Fallback::new(raw));
+            let skipped = skip_utf8_bom(&mut r);
+            (Box::new(r), skipped)
+        }
         TextEncoding::Utf8 | TextEncoding::Utf8Bom => {
             let mut r = BufReader::with_capacity(BUF_SIZE, raw);
             let skipped = skip_utf8_bom(&mut r);
             (Box::new(r), skipped)
         }
+        TextEncoding::Windows1252 => (
+            Box::new(BufReader::with_capacity(
+                BUF_SIZE,
+                Transcode::new(
+                    raw,
+                    encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling(),
+                ),
+            )),
+            0,
+        ),
         TextEncoding::Utf16Le => (
             Box::new(BufReader::with_capacity(
                 BUF_SIZE,
@@ -60,6 +95,87 @@ fn skip_utf8_bom<R: BufRead>(r: &mut R) -> u64 {
         seen += n;
     }
     seen as u64
+}
+
+/// Passes UTF-8 through unchanged until the first byte sequence that is not UTF-8, then
+/// decodes everything from there on as Windows-1252 (every byte is a character there, so
+/// nothing is lost).
+struct Utf8Fallback<'a> {
+    inner: Option<Box<dyn Read + 'a>>,
+    /// Bytes read but not yet handed out: a sequence cut at a read boundary waits here.
+    held: Vec<u8>,
+    /// Once switched: the Windows-1252 transcoder over `held` then the rest of `inner`.
+    latin: Option<Transcode<Rest<'a>>>,
+}
+
+/// The bytes held at the switch, then the rest of the stream.
+type Rest<'a> = std::io::Chain<std::io::Cursor<Vec<u8>>, Box<dyn Read + 'a>>;
+
+impl<'a> Utf8Fallback<'a> {
+    fn new(inner: Box<dyn Read + 'a>) -> Self {
+        Utf8Fallback {
+            inner: Some(inner),
+            held: Vec::new(),
+            latin: None,
+        }
+    }
+}
+
+impl Read for Utf8Fallback<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(latin) = self.latin.as_mut() {
+            return latin.read(buf);
+        }
+        let Some(inner) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Top up what is held with fresh bytes.
+        let mut chunk = vec![0u8; buf.len().max(4)];
+        let n = loop {
+            match inner.read(&mut chunk) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.held.extend_from_slice(&chunk[..n]);
+        let at_end = n == 0;
+        let (valid, invalid) = match std::str::from_utf8(&self.held) {
+            Ok(_) => (self.held.len(), false),
+            Err(e) if e.error_len().is_some() => (e.valid_up_to(), true),
+            // A sequence cut at the read boundary: wait for its rest, unless the stream
+            // ended (then it is invalid).
+            Err(e) => (e.valid_up_to(), at_end),
+        };
+        if invalid && valid == 0 {
+            // Switch: the held bytes and the rest of the stream are Windows-1252.
+            let rest = std::mem::take(&mut self.held);
+            let inner = self
+                .inner
+                .take()
+                .ok_or_else(|| io::Error::other("reader gone"))?;
+            let source = std::io::Cursor::new(rest).chain(inner);
+            let latin = self.latin.insert(Transcode::new(
+                source,
+                encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling(),
+            ));
+            return latin.read(buf);
+        }
+        let give = valid.min(buf.len());
+        buf[..give].copy_from_slice(&self.held[..give]);
+        self.held.drain(..give);
+        if give == 0 && at_end {
+            self.inner = None;
+        }
+        if give == 0 && !at_end {
+            // Only a partial sequence so far: read more.
+            return self.read(buf);
+        }
+        Ok(give)
+    }
 }
 
 /// Decodes a byte stream with an `encoding_rs` decoder, producing UTF-8. Malformed
