@@ -32,6 +32,11 @@
 //! total = 4
 //! owned = [0, 1, 2, 3]
 //!
+//! [collect]                           # optional: collect from Microsoft 365 (see below)
+//! config = "collect.toml"             # `trustpath collect --config` file (endpoints, app, secret)
+//! interval = "15m"                    # how often each tenant is collected (default 15m)
+//! tenants = ["contoso.onmicrosoft.com"]  # default: the [tenants."<id>"] entries
+//!
 //! [http]
 //! addr = "127.0.0.1:8080"
 //! token = "…"                         # or token_file = "…" or token_env = "VAR"
@@ -43,6 +48,11 @@
 //! one without `context`) uses the global `context`. A tenant's context gives its tuning,
 //! its change tickets, its lateness (unless `lateness` is set here) and its
 //! `[host_timezones]`, applied by the normalizer exactly as `hunt` applies them.
+//!
+//! With `[collect]`, the service also runs `trustpath collect` for each tenant every
+//! `interval`, publishing to `trustpath.events.<tenant>.<source>` on its own NATS server
+//! (state per tenant in the folder `<store>.collect/`, so a restart neither loses nor
+//! refetches); the partitions consume those messages like any publisher's.
 //!
 //! `[http] tls_cert` is a PEM certificate chain (leaf first) and `tls_key` its PEM private
 //! key (PKCS#8, RSA or EC); both paths are relative to this file, and one without the
@@ -124,6 +134,28 @@ struct ConfigFile {
     tenants: Option<BTreeMap<String, TenantFile>>,
     partitions: PartitionsFile,
     http: Option<HttpFile>,
+    collect: Option<CollectFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectFile {
+    config: PathBuf,
+    interval: Option<String>,
+    tenants: Option<Vec<String>>,
+}
+
+/// The collector mode (`[collect]`): what to collect, and how often.
+#[derive(Debug, Clone)]
+pub struct CollectMode {
+    /// The collector's configuration (`trustpath collect --config`), loaded and checked.
+    pub config: trustpath_collect::CollectConfig,
+    /// The file it came from (named in logs).
+    pub config_path: PathBuf,
+    /// Time between two collections of a tenant.
+    pub interval: std::time::Duration,
+    /// Tenants to collect (ids or initial domains).
+    pub tenants: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +264,8 @@ pub struct ServeConfig {
     pub max_pending_script_block_bytes: usize,
     /// Per-tenant settings, by subject tenant token.
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// Collect from Microsoft 365 too (`[collect]`; off when `None`).
+    pub collect: Option<CollectMode>,
 }
 
 /// Default of [`ServeConfig::max_pending_script_block_bytes`]: 16 MiB.
@@ -390,6 +424,42 @@ impl ServeConfig {
             }
             tenants.insert(id, TenantConfig { context });
         }
+        let collect = match file.collect {
+            None => None,
+            Some(c) => {
+                let config_path = base.join(&c.config);
+                let config = trustpath_collect::CollectConfig::load(&config_path)
+                    .map_err(|e| at("collect", format!("collect.config: {e}")))?;
+                // The credential must resolve now (secret present, certificate readable),
+                // not at the first collection; the error never holds the secret.
+                config
+                    .credential()
+                    .map_err(|e| at("collect", format!("collect.config: {e}")))?;
+                let interval = duration("collect.interval", c.interval.as_ref(), None)?
+                    .unwrap_or(SignedDuration::from_mins(15));
+                if interval < SignedDuration::from_secs(1) {
+                    return Err(at("interval", "collect.interval: at least 1s".to_owned()));
+                }
+                let interval = std::time::Duration::try_from(interval)
+                    .map_err(|e| invalid(format!("collect.interval: {e}")))?;
+                let listed = c
+                    .tenants
+                    .unwrap_or_else(|| tenants.keys().cloned().collect::<Vec<_>>());
+                if listed.is_empty() {
+                    return Err(at(
+                        "collect",
+                        "collect: no tenant to collect (list tenants = [...] or add [tenants.\"<id>\"] entries)"
+                            .to_owned(),
+                    ));
+                }
+                Some(CollectMode {
+                    config,
+                    config_path,
+                    interval,
+                    tenants: listed,
+                })
+            }
+        };
         let store = base.join(&file.store);
         let worker_id = file.worker_id.unwrap_or_else(|| default_worker_id(&store));
         validate_partitions(&file.partitions).map_err(invalid)?;
@@ -424,6 +494,7 @@ impl ServeConfig {
             time_field: file.time_field,
             max_pending_script_block_bytes,
             tenants,
+            collect,
         })
     }
 }

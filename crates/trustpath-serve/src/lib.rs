@@ -32,6 +32,7 @@
 //! [`store`] (redb, one row per retained event / finding / actor), [`worker`] (the consume loop), [`metrics`], [`http`] and [`tls`]
 //! (HTTPS when `[http] tls_cert` / `tls_key` are set).
 
+mod collector;
 pub mod config;
 pub mod http;
 pub mod lease;
@@ -127,6 +128,20 @@ pub async fn serve_with(
         findings_jsonl,
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let collect_task = config.collect.clone().map(|mode| {
+        tracing::info!(
+            "collecting {} tenant(s) from Microsoft 365 every {:?} ({})",
+            mode.tenants.len(),
+            mode.interval,
+            mode.config_path.display()
+        );
+        tokio::spawn(collector::run(
+            mode,
+            config.nats_url.clone(),
+            collector::state_dir(&config.store),
+            stop_rx.clone(),
+        ))
+    });
     let http_task = match &config.http {
         Some(http) => Some(start_http(http, tls, &metrics, &handle, stop_rx.clone()).await?),
         None => None,
@@ -146,6 +161,9 @@ pub async fn serve_with(
         task.await.context("partition task")?;
     }
     if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    if let Some(task) = collect_task {
         let _ = task.await;
     }
     Ok(())
