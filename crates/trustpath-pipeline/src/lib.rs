@@ -156,10 +156,11 @@ pub struct InputResult<S, T> {
     pub selected: Vec<T>,
     /// Record identity digest of each `selected` item.
     selected_keys: Vec<u128>,
-    /// Identity digests of every event of this input.
+    /// Identity digests of this input's events that name a tenant.
     seen: HashSet<u128>,
     /// Those of events naming no tenant (their identity gains the tenant only once
     /// attributed: across inputs they are compared within their folder's tenants).
+    /// Disjoint from `seen`: each identity is kept once.
     tenantless: HashSet<u128>,
     /// Identities dropped from this input because an earlier input held them.
     earlier_duplicates: HashSet<u128>,
@@ -359,18 +360,18 @@ fn join<Sel: Selector>(
     for (index, result) in results.iter_mut().enumerate() {
         stats.script_blocks.add(&result.normalize);
         let scope = scope_of(index);
-        let effective = |key: u128| {
-            if result.tenantless.contains(&key) {
-                trustpath_event::scoped_digest(key, scope)
-            } else {
-                key
-            }
-        };
-        let before: HashSet<u128> = result
-            .seen
+        let named = std::mem::take(&mut result.seen);
+        let tenantless = std::mem::take(&mut result.tenantless);
+        let before: HashSet<u128> = named
             .iter()
             .copied()
-            .filter(|key| seen.contains(&effective(*key)))
+            .filter(|key| seen.contains(key))
+            .chain(
+                tenantless
+                    .iter()
+                    .copied()
+                    .filter(|key| seen.contains(&trustpath_event::scoped_digest(*key, scope))),
+            )
             .collect();
         if !before.is_empty() {
             let selected = std::mem::take(&mut result.selected);
@@ -386,9 +387,18 @@ fn join<Sel: Selector>(
             stats.duplicates += before.len() as u64;
         }
         stats.duplicates += result.summary.duplicates - before.len() as u64;
-        seen.extend(result.seen.iter().map(|key| effective(*key)));
-        result.seen = HashSet::new();
-        result.tenantless = HashSet::new();
+        // The input's sets become the run's (moved, not copied, when it is the first):
+        // a single input of a million records holds one set of identities, not three.
+        if seen.is_empty() {
+            seen = named;
+        } else {
+            seen.extend(named);
+        }
+        seen.extend(
+            tenantless
+                .into_iter()
+                .map(|key| trustpath_event::scoped_digest(key, scope)),
+        );
         result.earlier_duplicates = before;
         for part in std::mem::take(&mut result.pending_parts) {
             holder.insert(part.origin.clone(), index);
@@ -649,12 +659,16 @@ fn drain<Sel: Selector>(
             Ok(event) => {
                 result.summary.add_event(&event);
                 let key = trustpath_event::record_digest(&event);
-                if !result.seen.insert(key) {
+                // The same record has the same content, so the same tenant-ness: each
+                // identity goes in exactly one of the two sets.
+                let new = if event.tenant().is_none() {
+                    result.tenantless.insert(key)
+                } else {
+                    result.seen.insert(key)
+                };
+                if !new {
                     result.summary.duplicates += 1;
                     continue;
-                }
-                if event.tenant().is_none() {
-                    result.tenantless.insert(key);
                 }
                 if event.tenant().is_none() && names_tenant(event.source) {
                     result.held.push((event, key));
