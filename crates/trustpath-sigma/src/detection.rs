@@ -315,8 +315,15 @@ impl ValueTest {
             }
         }
         // Grouping pays off from two needles; one needle keeps its memmem finder.
+        // A contiguous NFA, not the DFA the builder would pick for so few needles: there
+        // are thousands of these (one per value list of a rule), and building DFAs was a
+        // tenth of loading SigmaHQ's Windows rules; the shared per-field tables of the
+        // matcher, which every event goes through, keep the builder's choice.
         let automaton = if needles.len() >= 2 {
-            AhoCorasick::new(&needles).ok()
+            AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(&needles)
+                .ok()
         } else {
             None
         };
