@@ -101,20 +101,26 @@ impl RuleSet {
     ///
     /// Bad documents become [`LoadError`]s and loading goes on.
     pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> (RuleSet, Vec<LoadError>) {
+        use rayon::prelude::*;
         let mut loader = Loader::new(opts);
-        for file in rule_files(paths, &mut loader.errors) {
-            match std::fs::read(&file) {
-                Ok(bytes) => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    loader.load_text(&file, &text);
-                }
-                Err(e) => loader.errors.push(LoadError::new(
-                    &file,
+        let files = rule_files(paths, &mut loader.errors);
+        // Files are read, parsed and compiled on every core; what each gave is then
+        // taken in file order (duplicate ids, warnings), so the result never depends on
+        // the thread count.
+        let parsed: Vec<Vec<Outcome>> = files
+            .par_iter()
+            .map(|file| match std::fs::read(file) {
+                Ok(bytes) => loader.parse_text(file, &String::from_utf8_lossy(&bytes)),
+                Err(e) => vec![Outcome::Error(LoadError::new(
+                    file,
                     None,
                     LoadErrorKind::Io,
                     format!("cannot read rule file: {e}"),
-                )),
-            }
+                ))],
+            })
+            .collect();
+        for outcome in parsed.into_iter().flatten() {
+            loader.apply(outcome);
         }
         loader.finish()
     }
@@ -229,50 +235,65 @@ impl<'o> Loader<'o> {
     }
 
     fn load_text(&mut self, file: &Path, text: &str) {
+        for outcome in self.parse_text(file, text) {
+            self.apply(outcome);
+        }
+    }
+
+    /// What each document of a file gives; pure, so files can be parsed in parallel.
+    fn parse_text(&self, file: &Path, text: &str) -> Vec<Outcome> {
         let docs = split_documents(text);
         let collection = docs
             .iter()
             .find_map(|d| sigma1_action(d.text).map(|a| (d.line, a)));
+        let mut out = Vec::with_capacity(docs.len());
         for doc in docs {
             if let Some((line, action)) = &collection
                 && doc.line != *line
             {
-                self.errors.push(LoadError::new(
+                out.push(Outcome::Error(LoadError::new(
                     file,
                     Some(doc.line),
                     LoadErrorKind::Unsupported,
                     format!(
                         "part of a Sigma 1.0 rule collection (action: {action} at line {line}); write each rule as a standalone document"
                     ),
-                ));
+                )));
                 continue;
             }
-            self.load_document(file, doc);
+            out.push(self.parse_document(file, doc));
+        }
+        out
+    }
+
+    fn apply(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Error(e) => self.errors.push(e),
+            Outcome::Parsed(Parsed::Correlation(c)) => self.set.correlations.push(c),
+            Outcome::Parsed(Parsed::Rule(rule)) => self.add_rule(*rule),
         }
     }
 
-    fn load_document(&mut self, file: &Path, doc: Document<'_>) {
+    fn parse_document(&self, file: &Path, doc: Document<'_>) -> Outcome {
         let value: Value = match serde_norway::from_str(doc.text) {
             Ok(v) => v,
             Err(e) => {
                 let line = e.location().map_or(doc.line, |l| doc.line + l.line() - 1);
-                self.errors.push(LoadError::new(
+                return Outcome::Error(LoadError::new(
                     file,
                     Some(line),
                     LoadErrorKind::Yaml,
                     yaml_reason(&e),
                 ));
-                return;
             }
         };
         let Value::Object(map) = value else {
-            self.errors.push(LoadError::new(
+            return Outcome::Error(LoadError::new(
                 file,
                 Some(doc.line),
                 LoadErrorKind::Schema,
                 "a Sigma document must be a YAML map",
             ));
-            return;
         };
         let label = doc_label(&map);
         let builder = Builder {
@@ -280,11 +301,10 @@ impl<'o> Loader<'o> {
             placeholders: &self.opts.placeholders,
         };
         match builder.build(map, file, doc.line) {
-            Ok(Parsed::Correlation(c)) => self.set.correlations.push(c),
-            Ok(Parsed::Rule(rule)) => self.add_rule(*rule),
-            Err(p) => self
-                .errors
-                .push(LoadError::new(file, Some(doc.line), p.kind, p.reason).with_rule(label)),
+            Ok(parsed) => Outcome::Parsed(parsed),
+            Err(p) => Outcome::Error(
+                LoadError::new(file, Some(doc.line), p.kind, p.reason).with_rule(label),
+            ),
         }
     }
 
@@ -326,6 +346,12 @@ fn yaml_reason(e: &serde_norway::Error) -> String {
         Some(at) => text[..at].to_owned(),
         None => text,
     }
+}
+
+/// What one document gave.
+enum Outcome {
+    Parsed(Parsed),
+    Error(LoadError),
 }
 
 /// One YAML document of a file and the 1-based line its content starts on.
