@@ -79,8 +79,9 @@ pub(crate) struct ValueTest {
     pub groups: Vec<Vec<Pattern>>,
     /// `all` modifier.
     pub all: bool,
-    /// Without `all`: the plain case-insensitive substring needles, in one automaton.
-    pub needles: Option<AhoCorasick>,
+    /// Without `all`: the plain case-insensitive substring needles, in one automaton
+    /// built on first use (see [`ValueTest::needles`]).
+    needles: Needles,
     /// Without `all`: the patterns not in `needles`.
     pub rest: Vec<Pattern>,
     /// Whether a `null` pattern is among the values (matches a missing field).
@@ -298,7 +299,42 @@ impl Builder<'_> {
     }
 }
 
+/// The grouped needles of a [`ValueTest`] and their automaton, built when first needed.
+///
+/// Most value tests never need it: the matcher replaces literal tests by bits of its
+/// shared per-field tables, and only tests it cannot share scan their own needles.
+/// Building thousands of these eagerly was about a third of loading SigmaHQ's Windows
+/// rules.
+#[derive(Debug, Clone)]
+struct Needles {
+    needles: Vec<Vec<u8>>,
+    automaton: std::sync::OnceLock<Option<AhoCorasick>>,
+}
+
 impl ValueTest {
+    /// Without `all`: whether any of the grouped case-insensitive substring needles is
+    /// in `lower` (the value lower-cased). One automaton per value list (a contiguous
+    /// NFA), built on first use; should it fail to build, each needle is searched alone.
+    pub fn needles_match(&self, lower: &str) -> bool {
+        let n = &self.needles;
+        if n.needles.is_empty() {
+            return false;
+        }
+        let automaton = n.automaton.get_or_init(|| {
+            AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(&n.needles)
+                .ok()
+        });
+        match automaton {
+            Some(ac) => ac.is_match(lower),
+            None => n
+                .needles
+                .iter()
+                .any(|needle| memchr::memmem::find(lower.as_bytes(), needle).is_some()),
+        }
+    }
+
     fn new(groups: Vec<Vec<Pattern>>, all: bool) -> ValueTest {
         let has_null = groups.iter().flatten().any(|p| matches!(p, Pattern::Null));
         let mut needles = Vec::new();
@@ -315,25 +351,17 @@ impl ValueTest {
             }
         }
         // Grouping pays off from two needles; one needle keeps its memmem finder.
-        // A contiguous NFA, not the DFA the builder would pick for so few needles: there
-        // are thousands of these (one per value list of a rule), and building DFAs was a
-        // tenth of loading SigmaHQ's Windows rules; the shared per-field tables of the
-        // matcher, which every event goes through, keep the builder's choice.
-        let automaton = if needles.len() >= 2 {
-            AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                .build(&needles)
-                .ok()
-        } else {
-            None
-        };
-        if automaton.is_none() && !all {
+        let grouped = needles.len() >= 2 && !all;
+        if !grouped && !all {
             rest = groups.iter().flatten().cloned().collect();
         }
         ValueTest {
             groups,
             all,
-            needles: automaton,
+            needles: Needles {
+                needles: if grouped { needles } else { Vec::new() },
+                automaton: std::sync::OnceLock::new(),
+            },
             rest,
             has_null,
         }

@@ -601,9 +601,7 @@ fn values_match(test: &ValueTest, ctx: &Ctx<'_, '_>, field: usize) -> bool {
         });
     }
     values.iter().any(|v| {
-        test.needles
-            .as_ref()
-            .is_some_and(|ac| !v.null && ac.is_match(v.lower()))
+        (!v.null && test.needles_match(v.lower()))
             || test.rest.iter().any(|p| pattern_match(p, v))
     })
 }
