@@ -295,19 +295,33 @@ impl Detector {
 
     /// Turn a whole hunt's matches into findings (batch: event time, no lateness limit).
     /// Tenants are what normalization and attribution decided; nothing is guessed here.
-    pub fn findings(&self, mut matched: Vec<Matched>, baseline: &Baseline) -> HuntOutcome {
+    pub fn findings(&self, matched: Vec<Matched>, baseline: &Baseline) -> HuntOutcome {
+        self.findings_of(&matched, baseline)
+    }
+
+    /// [`Detector::findings`] over borrowed matches (in any order), so a caller that
+    /// keeps them (the service's retained events) need not copy them first.
+    pub fn findings_of(&self, matched: &[Matched], baseline: &Baseline) -> HuntOutcome {
+        let mut matched: Vec<&Matched> = matched.iter().collect();
         matched
             .sort_by(|a, b| (a.event.time, &a.event.origin).cmp(&(b.event.time, &b.event.origin)));
         let mut engine = Engine::new(Arc::clone(&self.correlations), StateBudget::default());
         // A record without an event time (`tp.time_missing`) gives single-event findings
         // only: correlations and analytics order evidence by time.
-        for m in matched.iter().filter(|m| !m.event.time_missing()) {
-            let refs: Vec<CorrRuleRef> = m.rules.iter().map(|r| CorrRuleRef(*r)).collect();
+        let timed: Vec<&Matched> = matched
+            .iter()
+            .copied()
+            .filter(|m| !m.event.time_missing())
+            .collect();
+        let mut refs = Vec::new();
+        for m in &timed {
+            refs.clear();
+            refs.extend(m.rules.iter().map(|r| CorrRuleRef(*r)));
             engine.push(Arc::clone(&m.event), &refs);
         }
         let mut results = Vec::new();
         engine.finish(&mut results);
-        let mut findings = self.analytic_findings(&matched, &results, baseline);
+        let mut findings = self.analytic_findings(&timed, &results, baseline);
         findings.extend(self.user_findings(&matched, &results));
         let mut findings = fuse(findings, |f| self.priority(f));
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -341,7 +355,7 @@ impl Detector {
 
     fn analytic_findings(
         &self,
-        matched: &[Matched],
+        timed: &[&Matched],
         results: &[CorrelationResult],
         baseline: &Baseline,
     ) -> Vec<Finding> {
@@ -361,16 +375,18 @@ impl Detector {
                     input.rules.insert(name, self.rule_ref(index));
                 }
             }
-            for m in matched.iter().filter(|m| !m.event.time_missing()) {
+            for m in timed {
                 for &r in &m.rules {
                     if self.rule_owner.get(r) == Some(&Some(ai)) {
                         let rule = &self.rules.rules[r];
-                        let name = rule.name.clone().unwrap_or_else(|| rule.label().to_owned());
-                        input
-                            .matches
-                            .entry(name)
-                            .or_default()
-                            .push(Arc::clone(&m.event));
+                        let name = rule.name.as_deref().unwrap_or_else(|| rule.label());
+                        let event = Arc::clone(&m.event);
+                        match input.matches.get_mut(name) {
+                            Some(list) => list.push(event),
+                            None => {
+                                input.matches.insert(name.to_owned(), vec![event]);
+                            }
+                        }
                     }
                 }
             }
@@ -386,7 +402,7 @@ impl Detector {
 
     /// Findings from user rules: single-event matches (unless only a correlation uses the
     /// rule) and correlation results.
-    fn user_findings(&self, matched: &[Matched], results: &[CorrelationResult]) -> Vec<Finding> {
+    fn user_findings(&self, matched: &[&Matched], results: &[CorrelationResult]) -> Vec<Finding> {
         let mut out = Vec::new();
         for m in matched {
             for &r in &m.rules {

@@ -53,16 +53,30 @@ type Ev = Arc<Event>;
 /// Findings of AN1350.
 pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     let window = input.duration("window");
+    // Every chain and every lead has a delegation: a tenant with no successful delegation
+    // gives nothing, so its relationship changes and accesses are not looked at (the
+    // service re-runs this over a tenant's retained accesses; most have no delegation).
     let mut tenants: BTreeMap<String, [Vec<&Ev>; 3]> = BTreeMap::new();
-    for (step, rule) in [RELATIONSHIP, DELEGATION, ACCESS].into_iter().enumerate() {
+    for event in input.matched(DELEGATION) {
+        if let Some(tenant) = event.tenant().map(str::to_ascii_lowercase)
+            && succeeded(event)
+        {
+            tenants.entry(tenant).or_default()[1].push(event);
+        }
+    }
+    if tenants.is_empty() {
+        return Vec::new();
+    }
+    for (step, rule) in [(0, RELATIONSHIP), (2, ACCESS)] {
         for event in input.matched(rule) {
             let Some(tenant) = event.tenant().map(str::to_ascii_lowercase) else {
                 continue;
             };
-            if !succeeded(event) {
-                continue;
+            if let Some(steps) = tenants.get_mut(&tenant)
+                && succeeded(event)
+            {
+                steps[step].push(event);
             }
-            tenants.entry(tenant).or_default()[step].push(event);
         }
     }
     let mut out = Vec::new();
