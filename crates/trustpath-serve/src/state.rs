@@ -102,6 +102,9 @@ pub struct TenantState {
     pub unpublished_from: Option<Timestamp>,
     /// Earliest event time in `matched` (eviction is due once the cutoff passes it).
     pub oldest: Option<Timestamp>,
+    /// How many of `matched` name no tenant (host events waiting for the subject's
+    /// census); with none, correlation reads the retained matches without copying them.
+    pub untenanted: usize,
     /// Record identities ([`trustpath_event::record_digest`]) of `matched`: a record
     /// delivered again (a re-sent batch, overlapping exports) is used once, as in a hunt.
     pub seen: std::collections::HashSet<u128>,
@@ -277,10 +280,12 @@ impl PartitionState {
                 dirty: true,
                 unpublished_from: None,
                 oldest: None,
+                untenanted: 0,
                 changes: TenantChanges::default(),
             };
             let mut state = state;
             state.oldest = state.matched.iter().map(|m| m.event.time).min();
+            state.untenanted = untenanted(&state.matched);
             tenants.insert(id, state);
         }
         let mut normalizers = BTreeMap::new();
@@ -340,6 +345,7 @@ impl PartitionState {
                 }
             }
             tenant.oldest = tenant.matched.iter().map(|m| m.event.time).min();
+            tenant.untenanted = untenanted(&tenant.matched);
             tenant.changes.meta = true;
             tenant.changes.first_seen = tenant.first_seen.keys().cloned().collect();
             tenant.changes.published = tenant.published.keys().cloned().collect();
@@ -636,6 +642,7 @@ impl Processor {
                 tenant.dirty = true;
                 tenant.oldest = Some(tenant.oldest.map_or(m.event.time, |o| o.min(m.event.time)));
                 tenant.changes.added.push(event);
+                tenant.untenanted += usize::from(m.event.tenant().is_none());
                 tenant.matched.push(m);
             }
         }
@@ -772,15 +779,19 @@ impl Processor {
         out: &mut Vec<Publication>,
     ) {
         let baseline = baseline(tenant_id, &tenant.first_seen);
-        let mut matched = tenant.matched.clone();
         // Host events that arrived before the subject's records named its tenant take it
         // now, as `hunt` attributes host events from their whole folder after the scan.
         // (On a copy: the retained event, its identity and its store key stay as they
         // arrived.)
-        for m in matched.iter_mut().filter(|m| m.event.tenant().is_none()) {
-            setup.detector.attribute(m, &tenant.census);
-        }
-        let outcome = setup.detector.findings(matched, &baseline);
+        let outcome = if tenant.untenanted == 0 {
+            setup.detector.findings_of(&tenant.matched, &baseline)
+        } else {
+            let mut matched = tenant.matched.clone();
+            for m in matched.iter_mut().filter(|m| m.event.tenant().is_none()) {
+                setup.detector.attribute(m, &tenant.census);
+            }
+            setup.detector.findings(matched, &baseline)
+        };
         let trusted_from = tenant.meta.evicted_before.map(|e| e + self.max_window);
         let trusted = |start: Timestamp| trusted_from.is_none_or(|t| start >= t);
         let findings_subject = format!("trustpath.findings.{tenant_id}");
@@ -873,6 +884,7 @@ impl Processor {
         }
         tenant.matched = kept;
         tenant.oldest = tenant.matched.iter().map(|m| m.event.time).min();
+        tenant.untenanted = untenanted(&tenant.matched);
         let evicted_before = tenant.meta.evicted_before.map_or(cutoff, |e| e.max(cutoff));
         tenant.meta.evicted_before = Some(evicted_before);
         tenant.changes.meta = true;
@@ -886,6 +898,14 @@ impl Processor {
             keep
         });
     }
+}
+
+/// How many retained matches name no tenant.
+fn untenanted(matched: &[Matched]) -> usize {
+    matched
+        .iter()
+        .filter(|m| m.event.tenant().is_none())
+        .count()
 }
 
 fn stats_delta(before: &NormalizeStats, after: &NormalizeStats) -> NormalizeStats {
