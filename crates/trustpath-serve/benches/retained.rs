@@ -14,7 +14,9 @@
 //! `cargo bench -p trustpath-serve --bench retained` prints a table (asserts nothing).
 //! `TRUSTPATH_BENCH_SIZES=1000,10000` picks sizes; `TRUSTPATH_BENCH_MATCHED_EVERY=50`
 //! makes one steady record in 50 a matched event (by design each one makes its tenant's
-//! batch correlation due, which costs that tenant's retained events).
+//! batch correlation due, which costs that tenant's retained events);
+//! `TRUSTPATH_BENCH_CHAINED=1` also gives every tenant a complete AN1350 chain at the
+//! start of its retained period (the analytic cannot skip the tenant).
 //! Needs nats-server (`scripts/install-deps`); prints SKIPPED without it.
 
 #![allow(clippy::unwrap_used)]
@@ -201,7 +203,7 @@ struct Row {
     p99: Duration,
 }
 
-async fn run(per_partition: usize, matched_every: usize) -> Row {
+async fn run(per_partition: usize, matched_every: usize, chained: bool) -> Row {
     let nats = Nats::start().unwrap();
     let client = async_nats::connect(&nats.1).await.unwrap();
     let js = jetstream::new(client.clone());
@@ -227,6 +229,28 @@ async fn run(per_partition: usize, matched_every: usize) -> Row {
     let mut acks = Vec::new();
     for i in 0..TENANTS {
         let t = tenant(i);
+        if chained {
+            // A complete AN1350 chain (relationship, delegation, partner access; about three
+            // hours) ending before the tenant's first record: the analytic's full work on
+            // every tick.
+            let scenario = trustpath_simulate::Scenario {
+                tenant_id: t.clone(),
+                start: start - jiff::SignedDuration::from_hours(4),
+                seed: i as u64,
+                ..Default::default()
+            };
+            let records = trustpath_simulate::simulate(
+                "AN1350",
+                trustpath_simulate::OutFormat::UalJsonl,
+                &scenario,
+            )
+            .unwrap();
+            let ack = js
+                .publish(format!("trustpath.events.{t}.ual"), records.into())
+                .await
+                .unwrap();
+            acks.push(ack);
+        }
         let seed: Vec<String> = (0..ACTORS).map(|k| ordinary(&t, k, start)).collect();
         let ack = js
             .publish(format!("trustpath.events.{t}.ual"), seed.join("\n").into())
@@ -421,6 +445,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    // TRUSTPATH_BENCH_CHAINED=1: every tenant also holds a complete AN1350 chain, so the
+    // analytic binds every retained access to partners on every tick (no shortcut).
+    let chained = std::env::var("TRUSTPATH_BENCH_CHAINED").is_ok_and(|v| v == "1");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -428,15 +455,18 @@ fn main() {
     let rows: Vec<Row> = runtime.block_on(async {
         let mut rows = Vec::new();
         for size in sizes {
-            rows.push(run(size, matched_every).await);
+            rows.push(run(size, matched_every, chained).await);
         }
         rows
     });
-    let mix = if matched_every > 0 {
+    let mut mix = if matched_every > 0 {
         format!("1 in {matched_every} matched")
     } else {
         "ordinary activity, none matched".to_owned()
     };
+    if chained {
+        mix.push_str("; every tenant holds an AN1350 chain");
+    }
     println!(
         "\n{TENANTS} tenants, {PARTITIONS} partitions, 1 worker; steady load {RATE} events/s ({mix}) for {SECONDS} s, AN1052 chain every 200 ms\n"
     );
