@@ -601,8 +601,7 @@ fn values_match(test: &ValueTest, ctx: &Ctx<'_, '_>, field: usize) -> bool {
         });
     }
     values.iter().any(|v| {
-        (!v.null && test.needles_match(v.lower()))
-            || test.rest.iter().any(|p| pattern_match(p, v))
+        (!v.null && test.needles_match(v.lower())) || test.rest.iter().any(|p| pattern_match(p, v))
     })
 }
 
