@@ -247,8 +247,22 @@ impl Matcher {
             }
         }
         m.tables = vec![None; m.fields.len()];
-        for (field, builder) in builders {
-            m.tables[field as usize] = builder.build();
+        // One automaton per field, independent of the others: built on every core (the
+        // largest, `CommandLine`'s, dominates; the rest fill the other cores meanwhile).
+        let built: Vec<(u32, Option<FieldTable>)> = {
+            use rayon::prelude::*;
+            let mut builders: Vec<(u32, TableBuilder)> = builders.into_iter().collect();
+            builders.sort_by_key(|(_, b)| std::cmp::Reverse(b.needles.len()));
+            builders
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|(field, builder)| (field, builder.build()))
+                .collect()
+        };
+        for (field, table) in built {
+            if let Some(slot) = m.tables.get_mut(field as usize) {
+                *slot = table;
+            }
         }
         let branches = &m.branches;
         let lists = m
