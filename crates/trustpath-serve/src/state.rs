@@ -880,11 +880,13 @@ impl Processor {
                 let digest = trustpath_event::record_digest(&m.event);
                 tenant.seen.remove(&digest);
                 tenant.changes.removed.push(digest);
+                if m.event.tenant().is_none() {
+                    tenant.untenanted = tenant.untenanted.saturating_sub(1);
+                }
             }
         }
         tenant.matched = kept;
         tenant.oldest = tenant.matched.iter().map(|m| m.event.time).min();
-        tenant.untenanted = untenanted(&tenant.matched);
         let evicted_before = tenant.meta.evicted_before.map_or(cutoff, |e| e.max(cutoff));
         tenant.meta.evicted_before = Some(evicted_before);
         tenant.changes.meta = true;
