@@ -206,20 +206,6 @@ struct Partners<'c> {
     partner_ips: HashMap<String, BTreeSet<String>>,
     /// IPs used by customer-side actors.
     customer_ips: HashSet<String>,
-    /// What `learn` read of each step event (by event address and step), so binding and
-    /// evidence do not look the same fields up again.
-    seen: HashMap<(usize, usize), Seen>,
-}
-
-/// The fields of one step event that attribution reads (lower-case).
-struct Seen {
-    actor: Option<String>,
-    ip: Option<String>,
-    home: Option<String>,
-}
-
-fn address(event: &Event) -> usize {
-    std::ptr::from_ref(event) as usize
 }
 
 /// One partner's step events in a tenant.
@@ -238,21 +224,12 @@ impl<'c> Partners<'c> {
             principals: HashMap::new(),
             partner_ips: HashMap::new(),
             customer_ips: HashSet::new(),
-            seen: HashMap::new(),
         };
         for (step, list) in steps.iter().enumerate() {
             for event in list {
                 let actor = lower(event.actor());
                 let home = world.home_partner(event, step);
                 let ip = lower(event.ip());
-                world.seen.insert(
-                    (address(event), step),
-                    Seen {
-                        actor: actor.clone(),
-                        ip: ip.clone(),
-                        home: home.clone(),
-                    },
-                );
                 match (&home, &actor) {
                     (Some(p), Some(a)) => {
                         world.principals.insert(a.clone(), p.clone());
@@ -279,9 +256,6 @@ impl<'c> Partners<'c> {
     /// The partner tenant the event's actor belongs to (not the partner a relationship
     /// record names: for step 1 only an actor from the partner's own tenant counts here).
     fn home_partner(&self, event: &Event, step: usize) -> Option<String> {
-        if let Some(seen) = self.seen.get(&(address(event), step)) {
-            return seen.home.clone();
-        }
         let actor_tenant = lower(event.norm_str(norm::ACTOR_TENANT));
         if let Some(home) = actor_tenant.filter(|t| *t != self.tenant) {
             return Some(home);
@@ -318,23 +292,8 @@ impl<'c> Partners<'c> {
 
     /// Partners an event's actor acts for (home tenant, domain, or a known principal).
     fn acting_partner(&self, event: &Event, step: usize) -> Option<String> {
-        if let Some(seen) = self.seen.get(&(address(event), step)) {
-            return seen.home.clone().or_else(|| {
-                seen.actor
-                    .as_deref()
-                    .and_then(|a| self.partner_of_account(a))
-            });
-        }
         self.home_partner(event, step)
             .or_else(|| lower(event.actor()).and_then(|a| self.partner_of_account(&a)))
-    }
-
-    /// The event's client IP as `learn` read it (lower-case).
-    fn ip_of(&self, event: &Event, step: usize) -> Option<String> {
-        match self.seen.get(&(address(event), step)) {
-            Some(seen) => seen.ip.clone(),
-            None => lower(event.ip()),
-        }
     }
 
     /// The partner an IP belongs to: one partner's configured range, or used by exactly one
@@ -410,7 +369,7 @@ impl<'c> Partners<'c> {
         for event in &steps[2] {
             let partner = self
                 .acting_partner(event, 2)
-                .or_else(|| self.ip_of(event, 2).and_then(|ip| self.partner_of_ip(&ip)));
+                .or_else(|| event.ip().and_then(|ip| self.partner_of_ip(ip)));
             if let Some(p) = partner.filter(|p| *p != self.tenant) {
                 bound.entry(p).or_default().accesses.push(event);
             }
