@@ -311,7 +311,7 @@ impl Detector {
         let timed: Vec<&Matched> = matched
             .iter()
             .copied()
-            .filter(|m| !m.event.time_missing())
+            .filter(|m| !m.event.keys().time_missing)
             .collect();
         let mut refs = Vec::new();
         for m in &timed {
@@ -360,6 +360,16 @@ impl Detector {
         baseline: &Baseline,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
+        // One pass over the matches, by rule (in event-time order); each analytic then
+        // takes its rules' lists.
+        let mut by_rule: Vec<Vec<Arc<Event>>> = vec![Vec::new(); self.rules.rules.len()];
+        for m in timed {
+            for &r in &m.rules {
+                if let (Some(Some(_)), Some(list)) = (self.rule_owner.get(r), by_rule.get_mut(r)) {
+                    list.push(Arc::clone(&m.event));
+                }
+            }
+        }
         for (ai, analytic) in self.analytics.iter().enumerate() {
             let mut input = AnalyticInput {
                 meta: &analytic.meta,
@@ -375,19 +385,15 @@ impl Detector {
                     input.rules.insert(name, self.rule_ref(index));
                 }
             }
-            for m in timed {
-                for &r in &m.rules {
-                    if self.rule_owner.get(r) == Some(&Some(ai)) {
-                        let rule = &self.rules.rules[r];
-                        let name = rule.name.as_deref().unwrap_or_else(|| rule.label());
-                        let event = Arc::clone(&m.event);
-                        match input.matches.get_mut(name) {
-                            Some(list) => list.push(event),
-                            None => {
-                                input.matches.insert(name.to_owned(), vec![event]);
-                            }
-                        }
-                    }
+            for (r, list) in by_rule.iter_mut().enumerate() {
+                if !list.is_empty() && self.rule_owner.get(r) == Some(&Some(ai)) {
+                    let rule = &self.rules.rules[r];
+                    let name = rule.name.as_deref().unwrap_or_else(|| rule.label());
+                    input
+                        .matches
+                        .entry(name.to_owned())
+                        .or_default()
+                        .append(list);
                 }
             }
             input.results = results

@@ -30,6 +30,7 @@ fn event(source: SourceKind, time: &str, fields: Value) -> Event {
         format,
         origin: Origin::file("test.json").with_line(1),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     }
 }
 

@@ -181,6 +181,7 @@ fn coverage_without_sign_ins() -> trustpath_assurance::CoverageReport {
         format: trustpath_event::Format::UalJson,
         origin: Origin::file("ual.json").with_line(1),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     });
     collector.report(
         &catalog,

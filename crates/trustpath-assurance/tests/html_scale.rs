@@ -189,6 +189,7 @@ fn coverage() -> trustpath_assurance::CoverageReport {
                     format,
                     origin: Origin::file("x").with_line(1),
                     fields: serde_json::Map::new(),
+                    keys: Default::default(),
                 });
             }
         }

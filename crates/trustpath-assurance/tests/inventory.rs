@@ -19,6 +19,7 @@ fn event(source: SourceKind, time: &str, line: u64, fields: Value) -> Event {
         format,
         origin: Origin::file("t.json").with_line(line),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     }
 }
 

@@ -50,15 +50,21 @@ pub struct Partner {
 impl Partner {
     /// Whether `account` (a UPN or address) is in one of the partner's domains.
     pub fn owns_account(&self, account: &str) -> bool {
+        if self.domains.is_empty() {
+            return false;
+        }
         let Some((_, domain)) = account.trim().rsplit_once('@') else {
             return false;
         };
-        let domain = domain.to_ascii_lowercase();
+        // ASCII case-insensitive, without a copy (called for every event of a tenant).
         self.domains.iter().any(|d| {
-            domain == *d
-                || domain
-                    .strip_suffix(d.as_str())
-                    .is_some_and(|rest| rest.ends_with('.'))
+            let Some(cut) = domain.len().checked_sub(d.len()) else {
+                return false;
+            };
+            let tail_matches = domain
+                .get(cut..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(d));
+            tail_matches && (cut == 0 || domain.as_bytes()[cut - 1] == b'.')
         })
     }
 

@@ -98,6 +98,7 @@ fn events(n: usize) -> Vec<(Arc<Event>, [RuleRef; 1])> {
                     record: None,
                 },
                 fields: fields.as_object().cloned().unwrap_or_default(),
+                keys: Default::default(),
             };
             (Arc::new(event), [RuleRef((i / KEYS) % 3)])
         })

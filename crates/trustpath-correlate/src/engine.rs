@@ -685,6 +685,7 @@ mod tests {
                 format: trustpath_event::Format::UalJson,
                 origin: trustpath_event::Origin::file("a.json").with_line(line),
                 fields: serde_json::Map::new(),
+                keys: Default::default(),
             }),
             rules: RuleList::One(RuleRef(0)),
         }

@@ -270,6 +270,7 @@ mod tests {
             format: Format::UalJson,
             origin: Origin::file("a.json").with_line(line),
             fields: Map::new(),
+            keys: Default::default(),
         };
         Evidence {
             event: Arc::new(event),

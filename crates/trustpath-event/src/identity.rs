@@ -177,6 +177,7 @@ mod tests {
             format,
             origin: Origin::file(file).with_line(3),
             fields: fields.as_object().cloned().unwrap_or_default(),
+            keys: Default::default(),
         }
     }
 

@@ -17,6 +17,7 @@
 //! (`Parameters.Identity` reads `{"Name":"Identity","Value":…}` out of the `Parameters` list).
 
 pub mod identity;
+mod keys;
 mod lookup;
 mod origin;
 mod permission;
@@ -24,6 +25,7 @@ mod summary;
 pub mod ual;
 
 pub use identity::{record_digest, record_key, scoped_digest};
+pub use keys::{Keys, KeysCell};
 pub use origin::Origin;
 pub use permission::{Params, PermissionAction, PermissionChange};
 pub use summary::{FileSummary, RunSummary, ScriptBlockCounts, TimeRange};
@@ -236,6 +238,9 @@ pub struct Event {
     pub origin: Origin,
     /// Original fields (values normalized where documented) plus the `tp.*` fields.
     pub fields: Map<String, Value>,
+    /// [`Keys`] of `fields`, computed on first use ([`Event::keys`]); a clone starts empty.
+    #[serde(skip)]
+    pub keys: KeysCell,
 }
 
 impl Event {
@@ -270,6 +275,13 @@ impl Event {
         self.fields
             .get(norm::TIME_MISSING)
             .is_some_and(|v| v.as_bool() == Some(true))
+    }
+
+    /// The keys correlation reads on every run (tenant, actor, IP, failure …), computed
+    /// on the first call and kept with the event ([`keys`](crate::Keys)). Change an event
+    /// only before detection reads it, or change a clone.
+    pub fn keys(&self) -> &Keys {
+        self.keys.get_or_init(self)
     }
 
     /// The identity of the record this event came from ([`identity`]): its own id, else

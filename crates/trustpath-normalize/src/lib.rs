@@ -1,7 +1,7 @@
 //! The normalize stage: every [`RawRecord`] becomes an [`Event`].
 //!
 //! ```text
-//! RawRecord { origin, format, value } ──► Normalizer::push ──► Event { time, source, fields, … }
+//! RawRecord { origin, format, value } ──► Normalizer::push ──► Event { time, source, fields, …, keys: Default::default(),  }
 //! ```
 //!
 //! * **Time** comes from the record, never from arrival ([`parse_time`] reads every shape
@@ -65,6 +65,7 @@ pub(crate) fn test_event(
         format: trustpath_event::Format::GenericJson,
         origin: trustpath_event::Origin::file("t"),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     }
 }
 
@@ -266,6 +267,7 @@ pub fn normalize(raw: RawRecord, opts: &NormalizeOptions) -> Result<Event, Recor
         format,
         origin,
         fields,
+        keys: Default::default(),
     })
 }
 

@@ -69,6 +69,7 @@ fn synthetic(i: usize) -> Event {
         format: Format::Evtx,
         origin: Origin::file("synthetic"),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ fn event(fields: Value) -> Event {
         format: Format::Evtx,
         origin: Origin::file("test"),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     }
 }
 

@@ -23,7 +23,8 @@
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
 use jiff::{SignedDuration, Timestamp};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use trustpath_context::{Context, Partner};
 use trustpath_event::{Event, SourceKind, norm};
@@ -56,10 +57,13 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     // Every chain and every lead has a delegation: a tenant with no successful delegation
     // gives nothing, so its relationship changes and accesses are not looked at (the
     // service re-runs this over a tenant's retained accesses; most have no delegation).
-    let mut tenants: BTreeMap<String, [Vec<&Ev>; 3]> = BTreeMap::new();
+    // Tenants, actors, IPs and outcomes come from each event's cached keys: the service
+    // re-runs this for every batch that changes a tenant, over all it retains.
+    let mut tenants: BTreeMap<&str, [Vec<&Ev>; 3]> = BTreeMap::new();
     for event in input.matched(DELEGATION) {
-        if let Some(tenant) = event.tenant().map(str::to_ascii_lowercase)
-            && succeeded(event)
+        let keys = event.keys();
+        if let Some(tenant) = keys.tenant.as_deref()
+            && !keys.failed
         {
             tenants.entry(tenant).or_default()[1].push(event);
         }
@@ -69,11 +73,12 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
     }
     for (step, rule) in [(0, RELATIONSHIP), (2, ACCESS)] {
         for event in input.matched(rule) {
-            let Some(tenant) = event.tenant().map(str::to_ascii_lowercase) else {
+            let keys = event.keys();
+            let Some(tenant) = keys.tenant.as_deref() else {
                 continue;
             };
-            if let Some(steps) = tenants.get_mut(&tenant)
-                && succeeded(event)
+            if let Some(steps) = tenants.get_mut(tenant)
+                && !keys.failed
             {
                 steps[step].push(event);
             }
@@ -85,48 +90,16 @@ pub(crate) fn findings(input: &AnalyticInput<'_>) -> Vec<Finding> {
             list.sort_by(|a, b| (a.time, &a.origin).cmp(&(b.time, &b.origin)));
             list.dedup_by(|a, b| Arc::ptr_eq(a, b));
         }
-        let world = Partners::learn(input.context, &tenant, &steps);
+        let world = Partners::learn(input.context, tenant, &steps);
         for (partner, lists) in world.bind(&steps, window) {
             for chain in chains(&lists, window) {
                 out.push(chain_finding(
-                    input, &tenant, &partner, &world, &chain, window,
+                    input, tenant, partner, &world, &chain, window,
                 ));
             }
         }
     }
     out
-}
-
-/// Whether the record reports success (failed sign-ins, failed cmdlets and failed
-/// directory changes are not steps of a chain).
-fn succeeded(event: &Event) -> bool {
-    use std::borrow::Cow;
-    let text = |key: &str| -> Option<Cow<'_, str>> {
-        match event.get(key)? {
-            serde_json::Value::String(s) => Some(Cow::Borrowed(s.trim())),
-            serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
-            serde_json::Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-            _ => None,
-        }
-    };
-    let nonzero = |v: Option<Cow<'_, str>>| v.is_some_and(|v| !v.is_empty() && v != "0");
-    match event.source {
-        SourceKind::EntraSignIn => {
-            !(nonzero(text("status.errorCode"))
-                || nonzero(text("ResultType"))
-                || nonzero(text("Status.errorCode")))
-        }
-        SourceKind::EntraAudit => !text("result")
-            .or_else(|| text("Result"))
-            .is_some_and(|r| r.eq_ignore_ascii_case("failure")),
-        _ => {
-            let status = text("ResultStatus").unwrap_or_default();
-            let failed = ["failed", "false", "failure"]
-                .iter()
-                .any(|f| status.eq_ignore_ascii_case(f));
-            !(failed || nonzero(text("ErrorNumber")) || nonzero(text("LogonError")))
-        }
-    }
 }
 
 fn lower(v: Option<&str>) -> Option<String> {
@@ -196,16 +169,21 @@ fn accessed_mailbox(event: &Event) -> Option<String> {
         .and_then(|m| lower(Some(&m)))
 }
 
-/// Who is a principal of which partner in one tenant, and which IPs are partners'.
-struct Partners<'c> {
-    context: &'c Context,
-    tenant: String,
+/// Who is a principal of which partner in one tenant, and which IPs are partners'
+/// (borrowed from the events' keys and the context: nothing is copied per event).
+struct Partners<'a> {
+    context: &'a Context,
+    tenant: &'a str,
     /// Account (lower-case) → partner tenant it acts from.
-    principals: HashMap<String, String>,
+    principals: HashMap<&'a str, &'a str>,
     /// IP → partners whose principals used it.
-    partner_ips: HashMap<String, BTreeSet<String>>,
+    partner_ips: HashMap<&'a str, BTreeSet<&'a str>>,
     /// IPs used by customer-side actors.
-    customer_ips: HashSet<String>,
+    customer_ips: HashSet<&'a str>,
+    /// Actor → the configured partner whose domains hold it (looked up once per actor).
+    configured: HashMap<&'a str, Option<&'a str>>,
+    /// Each step event's home partner ([`Partners::home_partner`]), by step and position.
+    homes: [Vec<Option<&'a str>>; 3],
 }
 
 /// One partner's step events in a tenant.
@@ -216,37 +194,46 @@ struct Bound<'a> {
     accesses: Vec<&'a Ev>,
 }
 
-impl<'c> Partners<'c> {
-    fn learn(context: &'c Context, tenant: &str, steps: &[Vec<&Ev>; 3]) -> Self {
+impl<'a> Partners<'a> {
+    fn learn(context: &'a Context, tenant: &'a str, steps: &'a [Vec<&'a Ev>; 3]) -> Self {
         let mut world = Partners {
             context,
-            tenant: tenant.to_owned(),
-            principals: HashMap::new(),
-            partner_ips: HashMap::new(),
-            customer_ips: HashSet::new(),
+            tenant,
+            principals: HashMap::default(),
+            partner_ips: HashMap::default(),
+            customer_ips: HashSet::default(),
+            configured: HashMap::default(),
+            homes: Default::default(),
         };
+        if context.partners.iter().any(|p| !p.domains.is_empty()) {
+            for event in steps.iter().flatten() {
+                if let Some(actor) = event.keys().actor.as_deref()
+                    && !world.configured.contains_key(actor)
+                {
+                    let owner = world.configured_owner(actor);
+                    world.configured.insert(actor, owner);
+                }
+            }
+        }
         for (step, list) in steps.iter().enumerate() {
             for event in list {
-                let actor = lower(event.actor());
+                let keys = event.keys();
                 let home = world.home_partner(event, step);
-                let ip = lower(event.ip());
-                match (&home, &actor) {
+                world.homes[step].push(home);
+                let ip = keys.ip.as_deref();
+                match (home, keys.actor.as_deref()) {
                     (Some(p), Some(a)) => {
-                        world.principals.insert(a.clone(), p.clone());
+                        world.principals.insert(a, p);
                     }
                     (None, Some(_)) => {
-                        if let Some(ip) = &ip {
-                            world.customer_ips.insert(ip.clone());
+                        if let Some(ip) = ip {
+                            world.customer_ips.insert(ip);
                         }
                     }
                     _ => {}
                 }
-                if let (Some(p), Some(ip)) = (&home, &ip) {
-                    world
-                        .partner_ips
-                        .entry(ip.clone())
-                        .or_default()
-                        .insert(p.clone());
+                if let (Some(p), Some(ip)) = (home, ip) {
+                    world.partner_ips.entry(ip).or_default().insert(p);
                 }
             }
         }
@@ -255,79 +242,94 @@ impl<'c> Partners<'c> {
 
     /// The partner tenant the event's actor belongs to (not the partner a relationship
     /// record names: for step 1 only an actor from the partner's own tenant counts here).
-    fn home_partner(&self, event: &Event, step: usize) -> Option<String> {
-        let actor_tenant = lower(event.norm_str(norm::ACTOR_TENANT));
-        if let Some(home) = actor_tenant.filter(|t| *t != self.tenant) {
+    fn home_partner(&self, event: &'a Event, step: usize) -> Option<&'a str> {
+        let keys = event.keys();
+        if let Some(home) = keys.actor_tenant.as_deref().filter(|t| *t != self.tenant) {
             return Some(home);
         }
         if step == 2
-            && let Some(p) = lower(event.norm_str(tuning::PARTNER_TENANT))
+            && let Some(p) = keys.partner_tenant.as_deref()
             && p != self.tenant
         {
             return Some(p);
         }
-        let actor = lower(event.actor())?;
+        let actor = keys.actor.as_deref()?;
+        self.configured_owner(actor)
+    }
+
+    /// The configured partner whose domains hold `account`.
+    fn configured_owner(&self, account: &str) -> Option<&'a str> {
+        if let Some(owner) = self.configured.get(account) {
+            return *owner;
+        }
+        if self.configured.is_empty() && !self.context.partners.iter().any(|p| !p.domains.is_empty()) {
+            return None;
+        }
         self.context
             .partners
             .iter()
-            .find(|p| p.owns_account(&actor))
-            .map(|p| p.tenant_id.clone())
+            .find(|p| p.owns_account(account))
+            .map(|p| p.tenant_id.as_str())
     }
 
     /// The partner an account belongs to: seen acting from its tenant, or in its domains.
-    fn partner_of_account(&self, account: &str) -> Option<String> {
-        let account = account.trim().to_lowercase();
+    fn partner_of_account(&self, account: &str) -> Option<&'a str> {
+        let account = account.trim();
         if account.is_empty() {
             return None;
         }
-        if let Some(p) = self.principals.get(&account) {
-            return Some(p.clone());
+        let account = match account.bytes().any(|b| !b.is_ascii() || b.is_ascii_uppercase()) {
+            true => std::borrow::Cow::Owned(account.to_lowercase()),
+            false => std::borrow::Cow::Borrowed(account),
+        };
+        if let Some(p) = self.principals.get(account.as_ref()) {
+            return Some(p);
         }
-        self.context
-            .partners
-            .iter()
-            .find(|p| p.owns_account(&account))
-            .map(|p| p.tenant_id.clone())
+        self.configured_owner(&account)
     }
 
     /// Partners an event's actor acts for (home tenant, domain, or a known principal).
-    fn acting_partner(&self, event: &Event, step: usize) -> Option<String> {
-        self.home_partner(event, step)
-            .or_else(|| lower(event.actor()).and_then(|a| self.partner_of_account(&a)))
+    fn acting_partner(&self, event: &'a Event, step: usize) -> Option<&'a str> {
+        self.acting_partner_from(self.home_partner(event, step), event)
     }
 
-    /// The partner an IP belongs to: one partner's configured range, or used by exactly one
-    /// partner's principals and by no customer-side actor.
-    fn partner_of_ip(&self, ip: &str) -> Option<String> {
-        let ip = ip.trim().to_lowercase();
-        if let Ok(addr) = ip.parse::<std::net::IpAddr>() {
-            let owners: Vec<&Partner> = self
-                .context
-                .partners
-                .iter()
-                .filter(|p| p.owns_ip(addr))
-                .collect();
-            if let [only] = owners[..] {
-                return Some(only.tenant_id.clone());
+    /// [`Partners::acting_partner`] given the event's home partner.
+    fn acting_partner_from(&self, home: Option<&'a str>, event: &'a Event) -> Option<&'a str> {
+        home.or_else(|| {
+            let actor = event.keys().actor.as_deref()?;
+            self.partner_of_account(actor)
+        })
+    }
+
+    /// The partner an event's IP belongs to: one partner's configured range, or used by
+    /// exactly one partner's principals and by no customer-side actor.
+    fn partner_of_ip(&self, event: &Event) -> Option<&'a str> {
+        let keys = event.keys();
+        if let Some(addr) = keys.ip_addr {
+            let mut owners = self.context.partners.iter().filter(|p| p.owns_ip(addr));
+            if let (Some(only), None) = (owners.next(), owners.next()) {
+                return Some(only.tenant_id.as_str());
             }
         }
-        if self.customer_ips.contains(&ip) {
+        let ip = keys.ip.as_deref()?;
+        if self.customer_ips.contains(ip) {
             return None;
         }
-        match self.partner_ips.get(&ip) {
-            Some(set) if set.len() == 1 => set.iter().next().cloned(),
+        match self.partner_ips.get(ip) {
+            Some(set) if set.len() == 1 => set.iter().next().copied(),
             _ => None,
         }
     }
 
     /// The partner a relationship record names and is about, if it is a partner
     /// relationship change at all.
-    fn relationship_partner(&self, event: &Event) -> Option<String> {
-        let named = lower(event.norm_str(tuning::PARTNER_TENANT)).filter(|p| *p != self.tenant)?;
+    fn relationship_partner(&self, event: &'a Event) -> Option<&'a str> {
+        let keys = event.keys();
+        let named = keys.partner_tenant.as_deref().filter(|p| *p != self.tenant)?;
         let flagged = event
             .get(norm::PARTNER_RELATIONSHIP)
             .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
-        let by_partner = lower(event.norm_str(norm::ACTOR_TENANT)).as_deref() == Some(&named);
+        let by_partner = keys.actor_tenant.as_deref() == Some(named);
         let op = event.operation().unwrap_or("").to_ascii_lowercase();
         let dap = op.contains("partner to company")
             || op.contains("partner from company")
@@ -338,12 +340,12 @@ impl<'c> Partners<'c> {
     }
 
     /// Each partner's step events in this tenant.
-    fn bind<'a>(
+    fn bind(
         &self,
         steps: &'a [Vec<&'a Ev>; 3],
         window: SignedDuration,
-    ) -> BTreeMap<String, Bound<'a>> {
-        let mut bound: BTreeMap<String, Bound<'a>> = BTreeMap::new();
+    ) -> BTreeMap<&'a str, Bound<'a>> {
+        let mut bound: BTreeMap<&'a str, Bound<'a>> = BTreeMap::new();
         let mut unnamed = Vec::new();
         for event in &steps[0] {
             match self.relationship_partner(event) {
@@ -352,9 +354,9 @@ impl<'c> Partners<'c> {
                 None => {}
             }
         }
-        for event in &steps[1] {
-            let mut partners: BTreeSet<String> = BTreeSet::new();
-            if let Some(p) = self.acting_partner(event, 1) {
+        for (event, home) in steps[1].iter().zip(&self.homes[1]) {
+            let mut partners: BTreeSet<&'a str> = BTreeSet::new();
+            if let Some(p) = self.acting_partner_from(*home, event) {
                 partners.insert(p);
             }
             for (_, trustee) in granted(event) {
@@ -366,24 +368,24 @@ impl<'c> Partners<'c> {
                 bound.entry(p).or_default().delegations.push(event);
             }
         }
-        for event in &steps[2] {
+        for (event, home) in steps[2].iter().zip(&self.homes[2]) {
             let partner = self
-                .acting_partner(event, 2)
-                .or_else(|| event.ip().and_then(|ip| self.partner_of_ip(ip)));
+                .acting_partner_from(*home, event)
+                .or_else(|| self.partner_of_ip(event));
             if let Some(p) = partner.filter(|p| *p != self.tenant) {
                 bound.entry(p).or_default().accesses.push(event);
             }
         }
         for event in unnamed {
             let end = event.time.checked_add(window).unwrap_or(Timestamp::MAX);
-            let by_name: Vec<String> = self
+            let by_name: Vec<&'a str> = self
                 .context
                 .partners
                 .iter()
                 .filter(|p| names_partner(event, p))
-                .map(|p| p.tenant_id.clone())
+                .map(|p| p.tenant_id.as_str())
                 .collect();
-            let candidates: Vec<String> = if by_name.is_empty() {
+            let candidates: Vec<&'a str> = if by_name.is_empty() {
                 bound
                     .iter()
                     .filter(|(_, b)| {
@@ -391,14 +393,14 @@ impl<'c> Partners<'c> {
                             .iter()
                             .any(|d| d.time >= event.time && d.time <= end)
                     })
-                    .map(|(p, _)| p.clone())
+                    .map(|(p, _)| *p)
                     .collect()
             } else {
                 by_name
             };
-            if let [only] = &candidates[..] {
+            if let [only] = candidates[..] {
                 bound
-                    .entry(only.clone())
+                    .entry(only)
                     .or_default()
                     .relationships
                     .push(event);
@@ -688,7 +690,7 @@ fn authorise(
     };
     let own_actor = |event: &Event, step: usize| -> Vec<String> {
         let mut actors: Vec<String> = event.actor().map(str::to_owned).into_iter().collect();
-        if world.acting_partner(event, step).as_deref() == Some(partner_tenant) {
+        if world.acting_partner(event, step) == Some(partner_tenant) {
             actors.extend(partner_names.iter().cloned());
         }
         if actors.is_empty() {
@@ -713,7 +715,7 @@ fn authorise(
     for d in &chain.delegations {
         let actors = own_actor(d, 1);
         let action = tuning::action_of(d);
-        let by_partner = world.acting_partner(d, 1).as_deref() == Some(partner_tenant);
+        let by_partner = world.acting_partner(d, 1) == Some(partner_tenant);
         for (mailbox, _) in granted(d) {
             // A ticket first: it is what a reviewer looks up.
             if let Some(id) = ticket_for(&actors, &mailbox, &action, d) {

@@ -44,6 +44,7 @@ pub fn event(n: u64, secs: i64, fields: Value) -> Arc<Event> {
         format: Format::UalJson,
         origin: Origin::file("test.jsonl").with_line(n),
         fields: fields.as_object().cloned().unwrap_or_default(),
+        keys: Default::default(),
     })
 }
 
