@@ -203,3 +203,33 @@ impl HostTimeZone {
         self.hosts.matches(host) || self.hosts.matches(short)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Partner;
+
+    fn partner(domains: &[&str]) -> Partner {
+        Partner {
+            name: "Fabrikam".into(),
+            tenant_id: "p".into(),
+            cidrs: Vec::new(),
+            approved: false,
+            approved_roles: Vec::new(),
+            support_windows: Vec::new(),
+            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn accounts_in_a_domain_or_its_subdomains_case_insensitively() {
+        let p = partner(&["fabrikam-msp.com"]);
+        assert!(p.owns_account("tech@fabrikam-msp.com"));
+        assert!(p.owns_account(" Tech@EU.Fabrikam-MSP.com "));
+        assert!(!p.owns_account("tech@notfabrikam-msp.com"));
+        assert!(!p.owns_account("tech@fabrikam-msp.com.evil"));
+        assert!(!p.owns_account("fabrikam-msp.com"));
+        assert!(!p.owns_account("tech@msp.com"));
+        assert!(!p.owns_account("tech@é.fabrikam-msp.co"));
+        assert!(!partner(&[]).owns_account("tech@fabrikam-msp.com"));
+    }
+}
