@@ -382,7 +382,8 @@ mod tests {
             source: SourceKind::EntraSignIn,
             format: Format::GenericJson,
             origin: Origin::file("t"),
-            fields: fields.as_object().cloned().unwrap_or_default(), keys: Default::default(), 
+            fields: fields.as_object().cloned().unwrap_or_default(),
+            keys: Default::default(),
         }
     }
 

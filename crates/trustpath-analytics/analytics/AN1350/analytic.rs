@@ -22,8 +22,8 @@
 
 use crate::AnalyticInput;
 use crate::tuning::{self, Cited};
-use jiff::{SignedDuration, Timestamp};
 use foldhash::{HashMap, HashSet};
+use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use trustpath_context::{Context, Partner};
@@ -262,7 +262,9 @@ impl<'a> Partners<'a> {
         if let Some(owner) = self.configured.get(account) {
             return *owner;
         }
-        if self.configured.is_empty() && !self.context.partners.iter().any(|p| !p.domains.is_empty()) {
+        if self.configured.is_empty()
+            && !self.context.partners.iter().any(|p| !p.domains.is_empty())
+        {
             return None;
         }
         self.context
@@ -278,7 +280,10 @@ impl<'a> Partners<'a> {
         if account.is_empty() {
             return None;
         }
-        let account = match account.bytes().any(|b| !b.is_ascii() || b.is_ascii_uppercase()) {
+        let account = match account
+            .bytes()
+            .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+        {
             true => std::borrow::Cow::Owned(account.to_lowercase()),
             false => std::borrow::Cow::Borrowed(account),
         };
@@ -325,7 +330,10 @@ impl<'a> Partners<'a> {
     /// relationship change at all.
     fn relationship_partner(&self, event: &'a Event) -> Option<&'a str> {
         let keys = event.keys();
-        let named = keys.partner_tenant.as_deref().filter(|p| *p != self.tenant)?;
+        let named = keys
+            .partner_tenant
+            .as_deref()
+            .filter(|p| *p != self.tenant)?;
         let flagged = event
             .get(norm::PARTNER_RELATIONSHIP)
             .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
@@ -399,11 +407,7 @@ impl<'a> Partners<'a> {
                 by_name
             };
             if let [only] = candidates[..] {
-                bound
-                    .entry(only)
-                    .or_default()
-                    .relationships
-                    .push(event);
+                bound.entry(only).or_default().relationships.push(event);
             }
         }
         for b in bound.values_mut() {
