@@ -122,6 +122,18 @@ fn main() {
         processor.tick(&mut state, false, &mut out);
         let load = loading.elapsed();
         out.clear();
+        // The premise: every tenant holds a complete AN1350 chain (so nothing is skipped).
+        let chained = state
+            .tenants
+            .values()
+            .filter(|t| {
+                t.current.iter().any(|f| {
+                    f.analytic.as_deref() == Some("AN1350")
+                        && f.kind == trustpath_report::FindingKind::Alert
+                })
+            })
+            .count();
+        assert_eq!(chained, TENANTS, "every tenant should hold an AN1350 alert");
         let mut costs = Vec::with_capacity(samples);
         let mut correlated = 0;
         let mut published = 0;
