@@ -48,8 +48,49 @@ pub struct Matcher {
     event_id_field: u32,
     channel_field: u32,
     provider_field: u32,
-    /// Shared literal tests per field id (`None`: the field has none).
-    tables: Vec<Option<FieldTable>>,
+    /// Shared literal tests per field id, built on first use.
+    tables: Vec<LazyTable>,
+}
+
+/// A field's [`FieldTable`], built the first time an event needs it: the automatons of
+/// fields that no event of the run has (rules of log sources the input does not hold)
+/// are never built. Loading SigmaHQ's Windows rules spends about a third of its time
+/// building automatons.
+#[derive(Debug, Default)]
+struct LazyTable {
+    builder: std::sync::Mutex<Option<TableBuilder>>,
+    table: std::sync::OnceLock<Option<FieldTable>>,
+}
+
+impl LazyTable {
+    fn new(builder: TableBuilder) -> Self {
+        LazyTable {
+            builder: std::sync::Mutex::new(Some(builder)),
+            table: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The table (`None`: the field has no literal tests, or its automaton failed to
+    /// build; its tests then never set bits, as before).
+    fn get(&self) -> Option<&FieldTable> {
+        self.table
+            .get_or_init(|| {
+                let builder = self.builder.lock().ok().and_then(|mut b| b.take());
+                builder.and_then(TableBuilder::build)
+            })
+            .as_ref()
+    }
+}
+
+impl Clone for LazyTable {
+    fn clone(&self) -> Self {
+        let table = std::sync::OnceLock::new();
+        let _ = table.set(self.get().cloned());
+        LazyTable {
+            builder: std::sync::Mutex::new(None),
+            table,
+        }
+    }
 }
 
 /// The branches one index key leads to, split by prefilter.
@@ -108,7 +149,7 @@ impl Candidates {
     }
 
     /// Adds to `todo` the branches whose prefilter holds for the event (and the others).
-    fn collect(&self, ctx: &mut Ctx<'_, '_>, tables: &[Option<FieldTable>], todo: &mut Vec<u32>) {
+    fn collect(&self, ctx: &mut Ctx<'_, '_>, tables: &[LazyTable], todo: &mut Vec<u32>) {
         todo.extend_from_slice(&self.always);
         for lists in &self.fields {
             let (start, end) = ctx.bits(lists.field, tables);
@@ -246,22 +287,10 @@ impl Matcher {
                 m.add_branch(index, &rule.detection, target, &mut builders);
             }
         }
-        m.tables = vec![None; m.fields.len()];
-        // One automaton per field, independent of the others: built on every core (the
-        // largest, `CommandLine`'s, dominates; the rest fill the other cores meanwhile).
-        let built: Vec<(u32, Option<FieldTable>)> = {
-            use rayon::prelude::*;
-            let mut builders: Vec<(u32, TableBuilder)> = builders.into_iter().collect();
-            builders.sort_by_key(|(_, b)| std::cmp::Reverse(b.needles.len()));
-            builders
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|(field, builder)| (field, builder.build()))
-                .collect()
-        };
-        for (field, table) in built {
+        m.tables = (0..m.fields.len()).map(|_| LazyTable::default()).collect();
+        for (field, builder) in builders {
             if let Some(slot) = m.tables.get_mut(field as usize) {
-                *slot = table;
+                *slot = LazyTable::new(builder);
             }
         }
         let branches = &m.branches;
@@ -516,7 +545,7 @@ impl Eval<'_, '_, '_, '_> {
                     .matcher
                     .tables
                     .get(id as usize)
-                    .and_then(Option::as_ref);
+                    .and_then(LazyTable::get);
                 (self.ctx.load(id), table)
             }
             Subject::Keywords => (self.ctx.load_keywords(), None),
@@ -939,11 +968,15 @@ impl<'e, 's> Ctx<'e, 's> {
     }
 
     /// The range of [`Scratch::bits`] of field `id`'s literal tests (empty without a table).
-    fn bits(&mut self, id: u32, tables: &[Option<FieldTable>]) -> (usize, usize) {
+    fn bits(&mut self, id: u32, tables: &[LazyTable]) -> (usize, usize) {
         let pos = self.load(id);
-        match tables.get(id as usize) {
-            Some(Some(table)) => self.scanned(pos, table),
-            _ => (0, 0),
+        let slot = self.slot(pos);
+        if slot.start == slot.end {
+            return (0, 0); // no values: no literal test can hold (and no table to build)
+        }
+        match tables.get(id as usize).and_then(LazyTable::get) {
+            Some(table) => self.scanned(pos, table),
+            None => (0, 0),
         }
     }
 
