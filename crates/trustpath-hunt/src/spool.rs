@@ -11,8 +11,11 @@ use tempfile::TempPath;
 use trustpath_analytics::Matched;
 use trustpath_event::Event;
 
-/// Bytes of spooled matches all inputs may hold in memory together, by default.
-pub const SPOOL_MEMORY_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes of spooled matches all inputs may hold in memory together, by default (as
+/// [`trustpath_pipeline::memory::approx_event_bytes`] counts them: the heap they take is
+/// about half as much again). At 32 MiB, SigmaHQ's Windows rules over a million events
+/// peaked above rsigma's memory; the spill is a sequential temp file, cheap to replay.
+pub const SPOOL_MEMORY_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Serialize, Deserialize)]
 struct Entry {

@@ -45,11 +45,13 @@
 //! limit every input stops reading, the budget records where and why, and the caller
 //! reports the run as incomplete with the findings from what was kept (see [`memory`]).
 
+mod identities;
 pub mod memory;
 
+use identities::IdentitySet;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -157,13 +159,13 @@ pub struct InputResult<S, T> {
     /// Record identity digest of each `selected` item.
     selected_keys: Vec<u128>,
     /// Identity digests of this input's events that name a tenant.
-    seen: HashSet<u128>,
+    seen: IdentitySet,
     /// Those of events naming no tenant (their identity gains the tenant only once
     /// attributed: across inputs they are compared within their folder's tenants).
     /// Disjoint from `seen`: each identity is kept once.
-    tenantless: HashSet<u128>,
+    tenantless: IdentitySet,
     /// Identities dropped from this input because an earlier input held them.
-    earlier_duplicates: HashSet<u128>,
+    earlier_duplicates: IdentitySet,
     /// Script-block parts still waiting at the end of the input.
     pending_parts: Vec<Event>,
     /// The input's normalizer counts.
@@ -353,7 +355,7 @@ fn join<Sel: Selector>(
         })
         .collect();
     let scope_of = |index: usize| scopes.get(index).map_or("", String::as_str);
-    let mut seen: HashSet<u128> = HashSet::new();
+    let mut seen = IdentitySet::default();
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut holder: HashMap<Origin, usize> = HashMap::new();
     let mut parts = Vec::new();
@@ -362,14 +364,12 @@ fn join<Sel: Selector>(
         let scope = scope_of(index);
         let named = std::mem::take(&mut result.seen);
         let tenantless = std::mem::take(&mut result.tenantless);
-        let before: HashSet<u128> = named
+        let before: IdentitySet = named
             .iter()
-            .copied()
             .filter(|key| seen.contains(key))
             .chain(
                 tenantless
                     .iter()
-                    .copied()
                     .filter(|key| seen.contains(&trustpath_event::scoped_digest(*key, scope))),
             )
             .collect();
@@ -414,7 +414,7 @@ fn join<Sel: Selector>(
     let mut batch = Vec::new();
     let emit = |batch: &mut Vec<Result<Event, RecordError>>,
                 results: &mut Vec<InputResult<Sel::State, Sel::Item>>,
-                seen: &mut HashSet<u128>,
+                seen: &mut IdentitySet,
                 stats: &mut ScanStats| {
         for item in batch.drain(..) {
             let Ok(event) = item else { continue };
@@ -575,9 +575,9 @@ fn scan_partial<Sel: Selector>(
         errors: Vec::new(),
         selected: Vec::new(),
         selected_keys: Vec::new(),
-        seen: HashSet::new(),
-        tenantless: HashSet::new(),
-        earlier_duplicates: HashSet::new(),
+        seen: IdentitySet::default(),
+        tenantless: IdentitySet::default(),
+        earlier_duplicates: IdentitySet::default(),
         pending_parts: Vec::new(),
         normalize: NormalizeStats::default(),
         tenants: TenantCensus::default(),
