@@ -258,6 +258,18 @@ pub trait Selector: Sync {
 /// Events matched per parallel chunk within one input.
 pub const CHUNK_EVENTS: usize = 512;
 
+/// A chunk is also selected once its events take this much memory (as
+/// [`memory::approx_event_bytes`] counts): 512 PowerShell blocks of 10 MiB each are
+/// 5 GiB, and a chunk holds its events until they are selected.
+pub const CHUNK_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Events waiting to be selected together, with their approximate size.
+#[derive(Default)]
+struct Chunk {
+    events: Vec<(Arc<Event>, u128)>,
+    bytes: u64,
+}
+
 struct FnSelector<F>(F);
 
 impl<T: Send, F: Fn(&Arc<Event>) -> Option<T> + Sync> Selector for FnSelector<F> {
@@ -542,7 +554,7 @@ pub fn scan_one<Sel: Selector>(
     let mut result = scan_partial(0, input, config, &AtomicUsize::new(0), selector);
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
-    let mut chunk = Vec::new();
+    let mut chunk = Chunk::default();
     for part in std::mem::take(&mut result.pending_parts) {
         normalizer.push_event(part, &mut batch);
         drain(0, &mut batch, &mut result, &mut chunk, config, selector);
@@ -586,7 +598,7 @@ fn scan_partial<Sel: Selector>(
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
-    let mut chunk: Vec<(Arc<Event>, u128)> = Vec::with_capacity(CHUNK_EVENTS);
+    let mut chunk = Chunk::default();
     let stopped = || config.memory.as_ref().is_some_and(|m| m.is_stopped());
     trustpath_read::read_input(input, &config.read, &mut |item| {
         // Past the memory budget the rest of the input is not analysed (the budget
@@ -598,7 +610,7 @@ fn scan_partial<Sel: Selector>(
             Ok(raw) => {
                 normalizer.push(raw, &mut batch);
                 drain(index, &mut batch, &mut result, &mut chunk, config, selector);
-                if chunk.len() >= CHUNK_EVENTS {
+                if chunk.events.len() >= CHUNK_EVENTS {
                     select_chunk(index, &mut chunk, &mut result, config, selector);
                 }
             }
@@ -650,7 +662,7 @@ fn drain<Sel: Selector>(
     index: usize,
     batch: &mut Vec<Result<Event, RecordError>>,
     result: &mut InputResult<Sel::State, Sel::Item>,
-    chunk: &mut Vec<(Arc<Event>, u128)>,
+    chunk: &mut Chunk,
     config: &ScanConfig,
     selector: &Sel,
 ) {
@@ -676,7 +688,11 @@ fn drain<Sel: Selector>(
                 }
                 result.tenants.observe(&event);
                 selector.observe(index, &mut result.state, &event);
-                chunk.push((Arc::new(event), key));
+                chunk.bytes += memory::approx_event_bytes(&event);
+                chunk.events.push((Arc::new(event), key));
+                if chunk.bytes >= CHUNK_BYTES {
+                    select_chunk(index, chunk, result, config, selector);
+                }
             }
             Err(error) => keep_error(result, config, error),
         }
@@ -686,11 +702,13 @@ fn drain<Sel: Selector>(
 /// Select a chunk of events (in parallel when it is large), then keep in record order.
 fn select_chunk<Sel: Selector>(
     index: usize,
-    chunk: &mut Vec<(Arc<Event>, u128)>,
+    chunk: &mut Chunk,
     result: &mut InputResult<Sel::State, Sel::Item>,
     config: &ScanConfig,
     selector: &Sel,
 ) {
+    chunk.bytes = 0;
+    let chunk = &mut chunk.events;
     if chunk.is_empty() {
         return;
     }
