@@ -56,10 +56,7 @@ impl Keys {
             ip,
             actor_tenant: text(norm::ACTOR_TENANT),
             partner_tenant: text(norm::PARTNER_TENANT),
-            time_missing: event
-                .fields
-                .get(norm::TIME_MISSING)
-                .is_some_and(|v| v.as_bool() == Some(true)),
+            time_missing: event.time_missing(),
             failed: failed(event),
         }
     }

@@ -262,11 +262,6 @@ impl<'a> Partners<'a> {
         if let Some(owner) = self.configured.get(account) {
             return *owner;
         }
-        if self.configured.is_empty()
-            && !self.context.partners.iter().any(|p| !p.domains.is_empty())
-        {
-            return None;
-        }
         self.context
             .partners
             .iter()
