@@ -263,10 +263,12 @@ pub const CHUNK_EVENTS: usize = 512;
 /// 5 GiB, and a chunk holds its events until they are selected.
 pub const CHUNK_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Events waiting to be selected together, with their approximate size.
+/// Events waiting to be selected together: each with its identity and its size as
+/// [`memory::approx_event_bytes`] counts it (what the budget is charged if it is kept),
+/// and their total.
 #[derive(Default)]
 struct Chunk {
-    events: Vec<(Arc<Event>, u128)>,
+    events: Vec<(Arc<Event>, u128, u64)>,
     bytes: u64,
 }
 
@@ -688,8 +690,9 @@ fn drain<Sel: Selector>(
                 }
                 result.tenants.observe(&event);
                 selector.observe(index, &mut result.state, &event);
-                chunk.bytes += memory::approx_event_bytes(&event);
-                chunk.events.push((Arc::new(event), key));
+                let bytes = memory::approx_event_bytes(&event);
+                chunk.bytes += bytes;
+                chunk.events.push((Arc::new(event), key, bytes));
                 if chunk.bytes >= CHUNK_BYTES {
                     select_chunk(index, chunk, result, config, selector);
                 }
@@ -716,21 +719,21 @@ fn select_chunk<Sel: Selector>(
         chunk
             .par_iter()
             .with_min_len(16)
-            .map(|(event, _)| selector.select(index, event))
+            .map(|(event, _, _)| selector.select(index, event))
             .collect()
     } else {
         chunk
             .iter()
-            .map(|(event, _)| selector.select(index, event))
+            .map(|(event, _, _)| selector.select(index, event))
             .collect()
     };
-    for ((event, key), item) in chunk.drain(..).zip(selected) {
+    for ((event, key, bytes), item) in chunk.drain(..).zip(selected) {
         let Some(item) = item else { continue };
         let Some(kept) = selector.keep(index, &mut result.state, item, key) else {
             continue;
         };
         if let Some(budget) = &config.memory
-            && !budget.charge(memory::approx_event_bytes(&event), &event.origin)
+            && !budget.charge(bytes, &event.origin)
         {
             break;
         }
