@@ -49,6 +49,28 @@ fn matched(tenant: &str, n: usize, time: jiff::Timestamp) -> String {
     )
 }
 
+/// One message through the production ingest.
+fn ingest(
+    processor: &trustpath_serve::state::Processor,
+    state: &mut PartitionState,
+    tenant: &str,
+    seq: u64,
+    payload: &[u8],
+    out: &mut Vec<trustpath_serve::state::Publication>,
+) {
+    processor.ingest(
+        state,
+        Inbound {
+            tenant,
+            source: "ual",
+            seq,
+            payload,
+            received: None,
+        },
+        out,
+    );
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("TRUSTPATH_BENCH_SIZES")
         .ok()
@@ -89,32 +111,19 @@ fn main() {
             )
             .unwrap();
             seq += 1;
-            processor.ingest(
-                &mut state,
-                Inbound {
-                    tenant: &t,
-                    source: "ual",
-                    seq,
-                    payload: &chain,
-                    received: None,
-                },
-                &mut out,
-            );
+            ingest(&processor, &mut state, &t, seq, &chain, &mut out);
             for chunk in (0..per_tenant).collect::<Vec<_>>().chunks(500) {
                 let lines: Vec<String> = chunk
                     .iter()
                     .map(|&n| matched(&t, n, start + step * (n as i32 + 1)))
                     .collect();
                 seq += 1;
-                processor.ingest(
+                ingest(
+                    &processor,
                     &mut state,
-                    Inbound {
-                        tenant: &t,
-                        source: "ual",
-                        seq,
-                        payload: lines.join("\n").as_bytes(),
-                        received: None,
-                    },
+                    &t,
+                    seq,
+                    lines.join("\n").as_bytes(),
                     &mut out,
                 );
             }
@@ -146,17 +155,7 @@ fn main() {
             );
             seq += 1;
             let began = Instant::now();
-            processor.ingest(
-                &mut state,
-                Inbound {
-                    tenant: &t,
-                    source: "ual",
-                    seq,
-                    payload: line.as_bytes(),
-                    received: None,
-                },
-                &mut out,
-            );
+            ingest(&processor, &mut state, &t, seq, line.as_bytes(), &mut out);
             processor.tick(&mut state, false, &mut out);
             costs.push(began.elapsed());
             correlated += state.correlated.len();
