@@ -31,7 +31,6 @@
 pub mod inputs;
 pub mod spool;
 
-use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use trustpath_analytics::{Baseline, Detector, DetectorOptions, LoadProblems, Matched};
@@ -191,6 +190,10 @@ pub struct HuntRun {
 /// them in record order.
 const DRAIN_BATCH: usize = 2048;
 
+/// A spool batch decided: per match, what stays retained and its stateless findings (or
+/// why its spool line could not be read back).
+type Decided = Vec<Result<(Option<Matched>, Vec<Finding>), String>>;
+
 /// Per-input state of the hunt's selector.
 #[derive(Default)]
 struct InputState {
@@ -348,33 +351,61 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         spooled += state.spool.len();
         let retained = by_context.get_mut(which);
         let mut extra = Vec::new();
-        // Findings of a batch are built on every core, then given to the sink in record
-        // order: output never depends on the thread count.
+        // Findings of a batch are built on every core while the sink writes those of
+        // the batch before, in record order: output never depends on the thread count.
         let shared: &trustpath_pipeline::InputResult<InputState, Matched> = input;
-        let outcome = state.spool.drain_batches(DRAIN_BATCH, &mut |batch| {
-            let decided: Vec<(Option<Matched>, Vec<Finding>)> = batch
-                .into_par_iter()
-                .map(|(key, mut m)| {
-                    if shared.duplicates_earlier_input(key) {
-                        return (None, Vec::new());
+        let decide = |key: u128, mut m: Matched| {
+            if shared.duplicates_earlier_input(key) {
+                return (None, Vec::new());
+            }
+            detector.attribute(&mut m, &shared.host_tenants);
+            let (now_retained, stateless) = detector.split(m);
+            let findings = stateless
+                .map(|s| detector.stateless_findings(&s))
+                .unwrap_or_default();
+            (now_retained, findings)
+        };
+        let mut unreadable: Option<String> = None;
+        let mut emit = |decided: Decided| -> std::io::Result<()> {
+            for item in decided {
+                match item {
+                    Ok((now_retained, findings)) => {
+                        extra.extend(now_retained);
+                        for finding in findings {
+                            counts.add(&finding);
+                            sink.finding(finding)?;
+                        }
                     }
-                    detector.attribute(&mut m, &shared.host_tenants);
-                    let (now_retained, stateless) = detector.split(m);
-                    let findings = stateless
-                        .map(|s| detector.stateless_findings(&s))
-                        .unwrap_or_default();
-                    (now_retained, findings)
-                })
-                .collect();
-            for (now_retained, findings) in decided {
-                extra.extend(now_retained);
-                for finding in findings {
-                    counts.add(&finding);
-                    sink.finding(finding)?;
+                    Err(e) => {
+                        unreadable.get_or_insert(e);
+                    }
                 }
             }
             Ok(())
+        };
+        let outcome = rayon::in_place_scope(|scope| {
+            let mut in_flight: Option<std::sync::mpsc::Receiver<Decided>> = None;
+            let decide = &decide;
+            let drained = state.spool.drain_batches(DRAIN_BATCH, &mut |batch| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                scope.spawn(move |_| {
+                    let _ = tx.send(batch.decide(decide));
+                });
+                match in_flight.replace(rx) {
+                    Some(previous) => {
+                        emit(trustpath_pipeline::wait_helping(&previous).unwrap_or_default())
+                    }
+                    None => Ok(()),
+                }
+            });
+            let last = in_flight.map_or(Ok(()), |rx| {
+                emit(trustpath_pipeline::wait_helping(&rx).unwrap_or_default())
+            });
+            let first_error = drained?;
+            last?;
+            Ok::<_, std::io::Error>(first_error)
         })?;
+        let outcome = outcome.or(unreadable);
         spool_errors.extend(outcome.map(|e| format!("{}: {e}", input.summary.file)));
         // Retained host events take their folder's tenant too (re-matched under it).
         for mut m in std::mem::take(&mut input.selected) {

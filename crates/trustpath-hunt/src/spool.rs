@@ -100,14 +100,14 @@ impl Spool {
     }
 
     /// Every match, in record order, in batches of up to `batch` (memory first: the file
-    /// only starts when memory is full; file lines are parsed in parallel), then the
-    /// first error met, if any.
+    /// only starts when memory is full), then the first error met, if any. File lines
+    /// are handed over unparsed: [`Batch::decide`] parses them where the batch is
+    /// decided (on the pool).
     pub fn drain_batches(
         mut self,
         batch: usize,
-        each: &mut dyn FnMut(Vec<(u128, Matched)>) -> std::io::Result<()>,
+        each: &mut dyn FnMut(Batch) -> std::io::Result<()>,
     ) -> std::io::Result<Option<String>> {
-        use rayon::prelude::*;
         let batch = batch.max(1);
         self.close();
         let mut memory = std::mem::take(&mut self.memory).into_iter();
@@ -116,7 +116,7 @@ impl Spool {
             if chunk.is_empty() {
                 break;
             }
-            each(chunk)?;
+            each(Batch::Memory(chunk))?;
         }
         let Some(path) = &self.path else {
             return Ok(self.error.take());
@@ -133,33 +133,52 @@ impl Spool {
             }
             let first = number;
             number += raw.len();
-            let parsed: Vec<Result<(u128, Matched), String>> = raw
+            each(Batch::File { first, lines: raw })?;
+        }
+        Ok(self.error.take())
+    }
+}
+
+/// Spooled matches handed over together, in record order.
+pub enum Batch {
+    /// Matches held in memory.
+    Memory(Vec<(u128, Matched)>),
+    /// Lines of the spool file; `first` is the number of lines before them.
+    File {
+        /// Lines of the file before these.
+        first: usize,
+        /// One match per line.
+        lines: Vec<String>,
+    },
+}
+
+impl Batch {
+    /// `decide` for every match, on every core, in record order; a file line that
+    /// cannot be read back is an error naming the line.
+    pub fn decide<T: Send>(
+        self,
+        decide: impl Fn(u128, Matched) -> T + Sync,
+    ) -> Vec<Result<T, String>> {
+        use rayon::prelude::*;
+        match self {
+            Batch::Memory(matches) => matches
+                .into_par_iter()
+                .map(|(key, m)| Ok(decide(key, m)))
+                .collect(),
+            Batch::File { first, lines } => lines
                 .par_iter()
                 .enumerate()
                 .map(|(i, line)| {
                     let entry: Entry = serde_json::from_str(line)
                         .map_err(|e| format!("spool line {}: {e}", first + i + 1))?;
                     let key = u128::from_str_radix(&entry.key, 16).unwrap_or_default();
-                    Ok((
-                        key,
-                        Matched {
-                            event: entry.event,
-                            rules: entry.rules,
-                        },
-                    ))
+                    let matched = Matched {
+                        event: entry.event,
+                        rules: entry.rules,
+                    };
+                    Ok(decide(key, matched))
                 })
-                .collect();
-            let mut chunk = Vec::with_capacity(parsed.len());
-            for item in parsed {
-                match item {
-                    Ok(pair) => chunk.push(pair),
-                    Err(e) => {
-                        self.error.get_or_insert(e);
-                    }
-                }
-            }
-            each(chunk)?;
+                .collect(),
         }
-        Ok(self.error.take())
     }
 }

@@ -272,6 +272,119 @@ struct Chunk {
     bytes: u64,
 }
 
+/// Wait for what a pool job sends, running other pool jobs meanwhile (a waiting worker
+/// thread keeps working; off the pool it just blocks). `None` if the job died before it
+/// sent: its panic is raised again when its scope ends.
+pub fn wait_helping<T>(rx: &std::sync::mpsc::Receiver<T>) -> Option<T> {
+    use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+    loop {
+        match rx.try_recv() {
+            Ok(value) => return Some(value),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    match rx.recv_timeout(std::time::Duration::from_micros(200)) {
+                        Ok(value) => return Some(value),
+                        Err(RecvTimeoutError::Disconnected) => return None,
+                        Err(RecvTimeoutError::Timeout) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A chunk's events with what `select` returned for each.
+type Selected<T> = (Vec<(Arc<Event>, u128, u64)>, Vec<Option<T>>);
+
+/// Where an input's events go once drained: the chunk being filled and, while a reader
+/// runs in a rayon scope, the previous chunk being selected on the pool. The reader hands
+/// a full chunk over and goes on reading and normalizing while the pool matches it; the
+/// items of the chunk in flight are kept (in record order) when the next chunk is handed
+/// over, or at [`Stage::finish`]. At most two chunks are alive at once.
+struct Stage<'s, 'scope, Sel: Selector> {
+    index: usize,
+    selector: &'scope Sel,
+    scope: Option<&'s rayon::Scope<'scope>>,
+    chunk: Chunk,
+    in_flight: Option<std::sync::mpsc::Receiver<Selected<Sel::Item>>>,
+}
+
+impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
+    /// Selects each full chunk before it returns (no scope: the cross-input passes).
+    fn inline(index: usize, selector: &'scope Sel) -> Self {
+        Stage {
+            index,
+            selector,
+            scope: None,
+            chunk: Chunk::default(),
+            in_flight: None,
+        }
+    }
+
+    fn push(
+        &mut self,
+        event: Arc<Event>,
+        key: u128,
+        bytes: u64,
+        result: &mut InputResult<Sel::State, Sel::Item>,
+        config: &ScanConfig,
+    ) {
+        self.chunk.bytes += bytes;
+        self.chunk.events.push((event, key, bytes));
+        if self.chunk.events.len() >= CHUNK_EVENTS || self.chunk.bytes >= CHUNK_BYTES {
+            self.submit(result, config);
+        }
+    }
+
+    /// Hand the chunk over: selected on the pool while the reader goes on (then the
+    /// previous chunk's items are kept), or right here without a scope.
+    fn submit(&mut self, result: &mut InputResult<Sel::State, Sel::Item>, config: &ScanConfig) {
+        let events = std::mem::take(&mut self.chunk.events);
+        self.chunk.bytes = 0;
+        if events.is_empty() {
+            return;
+        }
+        let (selector, index) = (self.selector, self.index);
+        let Some(scope) = self.scope else {
+            let items = select_events(selector, index, &events);
+            keep_events(index, (events, items), result, config, selector);
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move |_| {
+            let items = select_events(selector, index, &events);
+            let _ = tx.send((events, items));
+        });
+        if let Some(previous) = self.in_flight.replace(rx) {
+            self.keep(&previous, result, config);
+        }
+    }
+
+    /// Select what is still waiting and keep every item handed over.
+    fn finish(&mut self, result: &mut InputResult<Sel::State, Sel::Item>, config: &ScanConfig) {
+        self.submit(result, config);
+        if let Some(previous) = self.in_flight.take() {
+            self.keep(&previous, result, config);
+        }
+    }
+
+    /// Wait for a chunk in flight (running pool jobs meanwhile, this one's included),
+    /// then keep its items. A chunk whose job panicked is not kept: the scope re-raises
+    /// the panic when it ends.
+    fn keep(
+        &self,
+        rx: &std::sync::mpsc::Receiver<Selected<Sel::Item>>,
+        result: &mut InputResult<Sel::State, Sel::Item>,
+        config: &ScanConfig,
+    ) {
+        let Some(selected) = wait_helping(rx) else {
+            return;
+        };
+        keep_events(self.index, selected, result, config, self.selector);
+    }
+}
+
 struct FnSelector<F>(F);
 
 impl<T: Send, F: Fn(&Arc<Event>) -> Option<T> + Sync> Selector for FnSelector<F> {
@@ -556,14 +669,14 @@ pub fn scan_one<Sel: Selector>(
     let mut result = scan_partial(0, input, config, &AtomicUsize::new(0), selector);
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
-    let mut chunk = Chunk::default();
+    let mut stage = Stage::inline(0, selector);
     for part in std::mem::take(&mut result.pending_parts) {
         normalizer.push_event(part, &mut batch);
-        drain(0, &mut batch, &mut result, &mut chunk, config, selector);
+        drain(&mut batch, &mut result, &mut stage, config);
     }
     normalizer.finish(&mut batch);
-    drain(0, &mut batch, &mut result, &mut chunk, config, selector);
-    select_chunk(0, &mut chunk, &mut result, config, selector);
+    drain(&mut batch, &mut result, &mut stage, config);
+    stage.finish(&mut result, config);
     result.normalize.add(normalizer.stats());
     let census = result.tenants.clone();
     result.host_tenants = census.clone();
@@ -600,26 +713,29 @@ fn scan_partial<Sel: Selector>(
     };
     let mut normalizer = Normalizer::new(config.normalize.clone());
     let mut batch = Vec::new();
-    let mut chunk = Chunk::default();
     let stopped = || config.memory.as_ref().is_some_and(|m| m.is_stopped());
-    trustpath_read::read_input(input, &config.read, &mut |item| {
-        // Past the memory budget the rest of the input is not analysed (the budget
-        // says where it stopped).
-        if stopped() {
-            return;
-        }
-        match item {
-            Ok(raw) => {
-                normalizer.push(raw, &mut batch);
-                drain(index, &mut batch, &mut result, &mut chunk, config, selector);
-                if chunk.events.len() >= CHUNK_EVENTS {
-                    select_chunk(index, &mut chunk, &mut result, config, selector);
-                }
+    // Reading and normalizing (here) overlap with matching the previous chunk (pool).
+    rayon::in_place_scope(|scope| {
+        let mut stage = Stage {
+            scope: Some(scope),
+            ..Stage::inline(index, selector)
+        };
+        trustpath_read::read_input(input, &config.read, &mut |item| {
+            // Past the memory budget the rest of the input is not analysed (the budget
+            // says where it stopped).
+            if stopped() {
+                return;
             }
-            Err(error) => keep_error(&mut result, config, error),
-        }
+            match item {
+                Ok(raw) => {
+                    normalizer.push(raw, &mut batch);
+                    drain(&mut batch, &mut result, &mut stage, config);
+                }
+                Err(error) => keep_error(&mut result, config, error),
+            }
+        });
+        stage.finish(&mut result, config);
     });
-    select_chunk(index, &mut chunk, &mut result, config, selector);
     if stopped() {
         result.normalize = *normalizer.stats();
         return result;
@@ -631,8 +747,9 @@ fn scan_partial<Sel: Selector>(
         handed_over.fetch_sub(bytes, Ordering::Relaxed);
         let incomplete = normalizer.stats().script_blocks_incomplete;
         normalizer.finish(&mut batch);
-        drain(index, &mut batch, &mut result, &mut chunk, config, selector);
-        select_chunk(index, &mut chunk, &mut result, config, selector);
+        let mut stage = Stage::inline(index, selector);
+        drain(&mut batch, &mut result, &mut stage, config);
+        stage.finish(&mut result, config);
         result.normalize = *normalizer.stats();
         result.normalize.script_blocks_evicted +=
             result.normalize.script_blocks_incomplete - incomplete;
@@ -658,15 +775,13 @@ impl<S, T> InputResult<S, T> {
 }
 
 /// Bookkeeping for freshly normalized events (in record order): counts, identity,
-/// held-back records, the census and `observe`; what is left goes to `chunk` for
+/// held-back records, the census and `observe`; what is left goes to `stage` for
 /// selection.
 fn drain<Sel: Selector>(
-    index: usize,
     batch: &mut Vec<Result<Event, RecordError>>,
     result: &mut InputResult<Sel::State, Sel::Item>,
-    chunk: &mut Chunk,
+    stage: &mut Stage<'_, '_, Sel>,
     config: &ScanConfig,
-    selector: &Sel,
 ) {
     for item in batch.drain(..) {
         match item {
@@ -689,45 +804,46 @@ fn drain<Sel: Selector>(
                     continue;
                 }
                 result.tenants.observe(&event);
-                selector.observe(index, &mut result.state, &event);
+                stage
+                    .selector
+                    .observe(stage.index, &mut result.state, &event);
                 let bytes = memory::approx_event_bytes(&event);
-                chunk.bytes += bytes;
-                chunk.events.push((Arc::new(event), key, bytes));
-                if chunk.bytes >= CHUNK_BYTES {
-                    select_chunk(index, chunk, result, config, selector);
-                }
+                stage.push(Arc::new(event), key, bytes, result, config);
             }
             Err(error) => keep_error(result, config, error),
         }
     }
 }
 
-/// Select a chunk of events (in parallel when it is large), then keep in record order.
-fn select_chunk<Sel: Selector>(
-    index: usize,
-    chunk: &mut Chunk,
-    result: &mut InputResult<Sel::State, Sel::Item>,
-    config: &ScanConfig,
+/// `select` over a chunk's events (in parallel when there are many).
+fn select_events<Sel: Selector>(
     selector: &Sel,
-) {
-    chunk.bytes = 0;
-    let chunk = &mut chunk.events;
-    if chunk.is_empty() {
-        return;
-    }
-    let selected: Vec<Option<Sel::Item>> = if chunk.len() >= 64 {
-        chunk
+    index: usize,
+    events: &[(Arc<Event>, u128, u64)],
+) -> Vec<Option<Sel::Item>> {
+    if events.len() >= 64 {
+        events
             .par_iter()
             .with_min_len(16)
             .map(|(event, _, _)| selector.select(index, event))
             .collect()
     } else {
-        chunk
+        events
             .iter()
             .map(|(event, _, _)| selector.select(index, event))
             .collect()
-    };
-    for ((event, key, bytes), item) in chunk.drain(..).zip(selected) {
+    }
+}
+
+/// `keep` a selected chunk in record order, charging the memory budget.
+fn keep_events<Sel: Selector>(
+    index: usize,
+    (events, items): Selected<Sel::Item>,
+    result: &mut InputResult<Sel::State, Sel::Item>,
+    config: &ScanConfig,
+    selector: &Sel,
+) {
+    for ((event, key, bytes), item) in events.into_iter().zip(items) {
         let Some(item) = item else { continue };
         let Some(kept) = selector.keep(index, &mut result.state, item, key) else {
             continue;
