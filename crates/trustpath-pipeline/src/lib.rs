@@ -469,10 +469,22 @@ fn join<Sel: Selector>(
     // A record naming no tenant is the same record in another input only if both take
     // their tenant from the same tenants (the same record id in two tenants' folders
     // is two records; in one tenant's overlapping exports, one).
+    // Per distinct folder: a case folder holds hundreds of inputs in a few folders.
+    let mut enclosing_of: HashMap<PathBuf, TenantCensus> = HashMap::new();
+    let any_tenant = folders.values().any(|c| !c.tenants().is_empty());
+    let mut enclosing_cached = |dir: PathBuf| -> TenantCensus {
+        if !any_tenant {
+            return TenantCensus::default();
+        }
+        enclosing_of
+            .entry(dir)
+            .or_insert_with_key(|dir| enclosing(&folders, dir))
+            .clone()
+    };
     let scopes: Vec<String> = inputs
         .iter()
         .map(|input| {
-            let census = enclosing(&folders, &folder(input));
+            let census = enclosing_cached(folder(input));
             census
                 .tenants()
                 .iter()
@@ -535,7 +547,7 @@ fn join<Sel: Selector>(
     for (index, (input, result)) in inputs.iter().zip(results.iter_mut()).enumerate() {
         let dir = folder(input);
         let census = folders.get(&dir).cloned().unwrap_or_default();
-        result.host_tenants = enclosing(&folders, &dir);
+        result.host_tenants = enclosing_cached(dir);
         attribute_held(index, result, &census, selector);
     }
     let mut batch = Vec::new();
