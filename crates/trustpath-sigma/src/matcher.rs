@@ -9,8 +9,8 @@
 //!
 //! The hot path allocates next to nothing: per-event bookkeeping (field positions, literal
 //! bits, the candidate list) lives in a per-thread scratch that is reset, not freed;
-//! numbers are rendered into an inline buffer; ASCII values are scanned as they are by
-//! ASCII-case-insensitive automatons.
+//! numbers are rendered into an inline buffer; an ASCII value with upper case is
+//! lower-cased into a scratch buffer for the (case-sensitive, lower-cased) automatons.
 //!
 //! Work is shared across rules: every case-insensitive literal test (equals, starts
 //! with, ends with, contains) any rule makes on a field gets a bit in that field's
@@ -215,11 +215,10 @@ impl TableBuilder {
     }
 
     fn build(self) -> Option<FieldTable> {
-        // Needles are lower-cased; ASCII values are scanned as they are.
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&self.needles)
-            .ok()?;
+        // Needles are lower-cased and so is what is scanned ([`scan`]): a case-sensitive
+        // automaton builds in about half the time of an ASCII-case-insensitive one (the
+        // build was a third of loading SigmaHQ's Windows rules) and scans as fast.
+        let automaton = AhoCorasick::builder().build(&self.needles).ok()?;
         Some(FieldTable {
             automaton,
             tests: self.tests,
@@ -770,11 +769,20 @@ impl<'e> Val<'e> {
         }
     }
 
-    /// What an ASCII-case-insensitive automaton of lower-cased needles scans: the text
-    /// itself when it is ASCII, else its lower-cased form.
-    fn haystack(&self) -> &str {
+    /// What an automaton of lower-cased needles scans: the text itself when it has no
+    /// upper case, its ASCII lower case (in `buf`) when it is ASCII, else its lower-cased
+    /// form. ASCII lower-casing keeps every byte where it was.
+    fn haystack<'a>(&'a self, buf: &'a mut Vec<u8>) -> &'a [u8] {
         let text = self.text.as_str();
-        if text.is_ascii() { text } else { self.lower() }
+        if !text.is_ascii() {
+            return self.lower().as_bytes();
+        }
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return text.as_bytes();
+        }
+        buf.clear();
+        buf.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        buf
     }
 }
 
@@ -798,15 +806,17 @@ struct Scratch {
     loaded: Vec<u32>,
     slots: Vec<Slot>,
     bits: Vec<u64>,
+    /// A value's ASCII lower case, for [`scan`].
+    lower: Vec<u8>,
     todo: Vec<u32>,
     /// The value buffer's allocation between events (always empty here).
     vals: Vec<Val<'static>>,
 }
 
 /// Sets the bit of every literal test of `table` that holds for one of `values`.
-fn scan(table: &FieldTable, values: &[Val<'_>], bits: &mut [u64]) {
+fn scan(table: &FieldTable, values: &[Val<'_>], bits: &mut [u64], buf: &mut Vec<u8>) {
     for value in values.iter().filter(|v| !v.null) {
-        let hay = value.haystack();
+        let hay = value.haystack(buf);
         for m in table.automaton.find_overlapping_iter(hay) {
             let Some(tests) = table.tests.get(m.pattern().as_usize()) else {
                 continue;
@@ -958,8 +968,9 @@ impl<'e, 's> Ctx<'e, 's> {
             .vals
             .get(slot.start as usize..slot.end as usize)
             .unwrap_or(&[]);
-        if let Some(words) = self.scratch.bits.get_mut(start..end) {
-            scan(table, values, words);
+        let Scratch { bits, lower, .. } = &mut *self.scratch;
+        if let Some(words) = bits.get_mut(start..end) {
+            scan(table, values, words, lower);
         }
         if let Some(s) = self.scratch.slots.get_mut(pos) {
             s.bits = Some((start as u32, end as u32));

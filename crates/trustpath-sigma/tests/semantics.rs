@@ -126,6 +126,31 @@ fn contains_startswith_endswith_all() {
 }
 
 #[test]
+fn literal_tests_fold_case_whatever_the_value() {
+    // The shared literal tables scan a lower-cased value: upper, mixed and lower ASCII,
+    // non-ASCII text, and positions (equals, starts, ends) on each.
+    let r = rule(
+        "eq:\n  F: 'Cmd.EXE'\nst:\n  F|startswith: 'Run'\nen:\n  F|endswith: '\\Ünï.Exe'\n\
+         co:\n  F|contains: 'MiMi'\ncondition: 1 of them",
+    );
+    for hit in [
+        "CMD.EXE",
+        "cmd.exe",
+        "RUNDLL32 x",
+        "rundll32",
+        "c:\\ÜNÏ.EXE",
+        "c:\\ünï.exe",
+        "xxmimikatz",
+        "Ä MIMIKATZ",
+    ] {
+        assert!(hits(&r, json!({ "F": hit })), "{hit}");
+    }
+    for miss in ["cmd.exe ", "xrun", "c:\\uni.exe", "ÜNÏ.EXE x", "mim ikatz"] {
+        assert!(!hits(&r, json!({ "F": miss })), "{miss}");
+    }
+}
+
+#[test]
 fn cased_is_case_sensitive() {
     let r = rule("sel:\n  F|contains|cased: Abc\ncondition: sel");
     assert!(hits(&r, json!({"F": "xAbcx"})));
