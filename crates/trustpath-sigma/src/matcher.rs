@@ -39,6 +39,8 @@ const PROVIDER: &str = "Provider_Name";
 #[derive(Debug, Clone)]
 pub struct Matcher {
     fields: Vec<String>,
+    /// Field name -> its id (position in `fields`).
+    field_ids: HashMap<String, u32>,
     branches: Vec<Branch>,
     by_event_id: HashMap<(SourceKind, u64), Candidates>,
     by_channel: HashMap<(SourceKind, u32), Candidates>,
@@ -267,6 +269,7 @@ impl Matcher {
     pub(crate) fn new(rules: &[Rule]) -> Matcher {
         let mut m = Matcher {
             fields: Vec::new(),
+            field_ids: HashMap::new(),
             branches: Vec::new(),
             by_event_id: HashMap::new(),
             by_channel: HashMap::new(),
@@ -305,13 +308,13 @@ impl Matcher {
     }
 
     fn intern(&mut self, name: &str) -> u32 {
-        match self.fields.iter().position(|f| f == name) {
-            Some(i) => i as u32,
-            None => {
-                self.fields.push(name.to_owned());
-                (self.fields.len() - 1) as u32
-            }
+        if let Some(&id) = self.field_ids.get(name) {
+            return id;
         }
+        let id = self.fields.len() as u32;
+        self.fields.push(name.to_owned());
+        self.field_ids.insert(name.to_owned(), id);
+        id
     }
 
     fn add_branch(
