@@ -281,6 +281,11 @@ impl Detector {
         if trustpath_normalize::names_tenant(matched.event.source) {
             return false;
         }
+        // Decided on the shared event first: most host events stay unattributed (no
+        // tenant in their folder), and copying each one to find out was 4% of a hunt.
+        if census.decide(&matched.event).is_none() {
+            return false;
+        }
         let mut event = (*matched.event).clone();
         if census.attribute(&mut event).is_none() {
             return false;
