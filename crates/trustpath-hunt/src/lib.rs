@@ -191,7 +191,7 @@ pub struct HuntRun {
 const DRAIN_BATCH: usize = 2048;
 
 /// A spool batch decided: per match, what stays retained and its stateless findings (or
-/// why its spool line could not be read back).
+/// why its spool entry could not be read back).
 type Decided = Vec<Result<(Option<Matched>, Vec<Finding>), String>>;
 
 /// Per-input state of the hunt's selector.
