@@ -313,9 +313,11 @@ struct Needles {
 
 impl ValueTest {
     /// Without `all`: whether any of the grouped case-insensitive substring needles is
-    /// in `lower` (the value lower-cased). One automaton per value list (a contiguous
-    /// NFA), built on first use; should it fail to build, each needle is searched alone.
-    pub fn needles_match(&self, lower: &str) -> bool {
+    /// in `hay`: the value itself when it is ASCII, else its lower-cased form. One
+    /// ASCII-case-insensitive automaton per value list (a contiguous NFA), built on first
+    /// use, so an ASCII value is never copied to be lower-cased (keyword rules test every
+    /// value of every event); should it fail to build, each needle is searched alone.
+    pub fn needles_match(&self, hay: &str) -> bool {
         let n = &self.needles;
         if n.needles.is_empty() {
             return false;
@@ -323,15 +325,18 @@ impl ValueTest {
         let automaton = n.automaton.get_or_init(|| {
             AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .ascii_case_insensitive(true)
                 .build(&n.needles)
                 .ok()
         });
         match automaton {
-            Some(ac) => ac.is_match(lower),
-            None => n
-                .needles
-                .iter()
-                .any(|needle| memchr::memmem::find(lower.as_bytes(), needle).is_some()),
+            Some(ac) => ac.is_match(hay),
+            None => {
+                let lower = hay.to_ascii_lowercase();
+                n.needles
+                    .iter()
+                    .any(|needle| memchr::memmem::find(lower.as_bytes(), needle).is_some())
+            }
         }
     }
 

@@ -646,7 +646,8 @@ fn values_match(test: &ValueTest, ctx: &Ctx<'_, '_>, field: usize) -> bool {
         });
     }
     values.iter().any(|v| {
-        (!v.null && test.needles_match(v.lower())) || test.rest.iter().any(|p| pattern_match(p, v))
+        (!v.null && test.needles_match(v.ascii_or_lower()))
+            || test.rest.iter().any(|p| pattern_match(p, v))
     })
 }
 
@@ -770,6 +771,13 @@ impl<'e> Val<'e> {
         } else {
             self.lower() == lower
         }
+    }
+
+    /// What an ASCII-case-insensitive automaton of lower-cased needles scans: the text
+    /// itself when it is ASCII, else its lower-cased form.
+    fn ascii_or_lower(&self) -> &str {
+        let text = self.text.as_str();
+        if text.is_ascii() { text } else { self.lower() }
     }
 
     /// What an automaton of lower-cased needles scans: the text itself when it has no
