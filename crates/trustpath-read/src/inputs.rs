@@ -107,13 +107,8 @@ pub fn not_a_log(path: &Path) -> Option<&'static str> {
         "pdf" => return Some("a PDF"),
         _ => {}
     }
-    let mut prefix = Vec::new();
-    let file = std::fs::File::open(path).ok()?;
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, crate::sniff::SNIFF_LEN as u64),
-        &mut prefix,
-    )
-    .ok()?;
+    let mut file = std::fs::File::open(path).ok()?;
+    let prefix = crate::sniff::read_head(&mut file).ok()?;
     const MAGIC: [(&[u8], &str); 6] = [
         (b"\x89PNG", "an image"),
         (b"\xff\xd8\xff", "an image"),

@@ -5,6 +5,24 @@ use std::fmt;
 /// How many bytes of a stream [`crate::read_input`] looks at to sniff it.
 pub(crate) const SNIFF_LEN: usize = 64 * 1024;
 
+/// Reads what [`sniff`] needs from the start of `r`: up to [`SNIFF_LEN`] bytes (fewer only
+/// at the end of the input), or just the first 8 when they are a binary format's magic
+/// (gzip, zip, EVTX), whose reader starts over from byte 0 anyway. A case folder of
+/// EVTX files is no longer read twice over 64 KiB per file before it is parsed.
+pub(crate) fn read_head(r: &mut dyn std::io::Read) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    r.take(8).read_to_end(&mut head)?;
+    let binary = head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(b"PK\x03\x04")
+        || head.starts_with(b"PK\x05\x06")
+        || head.starts_with(b"ElfFile\0");
+    if head.len() == 8 && !binary {
+        r.take((SNIFF_LEN - 8) as u64).read_to_end(&mut head)?;
+    }
+    Ok(head)
+}
+
 /// The character encoding of a text stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextEncoding {

@@ -295,11 +295,9 @@ fn read_zip<R: Read + Seek>(
     }
 }
 
-/// Reads up to `SNIFF_LEN` bytes (fewer only at the end of the input).
+/// The input's first bytes, as much as sniffing needs ([`crate::sniff::read_head`]).
 fn read_prefix(r: &mut dyn Read) -> io::Result<Vec<u8>> {
-    let mut prefix = Vec::with_capacity(SNIFF_LEN);
-    r.take(SNIFF_LEN as u64).read_to_end(&mut prefix)?;
-    Ok(prefix)
+    crate::sniff::read_head(r)
 }
 
 fn read_failed(name: &Arc<str>, emit: Emit<'_>, e: &io::Error) {
