@@ -16,7 +16,8 @@
 //! with, ends with, contains) any rule makes on a field gets a bit in that field's
 //! [`FieldTable`]; one Aho-Corasick scan of the field's values per event sets the bits of
 //! every literal test that holds, and rules then only read bits. Regexes, wildcards,
-//! `cased`, `cidr` and comparisons are evaluated per rule.
+//! `cased`, `cidr` and comparisons are evaluated per rule; a wildcard pattern's longest
+//! literal run gets a bit too, which gates its regex and serves as the rule's prefilter.
 
 use crate::condition::Expr;
 use crate::detection::{Detection, FieldRefTest, Item, Search, Subject, Test, ValueTest};
@@ -244,6 +245,9 @@ enum Check {
     Bit(u32),
     /// A pattern evaluated on its own.
     Own(Box<Pattern>),
+    /// A wildcard pattern evaluated on its own only when the bit of its anchor (a
+    /// substring every match contains) is set.
+    Gated(u32, Box<Pattern>),
 }
 
 /// One rule under one log-source target.
@@ -574,11 +578,15 @@ impl Eval<'_, '_, '_, '_> {
         let ctx = &*self.ctx;
         let values = ctx.values(field);
         let words = ctx.scratch.bits.get(bits.0..bits.1).unwrap_or(&[]);
-        let check = |c: &Check| match c {
-            Check::Bit(bit) => words
+        let set = |bit: &u32| {
+            words
                 .get(*bit as usize / 64)
-                .is_some_and(|w| w & (1 << (bit % 64)) != 0),
+                .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        };
+        let check = |c: &Check| match c {
+            Check::Bit(bit) => set(bit),
             Check::Own(p) => values.iter().any(|v| pattern_match(p, v)),
+            Check::Gated(bit, p) => set(bit) && values.iter().any(|v| pattern_match(p, v)),
         };
         if test.all {
             test.groups.iter().all(|g| g.iter().any(check))
@@ -1067,7 +1075,7 @@ impl Prefilter<'_> {
             group
                 .iter()
                 .map(|c| match c {
-                    Check::Bit(b) => Some((field, *b)),
+                    Check::Bit(b) | Check::Gated(b, _) => Some((field, *b)),
                     Check::Own(_) => None,
                 })
                 .collect()
@@ -1117,9 +1125,15 @@ fn shared_values(
                 group
                     .iter()
                     .map(|p| match p {
-                        Pattern::Str(s) => match s.literal() {
-                            Some((position, needle)) => Check::Bit(builder.bit(position, needle)),
-                            None => Check::Own(Box::new(p.clone())),
+                        Pattern::Str(s) => match (s.literal(), s.anchor()) {
+                            (Some((position, needle)), _) => {
+                                Check::Bit(builder.bit(position, needle))
+                            }
+                            (None, Some(anchor)) => Check::Gated(
+                                builder.bit(Some(Position::Contains), anchor),
+                                Box::new(p.clone()),
+                            ),
+                            (None, None) => Check::Own(Box::new(p.clone())),
                         },
                         other => Check::Own(Box::new(other.clone())),
                     })

@@ -139,7 +139,16 @@ pub(crate) struct StrPattern {
     pub cased: bool,
     /// The comparison.
     pub kind: StrKind,
+    /// For a general wildcard pattern that is not `cased`: its longest run of literal
+    /// characters (lower-cased, at least [`MIN_ANCHOR`] bytes), which every matching
+    /// value contains. The matcher tests it with the field's shared automaton before it
+    /// runs the pattern's regex, and uses it as the rule's prefilter.
+    pub anchor: Option<String>,
 }
+
+/// Shortest glob anchor worth a needle in a shared automaton (shorter ones match
+/// nearly every value and would only slow the scan).
+const MIN_ANCHOR: usize = 3;
 
 impl StrPattern {
     /// Whether `text` (already lower-cased unless `cased`) matches.
@@ -171,6 +180,12 @@ impl StrPattern {
             StrKind::Any | StrKind::Glob(_) => return None,
         };
         (!needle.is_empty()).then_some((position, needle))
+    }
+
+    /// The substring every value matching this general wildcard pattern contains (see
+    /// [`StrPattern::anchor`]).
+    pub fn anchor(&self) -> Option<&str> {
+        self.anchor.as_deref()
     }
 
     /// The needle of a plain substring test, for grouping into one automaton.
@@ -582,7 +597,32 @@ fn compile_glob(
     glob.dedup_by(|a, b| *a == Glob::Star && *b == Glob::Star);
     let fold = |s: String| if cased { s } else { s.to_lowercase() };
     let kind = classify(&glob, fold)?;
-    Ok(StrPattern { cased, kind })
+    let anchor = match kind {
+        StrKind::Glob(_) if !cased => longest_run(&glob)
+            .map(|run| run.to_lowercase())
+            .filter(|run| run.len() >= MIN_ANCHOR),
+        _ => None,
+    };
+    Ok(StrPattern {
+        cased,
+        kind,
+        anchor,
+    })
+}
+
+/// The longest run of literal characters of a glob (between `*` and `?`).
+fn longest_run(glob: &[Glob]) -> Option<String> {
+    glob.split(|g| !matches!(g, Glob::Char(_)))
+        .max_by_key(|run| run.len())
+        .filter(|run| !run.is_empty())
+        .map(|run| {
+            run.iter()
+                .filter_map(|g| match g {
+                    Glob::Char(c) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        })
 }
 
 fn classify(glob: &[Glob], fold: impl Fn(String) -> String) -> Result<StrKind, RuleProblem> {

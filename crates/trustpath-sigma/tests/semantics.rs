@@ -94,6 +94,31 @@ fn wildcards_and_escapes() {
 }
 
 #[test]
+fn wildcard_patterns_gated_by_their_longest_literal() {
+    // `*rundll32*,#*` runs its regex only on values containing "rundll32": the gate
+    // must never hide a match (case, escapes, `?`, several values, `all`, `not`).
+    let r = rule("sel:\n  F|contains: 'RunDll32*,#'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "C:\\x\\RUNDLL32.exe a.dll,#1"})));
+    assert!(hits(&r, json!({"F": ["other", "rundll32 x,#2"]})));
+    assert!(!hits(&r, json!({"F": "rundll32.exe a.dll,Entry"})));
+    assert!(
+        !hits(&r, json!({"F": ["rundll32.exe", ",#1"]})),
+        "one value must match"
+    );
+    let r = rule("sel:\n  F: 'a\\*bcd?e*'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "A*BCDxEfg"})));
+    assert!(!hits(&r, json!({"F": "aXbcdxe"})));
+    let r = rule("sel:\n  F|contains|all:\n    - 'abc*def'\n    - 'xyz'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "ABC--DEF xyz"})));
+    assert!(!hits(&r, json!({"F": "ABC--DEF"})));
+    let r = rule("sel:\n  F|contains: 'evil*.ps1'\ncondition: not sel");
+    assert!(hits(&r, json!({"F": "good.ps1"})));
+    assert!(!hits(&r, json!({"F": "EVIL-x.PS1"})));
+    let r = rule("sel:\n  F|contains|cased: 'Evil*.ps1'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "Evil-x.ps1"})) && !hits(&r, json!({"F": "evil-x.ps1"})));
+}
+
+#[test]
 fn null_empty_and_missing() {
     let r = rule("sel:\n  F: null\ncondition: sel");
     assert!(hits(&r, json!({"G": 1})), "missing is null");
