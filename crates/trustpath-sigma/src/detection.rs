@@ -314,8 +314,8 @@ struct Needles {
 impl ValueTest {
     /// Without `all`: whether any of the grouped case-insensitive substring needles is
     /// in `hay`: the value itself when it is ASCII, else its lower-cased form. One
-    /// ASCII-case-insensitive automaton per value list (a contiguous NFA), built on first
-    /// use, so an ASCII value is never copied to be lower-cased (keyword rules test every
+    /// ASCII-case-insensitive automaton per value list (a DFA: these lists are short, and
+    /// keyword rules scan every value of every event), built on first use, so an ASCII value is never copied to be lower-cased (keyword rules test every
     /// value of every event); should it fail to build, each needle is searched alone.
     pub fn needles_match(&self, hay: &str) -> bool {
         let n = &self.needles;
@@ -324,7 +324,7 @@ impl ValueTest {
         }
         let automaton = n.automaton.get_or_init(|| {
             AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .ascii_case_insensitive(true)
                 .build(&n.needles)
                 .ok()
