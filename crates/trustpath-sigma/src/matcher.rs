@@ -245,9 +245,9 @@ enum Check {
     Bit(u32),
     /// A pattern evaluated on its own.
     Own(Box<Pattern>),
-    /// A wildcard pattern evaluated on its own only when the bit of its anchor (a
-    /// substring every match contains) is set.
-    Gated(u32, Box<Pattern>),
+    /// A wildcard or `re` pattern evaluated on its own only when one of the bits of its
+    /// anchors (substrings one of which every match contains) is set.
+    Gated(Box<[u32]>, Box<Pattern>),
 }
 
 /// One rule under one log-source target.
@@ -586,7 +586,9 @@ impl Eval<'_, '_, '_, '_> {
         let check = |c: &Check| match c {
             Check::Bit(bit) => set(bit),
             Check::Own(p) => values.iter().any(|v| pattern_match(p, v)),
-            Check::Gated(bit, p) => set(bit) && values.iter().any(|v| pattern_match(p, v)),
+            Check::Gated(bits, p) => {
+                bits.iter().any(set) && values.iter().any(|v| pattern_match(p, v))
+            }
         };
         if test.all {
             test.groups.iter().all(|g| g.iter().any(check))
@@ -1072,13 +1074,15 @@ impl Prefilter<'_> {
             return None;
         }
         let bits = |group: &Vec<Check>| -> Option<Vec<(u32, u32)>> {
-            group
-                .iter()
-                .map(|c| match c {
-                    Check::Bit(b) | Check::Gated(b, _) => Some((field, *b)),
-                    Check::Own(_) => None,
-                })
-                .collect()
+            let mut out = Vec::new();
+            for check in group {
+                match check {
+                    Check::Bit(b) => out.push((field, *b)),
+                    Check::Gated(bits, _) => out.extend(bits.iter().map(|b| (field, *b))),
+                    Check::Own(_) => return None,
+                }
+            }
+            Some(out)
         };
         if shared.all {
             shared.groups.iter().filter_map(bits).min_by_key(Vec::len)
@@ -1130,10 +1134,20 @@ fn shared_values(
                                 Check::Bit(builder.bit(position, needle))
                             }
                             (None, Some(anchor)) => Check::Gated(
-                                builder.bit(Some(Position::Contains), anchor),
+                                Box::new([builder.bit(Some(Position::Contains), anchor)]),
                                 Box::new(p.clone()),
                             ),
                             (None, None) => Check::Own(Box::new(p.clone())),
+                        },
+                        Pattern::Regex(re) => match &re.anchors {
+                            Some(anchors) => Check::Gated(
+                                anchors
+                                    .iter()
+                                    .map(|a| builder.bit(Some(Position::Contains), a))
+                                    .collect(),
+                                Box::new(p.clone()),
+                            ),
+                            None => Check::Own(Box::new(p.clone())),
                         },
                         other => Check::Own(Box::new(other.clone())),
                     })

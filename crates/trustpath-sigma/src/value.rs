@@ -205,7 +205,7 @@ pub(crate) enum Pattern {
     /// A (wildcard) string, also matching numbers and booleans by their text.
     Str(StrPattern),
     /// `re`: a regular expression searched in the original text.
-    Regex(Regex),
+    Regex(Box<RegexTest>),
     /// `cidr`: an IP network containing the value.
     Cidr(IpNet),
     /// `gt`/`gte`/`lt`/`lte` against a number (numeric strings count).
@@ -219,7 +219,7 @@ impl Pattern {
         match self {
             Pattern::Null => false,
             Pattern::Str(s) => s.is_match(if s.cased { text } else { lower }),
-            Pattern::Regex(re) => re.is_match(text),
+            Pattern::Regex(re) => re.regex.is_match(text),
             Pattern::Cidr(net) => text
                 .trim()
                 .parse::<std::net::IpAddr>()
@@ -393,7 +393,9 @@ pub(crate) fn compile_value(
     }
     let text = scalar_text(value)?;
     if let Some(flags) = mods.regex {
-        return compile_regex(&text, flags).map(|re| vec![Pattern::Regex(re)]);
+        let regex = compile_regex(&text, flags)?;
+        let anchors = regex_anchors(&text, flags);
+        return Ok(vec![Pattern::Regex(Box::new(RegexTest { regex, anchors }))]);
     }
     if mods.cidr {
         let net = text.trim().parse::<IpNet>().map_err(|e| {
@@ -434,6 +436,49 @@ pub(crate) fn scalar_text(value: &Value) -> Result<String, RuleProblem> {
         )),
     }
 }
+
+/// A `re` value test.
+#[derive(Debug, Clone)]
+pub(crate) struct RegexTest {
+    /// The compiled expression.
+    pub regex: Regex,
+    /// Literals one of which every match contains (lower-cased ASCII, at least
+    /// [`MIN_ANCHOR`] bytes each): the expression's prefix literals, when they are a
+    /// finite set. The matcher tests them with the field's shared automaton before it
+    /// runs the expression, and uses them as the rule's prefilter.
+    pub anchors: Option<Vec<String>>,
+}
+
+/// The prefix literals of a `re` pattern (see [`RegexTest::anchors`]), parsed with the
+/// same case-insensitivity as the compiled expression: with `i`, the literal set holds
+/// every case variant, including non-ASCII ones (`(?i)k` matches the Kelvin sign), and a
+/// set with a non-ASCII literal gives no anchors. The haystack the anchors are searched
+/// in is the value lower-cased, so a literal found in the original text is found there.
+fn regex_anchors(pattern: &str, flags: RegexFlags) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::Extractor;
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(flags.insensitive)
+        .multi_line(flags.multiline)
+        .dot_matches_new_line(flags.dotall)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let seq = Extractor::new().extract(&hir);
+    let mut anchors: Vec<String> = Vec::new();
+    for literal in seq.literals()? {
+        let bytes = literal.as_bytes();
+        if bytes.len() < MIN_ANCHOR || !bytes.is_ascii() {
+            return None;
+        }
+        anchors.push(String::from_utf8_lossy(bytes).to_ascii_lowercase());
+    }
+    anchors.sort_unstable();
+    anchors.dedup();
+    (!anchors.is_empty() && anchors.len() <= MAX_ANCHORS).then_some(anchors)
+}
+
+/// Most anchors a regex may have (beyond, the gate costs more than it saves).
+const MAX_ANCHORS: usize = 16;
 
 fn compile_regex(pattern: &str, flags: RegexFlags) -> Result<Regex, RuleProblem> {
     RegexBuilder::new(pattern)

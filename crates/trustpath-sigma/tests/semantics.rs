@@ -119,6 +119,33 @@ fn wildcard_patterns_gated_by_their_longest_literal() {
 }
 
 #[test]
+fn regexes_gated_by_their_prefix_literals() {
+    // `ipconfig\s+/all` runs only on values containing "ipconfig" (any case): the gate
+    // must never hide a match of the expression as the regex engine decides it.
+    let r = rule("sel:\n  F|re: 'ipconfig\\s+/all'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "cmd /c ipconfig   /all"})));
+    assert!(
+        !hits(&r, json!({"F": "cmd /c IPCONFIG /all"})),
+        "re is case-sensitive"
+    );
+    assert!(!hits(&r, json!({"F": "ipconfig"})));
+    let r = rule("sel:\n  F|re|i: 'ipconfig\\s+/all'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "IPConfig /ALL"})));
+    let r = rule("sel:\n  F|re: '(?i)(?:netsh|route)\\s+print'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "ROUTE  Print"})) && hits(&r, json!({"F": "netsh print"})));
+    assert!(!hits(&r, json!({"F": "arp print"})));
+    // `(?i)k` also matches the Kelvin sign; `(?i)s` the long s.
+    let r = rule("sel:\n  F|re|i: 'kerberos'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "\u{212A}erberos ticket"})));
+    let r = rule("sel:\n  F|re|i: 'session'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "\u{17F}ession"})));
+    let r = rule("sel:\n  F|re: 'Δράση\\d+'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "x Δράση42"})) && !hits(&r, json!({"F": "x δράση42"})));
+    let r = rule("sel:\n  F|re: '[a-z]+\\.exe$'\ncondition: not sel");
+    assert!(!hits(&r, json!({"F": "c:\\evil.exe"})) && hits(&r, json!({"F": "c:\\EVIL.EXE"})));
+}
+
+#[test]
 fn null_empty_and_missing() {
     let r = rule("sel:\n  F: null\ncondition: sel");
     assert!(hits(&r, json!({"G": 1})), "missing is null");
