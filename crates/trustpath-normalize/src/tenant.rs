@@ -133,6 +133,10 @@ impl TenantCensus {
         if let Some(t) = event.tenant() {
             return Some((t.to_ascii_lowercase(), Attribution::Record));
         }
+        // Every tenant the census knows (by domain, by Entra export) is in `tenants`.
+        if self.tenants.is_empty() {
+            return None;
+        }
         let home = event
             .get("initiatedBy.user.homeTenantId")
             .or_else(|| event.get("InitiatedBy.user.homeTenantId"))
