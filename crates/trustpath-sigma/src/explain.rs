@@ -91,10 +91,11 @@ impl Rule {
                 .map_or(name, String::as_str)
                 .to_owned()
         };
+        let fields = FieldCache::new(event);
         let results: Vec<Option<Vec<(String, String)>>> = detection
             .searches
             .iter()
-            .map(|s| search(s, event, &field_name))
+            .map(|s| search(s, &fields, &field_name))
             .collect();
         let holds = |i: usize| results.get(i).is_some_and(Option::is_some);
         let matched = eval(&detection.condition, &holds);
@@ -201,6 +202,38 @@ impl Val {
     }
 }
 
+/// The fields one explanation reads, each looked up (and its values copied and
+/// lower-cased) once: a rule's searches often test the same field many times.
+struct FieldCache<'e> {
+    event: &'e Event,
+    seen: std::cell::RefCell<Vec<(String, std::rc::Rc<(bool, Vec<Val>)>)>>,
+}
+
+impl<'e> FieldCache<'e> {
+    fn new(event: &'e Event) -> Self {
+        FieldCache {
+            event,
+            seen: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Whether the field exists, and its scalar values.
+    fn get(&self, name: &str) -> std::rc::Rc<(bool, Vec<Val>)> {
+        if let Some((_, found)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
+            return std::rc::Rc::clone(found);
+        }
+        let mut values = Vec::new();
+        let exists = self
+            .event
+            .for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
+        let found = std::rc::Rc::new((exists, values));
+        self.seen
+            .borrow_mut()
+            .push((name.to_owned(), std::rc::Rc::clone(&found)));
+        found
+    }
+}
+
 fn field_values(event: &Event, name: &str) -> Vec<Val> {
     let mut values = Vec::new();
     event.for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
@@ -219,13 +252,13 @@ const ABSENT: &str = "(absent)";
 /// The pairs of the first alternative of `search` whose items all hold, if one does.
 fn search(
     search: &Search,
-    event: &Event,
+    fields: &FieldCache<'_>,
     field_name: &dyn Fn(usize) -> String,
 ) -> Option<Vec<(String, String)>> {
     search.alternatives.iter().find_map(|items| {
         let mut pairs = Vec::new();
         for item in items {
-            pairs.extend(self::item(item, event, field_name)?);
+            pairs.extend(self::item(item, fields, field_name)?);
         }
         Some(pairs)
     })
@@ -234,18 +267,18 @@ fn search(
 /// The pairs that make `item` hold, or `None` when it does not.
 fn item(
     item: &Item,
-    event: &Event,
+    fields: &FieldCache<'_>,
     field_name: &dyn Fn(usize) -> String,
 ) -> Option<Vec<(String, String)>> {
     match item.subject {
-        Subject::Keywords => keywords(&item.test, event),
+        Subject::Keywords => keywords(&item.test, fields.event),
         Subject::Field(slot) => {
             let name = field_name(slot);
-            let values = field_values(event, &name);
-            let exists = event.for_each_value(&name, &mut |_| {});
+            let found = fields.get(&name);
+            let (exists, values) = (found.0, &found.1);
             match &item.test {
                 Test::Values(test) => {
-                    let hits = value_hits(test, exists, &values)?;
+                    let hits = value_hits(test, exists, values)?;
                     Some(pair_list(&name, hits))
                 }
                 Test::Exists(want) => (exists == *want).then(|| {
@@ -253,12 +286,13 @@ fn item(
                     pair_list(&name, shown)
                 }),
                 Test::FieldRef(test) => {
-                    let others: Vec<Vec<Val>> = test
+                    let others: Vec<std::rc::Rc<(bool, Vec<Val>)>> = test
                         .others
                         .iter()
-                        .map(|s| field_values(event, &field_name(*s)))
+                        .map(|s| fields.get(&field_name(*s)))
                         .collect();
-                    fieldref(test, &values, &others).then(|| {
+                    let others: Vec<&[Val]> = others.iter().map(|o| o.1.as_slice()).collect();
+                    fieldref(test, values, &others).then(|| {
                         let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
                         pair_list(&name, shown)
                     })
@@ -297,8 +331,8 @@ fn value_hits<'v>(test: &ValueTest, exists: bool, values: &'v [Val]) -> Option<V
     (!hits.is_empty()).then_some(hits)
 }
 
-fn fieldref(test: &FieldRefTest, left: &[Val], others: &[Vec<Val>]) -> bool {
-    let one = |right: &Vec<Val>| {
+fn fieldref(test: &FieldRefTest, left: &[Val], others: &[&[Val]]) -> bool {
+    let one = |right: &&[Val]| {
         left.iter().any(|l| {
             right.iter().any(|r| {
                 if l.null || r.null {
