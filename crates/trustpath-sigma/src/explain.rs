@@ -202,11 +202,14 @@ impl Val {
     }
 }
 
+/// Whether a field exists, and its scalar values (shared within one explanation).
+type Found = std::rc::Rc<(bool, Vec<Val>)>;
+
 /// The fields one explanation reads, each looked up (and its values copied and
 /// lower-cased) once: a rule's searches often test the same field many times.
 struct FieldCache<'e> {
     event: &'e Event,
-    seen: std::cell::RefCell<Vec<(String, std::rc::Rc<(bool, Vec<Val>)>)>>,
+    seen: std::cell::RefCell<Vec<(String, Found)>>,
 }
 
 impl<'e> FieldCache<'e> {
@@ -218,7 +221,7 @@ impl<'e> FieldCache<'e> {
     }
 
     /// Whether the field exists, and its scalar values.
-    fn get(&self, name: &str) -> std::rc::Rc<(bool, Vec<Val>)> {
+    fn get(&self, name: &str) -> Found {
         if let Some((_, found)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
             return std::rc::Rc::clone(found);
         }
@@ -286,7 +289,7 @@ fn item(
                     pair_list(&name, shown)
                 }),
                 Test::FieldRef(test) => {
-                    let others: Vec<std::rc::Rc<(bool, Vec<Val>)>> = test
+                    let others: Vec<Found> = test
                         .others
                         .iter()
                         .map(|s| fields.get(&field_name(*s)))
