@@ -72,6 +72,9 @@ impl RunContexts {
         let Input::File(path) = input else {
             return 0;
         };
+        if self.contexts.iter().all(|(_, _, scope)| scope.is_none()) {
+            return 0; // one run-wide context: no path to resolve (a syscall per component)
+        }
         let path = path.canonicalize().unwrap_or_else(|_| path.clone());
         self.contexts
             .iter()
