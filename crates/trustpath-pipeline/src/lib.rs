@@ -5,9 +5,11 @@
 //! `observe` in record order (per-input state), `select` — the stateless per-event rule
 //! matching — on chunks of [`CHUNK_EVENTS`] events in parallel, so one large file also
 //! uses every core, and `keep` in record order decides what stays in memory (the rest,
-//! e.g. findings of stateless rules, the selector writes out itself). Output is
-//! deterministic whatever the thread count: per-input results are concatenated in input
-//! order, and within an input in record order.
+//! e.g. findings of stateless rules, the selector writes out itself). A full chunk is
+//! matched on the pool while the input's reader goes on reading and normalizing the next
+//! (at most two chunks alive per input; a waiting reader runs pool jobs,
+//! [`wait_helping`]). Output is deterministic whatever the thread count: per-input
+//! results are concatenated in input order, and within an input in record order.
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
