@@ -314,9 +314,10 @@ struct Needles {
 impl ValueTest {
     /// Without `all`: whether any of the grouped case-insensitive substring needles is
     /// in `hay`: the value itself when it is ASCII, else its lower-cased form. One
-    /// ASCII-case-insensitive automaton per value list (a DFA: these lists are short, and
-    /// keyword rules scan every value of every event), built on first use, so an ASCII value is never copied to be lower-cased (keyword rules test every
-    /// value of every event); should it fail to build, each needle is searched alone.
+    /// ASCII-case-insensitive automaton per value list (a DFA: these lists are short),
+    /// built on first use, so an ASCII value is never copied to be lower-cased (keyword
+    /// rules test every value of every event); should it fail to build, each needle is
+    /// searched alone.
     pub fn needles_match(&self, hay: &str) -> bool {
         let n = &self.needles;
         if n.needles.is_empty() {
