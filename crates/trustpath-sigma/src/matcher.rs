@@ -1128,28 +1128,24 @@ fn shared_values(
             .map(|group| {
                 group
                     .iter()
-                    .map(|p| match p {
-                        Pattern::Str(s) => match (s.literal(), s.anchor()) {
-                            (Some((position, needle)), _) => {
-                                Check::Bit(builder.bit(position, needle))
-                            }
-                            (None, Some(anchor)) => Check::Gated(
-                                Box::new([builder.bit(Some(Position::Contains), anchor)]),
-                                Box::new(p.clone()),
-                            ),
-                            (None, None) => Check::Own(Box::new(p.clone())),
-                        },
-                        Pattern::Regex(re) => match &re.anchors {
-                            Some(anchors) => Check::Gated(
+                    .map(|p| {
+                        let literal = match p {
+                            Pattern::Str(s) => s.literal(),
+                            _ => None,
+                        };
+                        if let Some((position, needle)) = literal {
+                            return Check::Bit(builder.bit(position, needle));
+                        }
+                        match p.anchors() {
+                            [] => Check::Own(Box::new(p.clone())),
+                            anchors => Check::Gated(
                                 anchors
                                     .iter()
                                     .map(|a| builder.bit(Some(Position::Contains), a))
                                     .collect(),
                                 Box::new(p.clone()),
                             ),
-                            None => Check::Own(Box::new(p.clone())),
-                        },
-                        other => Check::Own(Box::new(other.clone())),
+                        }
                     })
                     .collect()
             })

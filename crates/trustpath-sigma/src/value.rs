@@ -182,12 +182,6 @@ impl StrPattern {
         (!needle.is_empty()).then_some((position, needle))
     }
 
-    /// The substring every value matching this general wildcard pattern contains (see
-    /// [`StrPattern::anchor`]).
-    pub fn anchor(&self) -> Option<&str> {
-        self.anchor.as_deref()
-    }
-
     /// The needle of a plain substring test, for grouping into one automaton.
     pub fn contains_needle(&self) -> Option<&[u8]> {
         match &self.kind {
@@ -213,6 +207,17 @@ pub(crate) enum Pattern {
 }
 
 impl Pattern {
+    /// Substrings (lower-cased) one of which every value this pattern matches contains,
+    /// when the pattern is evaluated on its own: a wildcard's [`StrPattern::anchor`], a
+    /// regex's [`RegexTest::anchors`]; empty when there are none.
+    pub fn anchors(&self) -> &[String] {
+        match self {
+            Pattern::Str(s) => s.anchor.as_slice(),
+            Pattern::Regex(re) => re.anchors.as_deref().unwrap_or_default(),
+            Pattern::Null | Pattern::Cidr(_) | Pattern::Cmp(..) => &[],
+        }
+    }
+
     /// Whether a present, non-null value matches, given its text, its lower-cased text
     /// and, for JSON numbers, its number (numeric strings are parsed when compared).
     pub fn is_match(&self, text: &str, lower: &str, number: Option<f64>) -> bool {
