@@ -149,12 +149,12 @@ impl Rule {
         let targets = self.renames_for(event);
         let mut out = Vec::new();
         for name in self.output_fields() {
-            let mut values = field_values(event, &name);
+            let (_, mut values) = field_values(event, &name);
             for renamed in targets.iter().flatten().filter_map(|r| r.get(&name)) {
                 if !values.is_empty() {
                     break;
                 }
-                values = field_values(event, renamed);
+                values = field_values(event, renamed).1;
             }
             let texts: Vec<String> = values
                 .iter()
@@ -225,11 +225,7 @@ impl<'e> FieldCache<'e> {
         if let Some((_, found)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
             return std::rc::Rc::clone(found);
         }
-        let mut values = Vec::new();
-        let exists = self
-            .event
-            .for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
-        let found = std::rc::Rc::new((exists, values));
+        let found = std::rc::Rc::new(field_values(self.event, name));
         self.seen
             .borrow_mut()
             .push((name.to_owned(), std::rc::Rc::clone(&found)));
@@ -237,10 +233,11 @@ impl<'e> FieldCache<'e> {
     }
 }
 
-fn field_values(event: &Event, name: &str) -> Vec<Val> {
+/// Whether the field exists, and its scalar values.
+fn field_values(event: &Event, name: &str) -> (bool, Vec<Val>) {
     let mut values = Vec::new();
-    event.for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
-    values
+    let exists = event.for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
+    (exists, values)
 }
 
 fn cut(text: &str) -> String {
