@@ -269,8 +269,9 @@ impl Detector {
     }
 
     /// Attribute a kept host event that names no tenant (matched as it streamed)
-    /// with `census` — the same [`TenantCensus::attribute`] that the pipeline applies to
-    /// cloud records before matching — and match it again under its tenant. Returns
+    /// with `census` — what [`TenantCensus::attribute`], which the pipeline applies to
+    /// cloud records before matching, does in two steps (decide on the shared event, then
+    /// apply to a copy) — and match it again under its tenant. Returns
     /// whether the event now has a tenant.
     /// Cloud records are left alone: the pipeline attributed them before matching, and
     /// one it could not attribute stays unattributed.
@@ -283,13 +284,11 @@ impl Detector {
         }
         // Decided on the shared event first: most host events stay unattributed (no
         // tenant in their folder), and copying each one to find out was 4% of a hunt.
-        if census.decide(&matched.event).is_none() {
+        let Some(decided) = census.decide(&matched.event) else {
             return false;
-        }
+        };
         let mut event = (*matched.event).clone();
-        if census.attribute(&mut event).is_none() {
-            return false;
-        }
+        trustpath_normalize::apply_attribution(&mut event, decided);
         let event = Arc::new(event);
         let mut rules = Vec::new();
         self.matcher.matches(&event, &mut rules);

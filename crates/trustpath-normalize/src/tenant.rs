@@ -168,18 +168,25 @@ impl TenantCensus {
         if event.tenant().is_some() {
             return Some(Attribution::Record);
         }
-        let (tenant, how) = self.decide(event)?;
-        event
-            .fields
-            .insert(norm::TENANT.to_owned(), Value::String(tenant));
-        event.fields.insert(
-            TENANT_ATTRIBUTION.to_owned(),
-            Value::String(how.as_str().to_owned()),
-        );
-        clear_partner_tenant(event);
-        add_partner_tenant(event);
-        Some(how)
+        let decided = self.decide(event)?;
+        Some(apply_attribution(event, decided))
     }
+}
+
+/// Give `event` the tenant [`TenantCensus::decide`] found for it: sets `tp.tenant` and
+/// `tp.tenant_attribution` and re-derives the partner fields. For a caller that decided
+/// on a shared event before copying it.
+pub fn apply_attribution(event: &mut Event, (tenant, how): (String, Attribution)) -> Attribution {
+    event
+        .fields
+        .insert(norm::TENANT.to_owned(), Value::String(tenant));
+    event.fields.insert(
+        TENANT_ATTRIBUTION.to_owned(),
+        Value::String(how.as_str().to_owned()),
+    );
+    clear_partner_tenant(event);
+    add_partner_tenant(event);
+    how
 }
 
 /// The lower-case domain of a UPN.
