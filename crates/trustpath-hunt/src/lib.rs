@@ -384,23 +384,17 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             Ok(())
         };
         let outcome = rayon::in_place_scope(|scope| {
-            let mut in_flight: Option<std::sync::mpsc::Receiver<Decided>> = None;
+            let mut in_flight = trustpath_pipeline::InFlight::<Decided>::default();
             let decide = &decide;
-            let drained = state.spool.drain_batches(DRAIN_BATCH, &mut |batch| {
-                let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                scope.spawn(move |_| {
-                    let _ = tx.send(batch.decide(decide));
-                });
-                match in_flight.replace(rx) {
-                    Some(previous) => {
-                        emit(trustpath_pipeline::wait_helping(&previous).unwrap_or_default())
-                    }
+            let drained = state
+                .spool
+                .drain_batches(DRAIN_BATCH, &mut |batch| match in_flight
+                    .hand_over(scope, move || batch.decide(decide))
+                {
+                    Some(previous) => emit(previous),
                     None => Ok(()),
-                }
-            });
-            let last = in_flight.map_or(Ok(()), |rx| {
-                emit(trustpath_pipeline::wait_helping(&rx).unwrap_or_default())
-            });
+                });
+            let last = in_flight.finish().map_or(Ok(()), &mut emit);
             let first_error = drained?;
             last?;
             Ok::<_, std::io::Error>(first_error)

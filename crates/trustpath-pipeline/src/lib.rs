@@ -8,7 +8,7 @@
 //! e.g. findings of stateless rules, the selector writes out itself). A full chunk is
 //! matched on the pool while the input's reader goes on reading and normalizing the next
 //! (at most two chunks alive per input; a waiting reader runs pool jobs,
-//! [`wait_helping`]). Output is deterministic whatever the thread count: per-input
+//! [`InFlight`]). Output is deterministic whatever the thread count: per-input
 //! results are concatenated in input order, and within an input in record order.
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
@@ -274,10 +274,51 @@ struct Chunk {
     bytes: u64,
 }
 
+/// One pool job at a time in flight while its caller goes on: the pipeline's reader
+/// (a chunk being matched) and the hunt's spool drain (a batch of findings being
+/// decided). [`InFlight::hand_over`] starts the next job and gives what the previous one
+/// returned, so results come back in the order jobs were handed over.
+pub struct InFlight<T> {
+    rx: Option<std::sync::mpsc::Receiver<T>>,
+}
+
+impl<T: Send> Default for InFlight<T> {
+    fn default() -> Self {
+        InFlight { rx: None }
+    }
+}
+
+impl<T: Send> InFlight<T> {
+    /// Start `job` on `scope`, then wait for the job started before it (running pool
+    /// jobs meanwhile) and return its result. `None` when nothing was in flight, or when
+    /// that job died: its panic is raised again when its scope ends.
+    pub fn hand_over<'scope>(
+        &mut self,
+        scope: &rayon::Scope<'scope>,
+        job: impl FnOnce() -> T + Send + 'scope,
+    ) -> Option<T>
+    where
+        T: 'scope,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move |_| {
+            let _ = tx.send(job());
+        });
+        self.rx
+            .replace(rx)
+            .and_then(|previous| wait_helping(&previous))
+    }
+
+    /// Wait for the job in flight, if any, and return its result.
+    pub fn finish(&mut self) -> Option<T> {
+        self.rx.take().and_then(|rx| wait_helping(&rx))
+    }
+}
+
 /// Wait for what a pool job sends, running other pool jobs meanwhile (a waiting worker
 /// thread keeps working; off the pool it just blocks). `None` if the job died before it
-/// sent: its panic is raised again when its scope ends.
-pub fn wait_helping<T>(rx: &std::sync::mpsc::Receiver<T>) -> Option<T> {
+/// sent.
+fn wait_helping<T>(rx: &std::sync::mpsc::Receiver<T>) -> Option<T> {
     use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
     loop {
         match rx.try_recv() {
@@ -309,7 +350,7 @@ struct Stage<'s, 'scope, Sel: Selector> {
     selector: &'scope Sel,
     scope: Option<&'s rayon::Scope<'scope>>,
     chunk: Chunk,
-    in_flight: Option<std::sync::mpsc::Receiver<Selected<Sel::Item>>>,
+    in_flight: InFlight<Selected<Sel::Item>>,
 }
 
 impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
@@ -320,7 +361,7 @@ impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
             selector,
             scope: None,
             chunk: Chunk::default(),
-            in_flight: None,
+            in_flight: InFlight::default(),
         }
     }
 
@@ -353,37 +394,23 @@ impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
             keep_events(index, (events, items), result, config, selector);
             return;
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        scope.spawn(move |_| {
+        // The previous chunk's items are kept once this one is on the pool. A chunk
+        // whose job panicked is not kept: the scope re-raises the panic when it ends.
+        let previous = self.in_flight.hand_over(scope, move || {
             let items = select_events(selector, index, &events);
-            let _ = tx.send((events, items));
+            (events, items)
         });
-        if let Some(previous) = self.in_flight.replace(rx) {
-            self.keep(&previous, result, config);
+        if let Some(selected) = previous {
+            keep_events(index, selected, result, config, selector);
         }
     }
 
     /// Select what is still waiting and keep every item handed over.
     fn finish(&mut self, result: &mut InputResult<Sel::State, Sel::Item>, config: &ScanConfig) {
         self.submit(result, config);
-        if let Some(previous) = self.in_flight.take() {
-            self.keep(&previous, result, config);
+        if let Some(selected) = self.in_flight.finish() {
+            keep_events(self.index, selected, result, config, self.selector);
         }
-    }
-
-    /// Wait for a chunk in flight (running pool jobs meanwhile, this one's included),
-    /// then keep its items. A chunk whose job panicked is not kept: the scope re-raises
-    /// the panic when it ends.
-    fn keep(
-        &self,
-        rx: &std::sync::mpsc::Receiver<Selected<Sel::Item>>,
-        result: &mut InputResult<Sel::State, Sel::Item>,
-        config: &ScanConfig,
-    ) {
-        let Some(selected) = wait_helping(rx) else {
-            return;
-        };
-        keep_events(self.index, selected, result, config, self.selector);
     }
 }
 
