@@ -17,6 +17,14 @@ use std::error::Error as _;
 use std::io::{Read, Seek, SeekFrom};
 use trustpath_event::{ErrorKind, Format, Origin};
 
+/// An EVTX file buffered for [`read_evtx`]. The parser seeks to each 64 KiB chunk's
+/// 512-byte header, then reads whole chunks: a small buffer serves the headers and lets
+/// chunk reads go straight through. A 64 KiB buffer, refilled after every seek, read each
+/// file twice (196 MB instead of 86 MB over hayabusa's 593 samples).
+pub(crate) fn buffered<R: Read>(r: R) -> std::io::BufReader<R> {
+    std::io::BufReader::with_capacity(4096, r)
+}
+
 /// Size of the EVTX file header; chunk `n` starts at `HEADER + n * CHUNK`.
 const EVTX_HEADER: u64 = 0x1000;
 const EVTX_CHUNK: u64 = 0x10000;
@@ -140,4 +148,65 @@ fn full_message(e: &EvtxError) -> String {
         source = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, SeekFrom};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A reader that counts the bytes read through it.
+    struct Counting<'c, R> {
+        inner: R,
+        bytes: &'c AtomicU64,
+    }
+
+    impl<R: Read> Read for Counting<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    impl<R: Seek> Seek for Counting<'_, R> {
+        fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    #[test]
+    fn an_evtx_file_is_read_about_once() {
+        let Some(shared) = trustpath_testkit::shared_dir("an_evtx_file_is_read_about_once") else {
+            return;
+        };
+        let sample = shared.join("samples/chainsaw-tests/security_sample.evtx");
+        let Ok(file) = std::fs::File::open(&sample) else {
+            panic!("{} missing", sample.display());
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bytes = AtomicU64::new(0);
+        let mut records = 0;
+        let mut emit = |item: Result<trustpath_event::RawRecord, trustpath_event::RecordError>| {
+            records += usize::from(item.is_ok());
+        };
+        let name: std::sync::Arc<str> = "sample.evtx".into();
+        let mut sink = Sink::new(&name, &mut emit);
+        read_evtx(
+            &mut sink,
+            buffered(Counting {
+                inner: file,
+                bytes: &bytes,
+            }),
+        );
+        assert!(records > 0);
+        let chunks = len.saturating_sub(EVTX_HEADER) / EVTX_CHUNK;
+        let read = bytes.load(Ordering::Relaxed);
+        // The file once, plus one buffer per chunk header and the file header.
+        assert!(
+            read <= len + (chunks + 2) * 4096,
+            "{read} bytes read of {len}"
+        );
+    }
 }

@@ -56,10 +56,11 @@ pub(crate) fn read_source(
                     if let Err(e) = file.seek(SeekFrom::Start(0)) {
                         return read_failed(name, emit, &e);
                     }
-                    let file = BufReader::with_capacity(64 * 1024, file);
                     if sniffed == Sniffed::Zip {
+                        let file = BufReader::with_capacity(64 * 1024, file);
                         read_zip(name, file, opts, emit, nesting);
                     } else {
+                        let file = crate::evtxread::buffered(file);
                         let mut sink = Sink::new(name, emit);
                         crate::evtxread::read_evtx(&mut sink, file);
                     }
@@ -89,14 +90,14 @@ pub(crate) fn read_source(
                         Spooled::Memory(all) => {
                             read_random_access(name, sniffed, Cursor::new(all), opts, emit, nesting)
                         }
-                        Spooled::File(file) => read_random_access(
-                            name,
-                            sniffed,
-                            BufReader::with_capacity(64 * 1024, file),
-                            opts,
-                            emit,
-                            nesting,
-                        ),
+                        Spooled::File(file) => {
+                            let file = if sniffed == Sniffed::Evtx {
+                                crate::evtxread::buffered(file)
+                            } else {
+                                BufReader::with_capacity(64 * 1024, file)
+                            };
+                            read_random_access(name, sniffed, file, opts, emit, nesting)
+                        }
                         Spooled::TooLarge => emit(Err(RecordError::new(
                             Origin::file(name.clone()).with_offset(0),
                             ErrorKind::TooLarge,
