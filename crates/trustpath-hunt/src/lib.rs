@@ -439,8 +439,8 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
     let context_path = contexts.contexts.iter().find_map(|(_, p, _)| p.clone());
     // Freeing thousands of compiled rules (automatons, regexes) costs about a tenth of
     // loading them: done on a thread of its own, so the caller has the run at once and a
-    // command-line run exits without waiting for it.
-    // (No thread to spare: the spawn fails and they are freed here.)
+    // command-line run exits without waiting for it. If no thread can be started,
+    // `spawn` drops them here.
     let _ = std::thread::Builder::new()
         .name("trustpath-free-rules".into())
         .spawn(move || drop(detectors));

@@ -22,8 +22,11 @@ use trustpath_event::{ErrorKind, Format, Origin};
 /// chunk reads go straight through. A 64 KiB buffer, refilled after every seek, read each
 /// file twice (196 MB instead of 86 MB over hayabusa's 593 samples).
 pub(crate) fn buffered<R: Read>(r: R) -> std::io::BufReader<R> {
-    std::io::BufReader::with_capacity(4096, r)
+    std::io::BufReader::with_capacity(EVTX_BUFFER, r)
 }
+
+/// Read buffer of an EVTX file: the 4 KiB file header, or a chunk header and more.
+const EVTX_BUFFER: usize = 4096;
 
 /// Size of the EVTX file header; chunk `n` starts at `HEADER + n * CHUNK`.
 const EVTX_HEADER: u64 = 0x1000;
@@ -205,7 +208,7 @@ mod tests {
         let read = bytes.load(Ordering::Relaxed);
         // The file once, plus one buffer per chunk header and the file header.
         assert!(
-            read <= len + (chunks + 2) * 4096,
+            read <= len + (chunks + 2) * EVTX_BUFFER as u64,
             "{read} bytes read of {len}"
         );
     }
