@@ -665,32 +665,27 @@ fn longest_run(glob: &[Glob]) -> Option<String> {
     glob.split(|g| !matches!(g, Glob::Char(_)))
         .max_by_key(|run| run.len())
         .filter(|run| !run.is_empty())
-        .map(|run| {
-            run.iter()
-                .filter_map(|g| match g {
-                    Glob::Char(c) => Some(*c),
-                    _ => None,
-                })
-                .collect()
+        .and_then(literal_text)
+}
+
+/// The text of a glob made only of literal characters (`None` if it has a `*` or `?`).
+fn literal_text(glob: &[Glob]) -> Option<String> {
+    glob.iter()
+        .map(|g| match g {
+            Glob::Char(c) => Some(*c),
+            _ => None,
         })
+        .collect()
 }
 
 fn classify(glob: &[Glob], fold: impl Fn(String) -> String) -> Result<StrKind, RuleProblem> {
-    let lit = |g: &[Glob]| -> Option<String> {
-        g.iter()
-            .map(|x| match x {
-                Glob::Char(c) => Some(*c),
-                _ => None,
-            })
-            .collect()
-    };
     let lead = glob.first() == Some(&Glob::Star);
     let trail = glob.len() > usize::from(lead) && glob.last() == Some(&Glob::Star);
     let inner = &glob[usize::from(lead)..glob.len() - usize::from(trail)];
     if inner.is_empty() && (lead || trail) {
         return Ok(StrKind::Any);
     }
-    if let Some(text) = lit(inner) {
+    if let Some(text) = literal_text(inner) {
         let text = fold(text);
         return Ok(match (lead, trail) {
             (false, false) => StrKind::Exact(text),
