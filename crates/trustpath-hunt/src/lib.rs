@@ -10,7 +10,7 @@
 //!    actors and coverage, matches every event and splits each match
 //!    ([`Detector::split`]): what an analytic or a correlation needs is **retained**
 //!    (charged to the memory budget); matches of stateless user rules go to a per-input
-//!    [`spool::Spool`] (memory up to a shared limit, then a temporary file).
+//!    [`spool::Spool`] (memory up to a shared limit, then the run's temporary file).
 //! 3. Per input, in input order: spooled matches that an earlier input already held are
 //!    dropped, host events are attributed to their folder's tenant (re-matched under it),
 //!    and their findings go to the caller's [`FindingSink`] — before the correlation, so
@@ -207,8 +207,7 @@ struct HuntSelector<'a> {
     detectors: &'a [Detector],
     assigned: &'a [usize],
     coverage: bool,
-    spool_memory: AtomicU64,
-    spool_limit: u64,
+    spool: spool::SpoolShared,
     range: MatchRange,
     outside_range: AtomicU64,
 }
@@ -254,15 +253,13 @@ impl Selector for HuntSelector<'_> {
         let detector = self.detectors.get(self.which(input))?;
         let (retained, stateless) = detector.split(matched);
         if let Some(stateless) = stateless {
-            state
-                .spool
-                .push(key, stateless, &self.spool_memory, self.spool_limit);
+            state.spool.push(key, stateless, &self.spool);
         }
         retained
     }
 
     fn input_done(&self, _input: usize, state: &mut InputState) {
-        state.spool.close();
+        state.spool.close(&self.spool);
     }
 }
 
@@ -302,8 +299,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         detectors: &detectors,
         assigned: &assigned,
         coverage: options.coverage,
-        spool_memory: AtomicU64::new(0),
-        spool_limit: options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES),
+        spool: spool::SpoolShared::new(options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES)),
         range: options.range,
         outside_range: AtomicU64::new(0),
     };
@@ -388,7 +384,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             let decide = &decide;
             let drained = state
                 .spool
-                .drain_batches(DRAIN_BATCH, &mut |batch| match in_flight
+                .drain_batches(&selector.spool, DRAIN_BATCH, &mut |batch| match in_flight
                     .hand_over(scope, move || batch.decide(decide))
                 {
                     Some(previous) => emit(previous),
