@@ -34,6 +34,9 @@ pub struct DetectorOptions {
     /// Keep only user rules whose `status` is one of these (case-insensitive; empty: every
     /// rule). A rule without a status never passes a filter. Built-in analytics always run.
     pub statuses: Vec<String>,
+    /// A file that keeps the parsed YAML of the user's rule files between runs
+    /// (`trustpath_sigma::cache`); `None` parses every file.
+    pub rule_cache: Option<PathBuf>,
 }
 
 /// Everything that did not load, with where and why. Loading goes on past each.
@@ -124,6 +127,7 @@ impl Detector {
         let mut load = LoadOptions {
             placeholders: registry.placeholders(&options.context),
             mapping: options.mapping.clone(),
+            cache: options.rule_cache.clone(),
         };
         if let Some(file) = &options.placeholders {
             match trustpath_sigma::read_placeholders(file) {

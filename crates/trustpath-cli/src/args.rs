@@ -237,6 +237,28 @@ pub struct RuleArgs {
     /// map like pySigma's placeholder pipelines (see crates/trustpath-sigma/placeholders/).
     #[arg(long, value_name = "FILE")]
     pub placeholders: Option<PathBuf>,
+    /// Parse every rule file again instead of reusing the parsed YAML kept from earlier
+    /// runs. The cache is `sigma-documents.mpk` in $TRUSTPATH_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/trustpath, else ~/.cache/trustpath. It is keyed by each YAML
+    /// document's SHA-256, so an edited rule is parsed again; a cache that cannot be read
+    /// or written only costs speed.
+    #[arg(long)]
+    pub no_rule_cache: bool,
+}
+
+impl RuleArgs {
+    /// Where parsed rule documents are kept between runs (`None`: not kept).
+    pub fn rule_cache(&self) -> Option<PathBuf> {
+        if self.no_rule_cache {
+            return None;
+        }
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let dir = env("TRUSTPATH_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("trustpath")))
+            .or_else(|| env("HOME").map(|d| PathBuf::from(d).join(".cache").join("trustpath")))?;
+        Some(dir.join(trustpath_sigma::cache::FILE_NAME))
+    }
 }
 
 /// `trustpath validate`.

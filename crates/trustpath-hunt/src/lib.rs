@@ -72,6 +72,10 @@ pub struct HuntOptions {
     pub range: MatchRange,
     /// Load only user Sigma rules with one of these statuses (`--status`; empty: all).
     pub statuses: Vec<String>,
+    /// A file that keeps the parsed YAML of the rule files between runs
+    /// (`trustpath_sigma::cache`; the CLI's default, unless `--no-rule-cache`); `None`
+    /// parses every file.
+    pub rule_cache: Option<PathBuf>,
 }
 
 /// `--from` / `--to`: a half-open range of event time; either end may be open.
@@ -284,6 +288,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             mapping: options.mapping.clone(),
             placeholders: options.placeholders.clone(),
             statuses: options.statuses.clone(),
+            rule_cache: options.rule_cache.clone(),
         });
         problems.get_or_insert(loaded);
         detectors.push(detector);

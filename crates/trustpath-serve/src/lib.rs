@@ -201,6 +201,8 @@ fn tenant_setup(
         mapping: config.mapping.clone(),
         placeholders: config.placeholders.clone(),
         statuses: Vec::new(),
+        // The service loads its rules once, at start: no cache on disk.
+        rule_cache: None,
     });
     let hard: Vec<String> = problems
         .rules

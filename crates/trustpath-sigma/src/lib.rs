@@ -22,6 +22,7 @@
 //!   without wildcards match as substrings of any value in the event; regexes are
 //!   case-sensitive unless `|re|i`, and search (not anchor) the value.
 
+pub mod cache;
 mod condition;
 mod detection;
 mod error;

@@ -1,6 +1,7 @@
 //! Loading rule files: folders walked in sorted order, multi-document YAML split at `---`
 //! lines (each document keeps its start line), partial success with located errors.
 
+use crate::cache::RuleCache;
 use crate::error::{LoadError, LoadErrorKind};
 use crate::logsource::Mapping;
 use crate::matcher::Matcher;
@@ -19,6 +20,10 @@ pub struct LoadOptions {
     pub placeholders: BTreeMap<String, Vec<String>>,
     /// A log-source mapping file that replaces or extends the built-in entries.
     pub mapping: Option<PathBuf>,
+    /// A file that keeps parsed rule documents between runs ([`crate::cache`]); `None`
+    /// parses every document. Rule files loaded from a path use it, text given to
+    /// [`RuleSet::from_str`] does not.
+    pub cache: Option<PathBuf>,
 }
 
 /// Loaded rules and correlation documents.
@@ -103,6 +108,7 @@ impl RuleSet {
     pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> (RuleSet, Vec<LoadError>) {
         use rayon::prelude::*;
         let mut loader = Loader::new(opts);
+        loader.cache = opts.cache.as_deref().map(RuleCache::open);
         let files = rule_files(paths, &mut loader.errors);
         // Files are read, parsed and compiled on every core; what each gave is then
         // taken in file order (duplicate ids, warnings), so the result never depends on
@@ -121,6 +127,9 @@ impl RuleSet {
             .collect();
         for outcome in parsed.into_iter().flatten() {
             loader.apply(outcome);
+        }
+        if let Some(cache) = loader.cache.take() {
+            cache.save();
         }
         loader.finish()
     }
@@ -209,6 +218,7 @@ struct Loader<'o> {
     set: RuleSet,
     errors: Vec<LoadError>,
     ids: HashSet<String>,
+    cache: Option<RuleCache>,
 }
 
 impl<'o> Loader<'o> {
@@ -227,6 +237,7 @@ impl<'o> Loader<'o> {
             set: RuleSet::default(),
             errors,
             ids: HashSet::new(),
+            cache: None,
         }
     }
 
@@ -274,8 +285,18 @@ impl<'o> Loader<'o> {
         }
     }
 
+    /// A document's YAML, parsed (and recorded in the cache, when there is one).
+    fn parse_yaml(&self, text: &str) -> Result<Value, serde_norway::Error> {
+        let value = serde_norway::from_str(text)?;
+        if let Some(cache) = &self.cache {
+            cache.put(text, &value);
+        }
+        Ok(value)
+    }
+
     fn parse_document(&self, file: &Path, doc: Document<'_>) -> Outcome {
-        let value: Value = match serde_norway::from_str(doc.text) {
+        let cached = self.cache.as_ref().and_then(|c| c.get(doc.text));
+        let value: Value = match cached.map_or_else(|| self.parse_yaml(doc.text), Ok) {
             Ok(v) => v,
             Err(e) => {
                 let line = e.location().map_or(doc.line, |l| doc.line + l.line() - 1);

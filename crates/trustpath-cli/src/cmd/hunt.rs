@@ -29,6 +29,7 @@ pub fn options(input: &InputArgs, rules: &RuleArgs, progress: bool, coverage: bo
         spool_memory: None,
         range: trustpath_hunt::MatchRange::default(),
         statuses: Vec::new(),
+        rule_cache: rules.rule_cache(),
     }
 }
 

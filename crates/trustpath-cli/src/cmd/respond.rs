@@ -112,6 +112,8 @@ fn hunt_findings(args: &RespondArgs) -> anyhow::Result<Vec<Finding>> {
         context: args.context.clone(),
         mapping: None,
         placeholders: None,
+        // Only the built-in analytics run: no rule files to cache.
+        no_rule_cache: true,
     };
     Ok(trustpath_hunt::hunt_collect(&super::hunt::options(&input, &rules, false, false))?.findings)
 }
