@@ -6,7 +6,8 @@
 //!
 //! Flow:
 //! ```text
-//! open(file) ── read whole, check the header, index the entries by digest
+//! open(file) ── read whole, check the header, keep each entry by its digest (the file
+//!               itself is freed before the rules compile)
 //!     │
 //!     ├─ get(document text)  on every core: SHA-256 of the text → the value, decoded
 //!     ├─ put(document text, value)  a document parsed fresh (a miss) is recorded
@@ -52,9 +53,10 @@ pub const FILE_NAME: &str = "sigma-documents.mpk";
 #[derive(Debug, Default)]
 pub struct RuleCache {
     path: PathBuf,
-    /// The file as it was read; `index` points into it.
-    blob: Vec<u8>,
-    index: HashMap<Key, (usize, usize)>,
+    /// Encoded values by the digest of their text.
+    entries: HashMap<Key, Box<[u8]>>,
+    /// Size of the file as it was read.
+    bytes: usize,
     fresh: Mutex<Vec<(Key, Vec<u8>)>>,
 }
 
@@ -65,17 +67,15 @@ impl RuleCache {
             path: path.to_path_buf(),
             ..RuleCache::default()
         };
-        match std::fs::read(path) {
-            Ok(blob) => match index(&blob) {
-                Some(index) => {
-                    cache.blob = blob;
-                    cache.index = index;
-                }
-                None => tracing::debug!(
-                    "rule cache {}: not a cache of this version; starting afresh",
-                    path.display()
-                ),
-            },
+        match read_entries(path) {
+            Ok(Some((entries, bytes))) => {
+                cache.entries = entries;
+                cache.bytes = bytes;
+            }
+            Ok(None) => tracing::debug!(
+                "rule cache {}: not a cache of this version; starting afresh",
+                path.display()
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::debug!("rule cache {}: {e}", path.display()),
         }
@@ -84,9 +84,7 @@ impl RuleCache {
 
     /// The value `text` parsed to in an earlier run, if the cache has it.
     pub fn get(&self, text: &str) -> Option<Value> {
-        let (start, len) = *self.index.get(&key(text))?;
-        let bytes = self.blob.get(start..start + len)?;
-        rmp_serde::from_slice(bytes).ok()
+        rmp_serde::from_slice(self.entries.get(&key(text))?).ok()
     }
 
     /// Records what `text` parsed to, for [`save`](Self::save).
@@ -118,12 +116,8 @@ impl RuleCache {
             return;
         }
         let mut entries: Vec<(&Key, &[u8])> = Vec::new();
-        if self.blob.len() <= MAX_FILE_BYTES {
-            for (key, &(start, len)) in &self.index {
-                if let Some(bytes) = self.blob.get(start..start + len) {
-                    entries.push((key, bytes));
-                }
-            }
+        if self.bytes <= MAX_FILE_BYTES {
+            entries.extend(self.entries.iter().map(|(k, v)| (k, &v[..])));
         }
         entries.extend(fresh.iter().map(|(k, v)| (k, v.as_slice())));
         if let Err(e) = write(&self.path, &entries) {
@@ -136,22 +130,42 @@ fn key(text: &str) -> Key {
     Sha256::digest(text.as_bytes()).into()
 }
 
-/// Entries of a cache file: the header, then per entry its key, the length of its value
-/// (4 bytes, little-endian) and the value. `None` when the header is not this version's
-/// or the file is cut short.
-fn index(blob: &[u8]) -> Option<HashMap<Key, (usize, usize)>> {
-    let mut at = blob.strip_prefix(HEADER.as_bytes()).map(|_| HEADER.len())?;
-    let mut index = HashMap::new();
-    while at < blob.len() {
-        let key: Key = blob.get(at..at + 32)?.try_into().ok()?;
-        let len: [u8; 4] = blob.get(at + 32..at + 36)?.try_into().ok()?;
-        let len = usize::try_from(u32::from_le_bytes(len)).ok()?;
-        let start = at + 36;
-        blob.get(start..start + len)?;
-        index.insert(key, (start, len));
-        at = start + len;
+/// Entries of a cache file and its size: the header, then per entry its key, the length
+/// of its value (4 bytes, little-endian) and the value. Read entry by entry, never whole
+/// (the file would stay in the heap the rules compile in). `None` when the header is not
+/// this version's or the file is cut short.
+fn read_entries(path: &Path) -> std::io::Result<Option<(HashMap<Key, Box<[u8]>>, usize)>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let size = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    let mut file = std::io::BufReader::new(file);
+    let mut header = vec![0u8; HEADER.len()];
+    if file.read_exact(&mut header).is_err() || header != HEADER.as_bytes() {
+        return Ok(None);
     }
-    Some(index)
+    let mut entries = HashMap::new();
+    let mut at = HEADER.len();
+    while at < size {
+        let mut head = [0u8; 36];
+        let mut len = [0u8; 4];
+        if file.read_exact(&mut head).is_err() {
+            return Ok(None);
+        }
+        let (key, len_bytes) = head.split_at(32);
+        len.copy_from_slice(len_bytes);
+        let len = usize::try_from(u32::from_le_bytes(len)).unwrap_or(usize::MAX);
+        if len > size.saturating_sub(at + 36) {
+            return Ok(None);
+        }
+        let mut value = vec![0u8; len];
+        if file.read_exact(&mut value).is_err() {
+            return Ok(None);
+        }
+        let key: Key = key.try_into().unwrap_or([0; 32]);
+        entries.insert(key, value.into_boxed_slice());
+        at += 36 + len;
+    }
+    Ok(Some((entries, size)))
 }
 
 fn write(path: &Path, entries: &[(&Key, &[u8])]) -> std::io::Result<()> {
