@@ -237,10 +237,34 @@ pub struct Event {
     /// Where it came from.
     pub origin: Origin,
     /// Original fields (values normalized where documented) plus the `tp.*` fields.
+    #[serde(deserialize_with = "sized_map")]
     pub fields: Map<String, Value>,
     /// [`Keys`] of `fields`, computed on first use ([`Event::keys`]); a clone starts empty.
     #[serde(skip)]
     pub keys: KeysCell,
+}
+
+/// `fields` read back (from the hunt's spool): sized from the length the format gives
+/// (MessagePack does), not grown entry by entry; each growth re-hashes every key.
+fn sized_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    struct Sized;
+    impl<'de> serde::de::Visitor<'de> for Sized {
+        type Value = Map<String, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of fields")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut fields = Map::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+            while let Some((key, value)) = map.next_entry()? {
+                fields.insert(key, value);
+            }
+            Ok(fields)
+        }
+    }
+    d.deserialize_map(Sized)
 }
 
 impl Event {
