@@ -46,6 +46,9 @@ const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
 type Key = [u8; 32];
 
+/// Encoded values by the digest of their text.
+type Entries = HashMap<Key, Box<[u8]>>;
+
 /// The name of the cache file in a cache folder.
 pub const FILE_NAME: &str = "sigma-documents.mpk";
 
@@ -53,8 +56,7 @@ pub const FILE_NAME: &str = "sigma-documents.mpk";
 #[derive(Debug, Default)]
 pub struct RuleCache {
     path: PathBuf,
-    /// Encoded values by the digest of their text.
-    entries: HashMap<Key, Box<[u8]>>,
+    entries: Entries,
     /// Size of the file as it was read.
     bytes: usize,
     fresh: Mutex<Vec<(Key, Vec<u8>)>>,
@@ -134,7 +136,7 @@ fn key(text: &str) -> Key {
 /// of its value (4 bytes, little-endian) and the value. Read entry by entry, never whole
 /// (the file would stay in the heap the rules compile in). `None` when the header is not
 /// this version's or the file is cut short.
-fn read_entries(path: &Path) -> std::io::Result<Option<(HashMap<Key, Box<[u8]>>, usize)>> {
+fn read_entries(path: &Path) -> std::io::Result<Option<(Entries, usize)>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
     let size = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
