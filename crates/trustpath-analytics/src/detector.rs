@@ -89,10 +89,77 @@ struct Analytic {
     rules_label: String,
 }
 
-/// Compiled rules, correlations and analytics.
-pub struct Detector {
+/// What decides the compiled rules of a detector (see [`Detector::build_sharing`]).
+#[derive(Debug, PartialEq)]
+struct RulesKey {
+    builtin: bool,
+    rule_paths: Vec<PathBuf>,
+    mapping: Option<PathBuf>,
+    statuses: Vec<String>,
+    placeholders: BTreeMap<String, Vec<String>>,
+    placeholder_problem: Option<String>,
+}
+
+/// Loaded and compiled Sigma rules, shared by detectors loaded the same way.
+struct CompiledRules {
+    key: RulesKey,
     rules: RuleSet,
     matcher: Matcher,
+    /// Rules that did not load, and warnings.
+    problems: Vec<LoadError>,
+    left_out_by_status: usize,
+}
+
+/// Loads the built-in analytics' rules (when `options.builtin`) and the user's, and
+/// compiles them.
+fn compile_rules(
+    options: &DetectorOptions,
+    registry: &Registry,
+    load: &LoadOptions,
+    key: RulesKey,
+    placeholder_problem: Option<LoadError>,
+) -> CompiledRules {
+    let mut problems: Vec<LoadError> = placeholder_problem.into_iter().collect();
+    let mut left_out_by_status = 0;
+    let mut rules = RuleSet::default();
+    if options.builtin {
+        for def in registry.iter() {
+            let (set, errors) = RuleSet::from_str(&def.rules_label, &def.rules, load);
+            rules.extend(set);
+            problems.extend(errors);
+        }
+    }
+    if !options.rule_paths.is_empty() {
+        let (mut set, errors) = RuleSet::load(&options.rule_paths, load);
+        if !options.statuses.is_empty() {
+            let before = set.rules.len();
+            set.rules.retain(|rule| {
+                rule.status.as_deref().is_some_and(|status| {
+                    options
+                        .statuses
+                        .iter()
+                        .any(|wanted| wanted.eq_ignore_ascii_case(status))
+                })
+            });
+            left_out_by_status = before - set.rules.len();
+        }
+        rules.extend(set);
+        problems.extend(errors);
+    }
+    problems.extend(rules.warnings.iter().cloned());
+    let matcher = rules.compile();
+    CompiledRules {
+        key,
+        rules,
+        matcher,
+        problems,
+        left_out_by_status,
+    }
+}
+
+/// Compiled rules, correlations and analytics.
+pub struct Detector {
+    compiled: Arc<CompiledRules>,
     correlations: Arc<CorrelationSet>,
     context: Context,
     analytics: Vec<Analytic>,
@@ -123,19 +190,39 @@ impl Detector {
     /// [`build`](Self::build) with the analytics of `registry` (e.g. the built-in ones
     /// plus folders from [`Registry::from_dir`]) in place of the built-in ones.
     pub fn build_with(options: DetectorOptions, registry: &Registry) -> (Detector, LoadProblems) {
+        Self::build_sharing(options, registry, &[])
+    }
+
+    /// [`build_with`](Self::build_with), taking the compiled rules of an `earlier`
+    /// detector (built with the same `registry`) whose rules were loaded the same way (same rule paths, mapping, status
+    /// filter and placeholder values) instead of compiling them again: a hunt over one
+    /// folder per tenant compiles SigmaHQ's rules once, not once per folder.
+    pub fn build_sharing(
+        options: DetectorOptions,
+        registry: &Registry,
+        earlier: &[Detector],
+    ) -> (Detector, LoadProblems) {
         let mut problems = LoadProblems::default();
         let mut load = LoadOptions {
             placeholders: registry.placeholders(&options.context),
             mapping: options.mapping.clone(),
             cache: options.rule_cache.clone(),
         };
+        let mut placeholder_problem = None;
         if let Some(file) = &options.placeholders {
             match trustpath_sigma::read_placeholders(file) {
                 Ok(values) => load.placeholders.extend(values),
-                Err(e) => problems.rules.push(e),
+                Err(e) => placeholder_problem = Some(e),
             }
         }
-        let mut rules = RuleSet::default();
+        let key = RulesKey {
+            builtin: options.builtin,
+            rule_paths: options.rule_paths.clone(),
+            mapping: options.mapping.clone(),
+            statuses: options.statuses.clone(),
+            placeholders: load.placeholders.clone(),
+            placeholder_problem: placeholder_problem.as_ref().map(ToString::to_string),
+        };
         let mut analytics = Vec::new();
         if options.builtin {
             problems
@@ -147,29 +234,21 @@ impl Detector {
                     findings: def.findings_fn(),
                     rules_label: def.rules_label.clone(),
                 });
-                let (set, errors) = RuleSet::from_str(&def.rules_label, &def.rules, &load);
-                rules.extend(set);
-                problems.rules.extend(errors);
             }
         }
-        if !options.rule_paths.is_empty() {
-            let (mut set, errors) = RuleSet::load(&options.rule_paths, &load);
-            if !options.statuses.is_empty() {
-                let before = set.rules.len();
-                set.rules.retain(|rule| {
-                    rule.status.as_deref().is_some_and(|status| {
-                        options
-                            .statuses
-                            .iter()
-                            .any(|wanted| wanted.eq_ignore_ascii_case(status))
-                    })
-                });
-                problems.left_out_by_status = before - set.rules.len();
-            }
-            rules.extend(set);
-            problems.rules.extend(errors);
-        }
-        problems.rules.extend(rules.warnings.iter().cloned());
+        let compiled = match earlier.iter().find(|d| d.compiled.key == key) {
+            Some(d) => Arc::clone(&d.compiled),
+            None => Arc::new(compile_rules(
+                &options,
+                registry,
+                &load,
+                key,
+                placeholder_problem,
+            )),
+        };
+        problems.rules.clone_from(&compiled.problems);
+        problems.left_out_by_status = compiled.left_out_by_status;
+        let rules = &compiled.rules;
         let owner_of_file = |file: &std::path::Path| {
             let file = file.to_string_lossy();
             analytics
@@ -187,17 +266,15 @@ impl Detector {
             })
             .collect();
         let (set, errors) =
-            CorrelationSet::compile(docs, &Catalog(&rules), &context_sets(&options.context));
+            CorrelationSet::compile(docs, &Catalog(rules), &context_sets(&options.context));
         problems.correlations = errors;
         let correlation_owner = set
             .correlations
             .iter()
             .map(|c| (c.id.clone(), owner_of_file(&c.file)))
             .collect();
-        let matcher = rules.compile();
         let detector = Detector {
-            rules,
-            matcher,
+            compiled,
             correlations: Arc::new(set),
             context: options.context,
             analytics,
@@ -207,9 +284,14 @@ impl Detector {
         (detector, problems)
     }
 
+    /// Whether `other` uses the same compiled rules (see [`build_sharing`](Self::build_sharing)).
+    pub fn shares_rules_with(&self, other: &Detector) -> bool {
+        Arc::ptr_eq(&self.compiled, &other.compiled)
+    }
+
     /// The loaded rules.
     pub fn rules(&self) -> &RuleSet {
-        &self.rules
+        &self.compiled.rules
     }
 
     /// The context in use.
@@ -230,7 +312,7 @@ impl Detector {
     /// The rules `event` matches, with the event (stateless; call from any thread).
     pub fn match_shared(&self, event: Arc<Event>) -> Option<Matched> {
         let mut rules = Vec::new();
-        self.matcher.matches(&event, &mut rules);
+        self.compiled.matcher.matches(&event, &mut rules);
         (!rules.is_empty()).then_some(Matched { event, rules })
     }
 
@@ -267,7 +349,11 @@ impl Detector {
                 !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
             })
             .map(|&r| {
-                crate::why::sigma_finding(&self.rules.rules[r], self.rule_ref(r), &matched.event)
+                crate::why::sigma_finding(
+                    &self.compiled.rules.rules[r],
+                    self.rule_ref(r),
+                    &matched.event,
+                )
             })
             .collect()
     }
@@ -295,7 +381,7 @@ impl Detector {
         trustpath_normalize::apply_attribution(&mut event, decided);
         let event = Arc::new(event);
         let mut rules = Vec::new();
-        self.matcher.matches(&event, &mut rules);
+        self.compiled.matcher.matches(&event, &mut rules);
         matched.rules = rules;
         matched.event = event;
         true
@@ -353,7 +439,7 @@ impl Detector {
     }
 
     fn rule_ref(&self, index: RuleIndex) -> RuleRef {
-        let rule = &self.rules.rules[index];
+        let rule = &self.compiled.rules.rules[index];
         RuleRef {
             id: rule.label().to_owned(),
             title: rule.title.clone(),
@@ -370,7 +456,7 @@ impl Detector {
         let mut out = Vec::new();
         // One pass over the matches, by rule (in event-time order); each analytic then
         // takes its rules' lists.
-        let mut by_rule: Vec<Vec<Arc<Event>>> = vec![Vec::new(); self.rules.rules.len()];
+        let mut by_rule: Vec<Vec<Arc<Event>>> = vec![Vec::new(); self.compiled.rules.rules.len()];
         for m in timed {
             for &r in &m.rules {
                 if let (Some(Some(_)), Some(list)) = (self.rule_owner.get(r), by_rule.get_mut(r)) {
@@ -387,7 +473,7 @@ impl Detector {
                 results: Vec::new(),
                 rules: BTreeMap::new(),
             };
-            for (index, rule) in self.rules.rules.iter().enumerate() {
+            for (index, rule) in self.compiled.rules.rules.iter().enumerate() {
                 if self.rule_owner.get(index) == Some(&Some(ai)) {
                     let name = rule.name.clone().unwrap_or_else(|| rule.label().to_owned());
                     input.rules.insert(name, self.rule_ref(index));
@@ -395,7 +481,7 @@ impl Detector {
             }
             for (r, list) in by_rule.iter_mut().enumerate() {
                 if !list.is_empty() && self.rule_owner.get(r) == Some(&Some(ai)) {
-                    let rule = &self.rules.rules[r];
+                    let rule = &self.compiled.rules.rules[r];
                     let name = rule.name.as_deref().unwrap_or_else(|| rule.label());
                     input
                         .matches
@@ -422,7 +508,7 @@ impl Detector {
             for &r in &m.rules {
                 let user_rule = self.rule_owner.get(r) == Some(&None);
                 if user_rule && self.correlations.rule_reports_standalone(CorrRuleRef(r)) {
-                    let rule = &self.rules.rules[r];
+                    let rule = &self.compiled.rules.rules[r];
                     out.push(crate::why::sigma_finding(rule, self.rule_ref(r), &m.event));
                 }
             }

@@ -281,15 +281,20 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
     let mut detectors = Vec::with_capacity(contexts.contexts.len());
     let mut problems = None;
     for (context, _, _) in &contexts.contexts {
-        let (detector, loaded) = Detector::build(DetectorOptions {
-            builtin: !options.no_builtin,
-            rule_paths: options.rules.clone(),
-            context: context.clone(),
-            mapping: options.mapping.clone(),
-            placeholders: options.placeholders.clone(),
-            statuses: options.statuses.clone(),
-            rule_cache: options.rule_cache.clone(),
-        });
+        // Contexts whose rules load the same way share one compiled rule set.
+        let (detector, loaded) = Detector::build_sharing(
+            DetectorOptions {
+                builtin: !options.no_builtin,
+                rule_paths: options.rules.clone(),
+                context: context.clone(),
+                mapping: options.mapping.clone(),
+                placeholders: options.placeholders.clone(),
+                statuses: options.statuses.clone(),
+                rule_cache: options.rule_cache.clone(),
+            },
+            trustpath_analytics::Registry::builtin(),
+            &detectors,
+        );
         problems.get_or_insert(loaded);
         detectors.push(detector);
     }
