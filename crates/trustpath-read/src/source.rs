@@ -34,10 +34,8 @@ pub(crate) fn read_source(
         Src::Bytes(bytes) => {
             let sniffed = sniff(&bytes[..bytes.len().min(SNIFF_LEN)]);
             match sniffed {
-                Sniffed::Zip => read_zip(name, Cursor::new(bytes), opts, emit, nesting),
-                Sniffed::Evtx => {
-                    let mut sink = Sink::new(name, emit);
-                    crate::evtxread::read_evtx(&mut sink, Cursor::new(bytes));
+                Sniffed::Zip | Sniffed::Evtx => {
+                    read_random_access(name, sniffed, Cursor::new(bytes), opts, emit, nesting);
                 }
                 other => {
                     let head = &bytes[..bytes.len().min(SNIFF_LEN)];
@@ -56,14 +54,7 @@ pub(crate) fn read_source(
                     if let Err(e) = file.seek(SeekFrom::Start(0)) {
                         return read_failed(name, emit, &e);
                     }
-                    if sniffed == Sniffed::Zip {
-                        let file = BufReader::with_capacity(64 * 1024, file);
-                        read_zip(name, file, opts, emit, nesting);
-                    } else {
-                        let file = crate::evtxread::buffered(file);
-                        let mut sink = Sink::new(name, emit);
-                        crate::evtxread::read_evtx(&mut sink, file);
-                    }
+                    read_random_access_file(name, sniffed, file, opts, emit, nesting);
                 }
                 other => {
                     let whole = Box::new(Cursor::new(&prefix[..]).chain(file));
@@ -91,12 +82,7 @@ pub(crate) fn read_source(
                             read_random_access(name, sniffed, Cursor::new(all), opts, emit, nesting)
                         }
                         Spooled::File(file) => {
-                            let file = if sniffed == Sniffed::Evtx {
-                                crate::evtxread::buffered(file)
-                            } else {
-                                BufReader::with_capacity(64 * 1024, file)
-                            };
-                            read_random_access(name, sniffed, file, opts, emit, nesting)
+                            read_random_access_file(name, sniffed, file, opts, emit, nesting);
                         }
                         Spooled::TooLarge => emit(Err(RecordError::new(
                             Origin::file(name.clone()).with_offset(0),
@@ -172,6 +158,25 @@ fn read_random_access<R: Read + Seek>(
     } else {
         let mut sink = Sink::new(name, emit);
         crate::evtxread::read_evtx(&mut sink, r);
+    }
+}
+
+/// [`read_random_access`] over a file, behind the read buffer its kind wants: a small one
+/// for EVTX ([`crate::evtxread::buffered`]), 64 KiB for a zip.
+fn read_random_access_file(
+    name: &Arc<str>,
+    sniffed: Sniffed,
+    file: std::fs::File,
+    opts: &ReadOptions,
+    emit: Emit<'_>,
+    nesting: u32,
+) {
+    if sniffed == Sniffed::Evtx {
+        let file = crate::evtxread::buffered(file);
+        read_random_access(name, sniffed, file, opts, emit, nesting);
+    } else {
+        let file = BufReader::with_capacity(64 * 1024, file);
+        read_random_access(name, sniffed, file, opts, emit, nesting);
     }
 }
 
