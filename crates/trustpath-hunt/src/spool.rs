@@ -60,15 +60,13 @@ impl SpoolShared {
     /// Append `block` to the file (creating it first); where it went.
     fn append(&self, block: &[u8]) -> std::io::Result<(u64, u64)> {
         let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.is_none() {
-            *guard = Some(SpoolFile {
+        let spool = match &mut *guard {
+            Some(spool) => spool,
+            slot @ None => slot.insert(SpoolFile {
                 file: tempfile::tempfile()?,
                 end: 0,
-            });
-        }
-        let spool = guard
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("spool file missing"))?;
+            }),
+        };
         spool.file.seek(SeekFrom::Start(spool.end))?;
         spool.file.write_all(block)?;
         let at = spool.end;
