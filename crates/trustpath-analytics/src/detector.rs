@@ -194,9 +194,10 @@ impl Detector {
     }
 
     /// [`build_with`](Self::build_with), taking the compiled rules of an `earlier`
-    /// detector (built with the same `registry`) whose rules were loaded the same way (same rule paths, mapping, status
-    /// filter and placeholder values) instead of compiling them again: a hunt over one
-    /// folder per tenant compiles SigmaHQ's rules once, not once per folder.
+    /// detector (built with the same `registry`) whose rules were loaded the same way
+    /// (same rule paths, mapping, status filter and placeholder values) instead of
+    /// compiling them again: a hunt over one folder per tenant compiles SigmaHQ's rules
+    /// once, not once per folder.
     pub fn build_sharing(
         options: DetectorOptions,
         registry: &Registry,
