@@ -26,6 +26,7 @@ pub mod ual;
 
 pub use identity::{record_digest, record_key, scoped_digest};
 pub use keys::{Keys, KeysCell};
+pub use lookup::fan_out;
 pub use origin::Origin;
 pub use permission::{Params, PermissionAction, PermissionChange};
 pub use summary::{FileSummary, RunSummary, ScriptBlockCounts, TimeRange};

@@ -66,7 +66,9 @@ fn object_get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     })
 }
 
-fn fan_out<'a>(value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
+/// Calls `f` with `value`, or with each of its items (recursively) when it is a
+/// non-empty array: how [`crate::Event::for_each_value`] hands over a field's values.
+pub fn fan_out<'a>(value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
     match value {
         Value::Array(items) if !items.is_empty() => items.iter().for_each(|v| fan_out(v, f)),
         other => f(other),

@@ -3,9 +3,10 @@
 //! Every (rule, log-source target) pair is a *branch*. Branches are indexed by
 //! (source kind, `EventID`) when the target or the rule's condition pins event ids, else
 //! by (source kind, `Channel`), else by source kind alone, so an event is only tested
-//! against its candidates. Per event, each field a candidate reads is looked up once and
-//! its values are cached for all rules, borrowed from the event (a value's lower-cased
-//! form is made only when a pattern that needs it, and the value is not plain ASCII).
+//! against its candidates. Per event, the fields candidates read are found by one pass
+//! over the event's keys ([`FieldIndex`]), and each field's values are cached for all
+//! rules, borrowed from the event (a value's lower-cased form is made only when a pattern
+//! needs it and the value is not plain ASCII).
 //!
 //! The hot path allocates next to nothing: per-event bookkeeping (field positions, literal
 //! bits, the candidate list) lives in a per-thread scratch that is reset, not freed;
@@ -15,7 +16,8 @@
 //! Work is shared across rules: every case-insensitive literal test (equals, starts
 //! with, ends with, contains) any rule makes on a field gets a bit in that field's
 //! [`FieldTable`]; one Aho-Corasick scan of the field's values per event sets the bits of
-//! every literal test that holds, and rules then only read bits. Regexes, wildcards,
+//! every literal test that holds, and rules then only read bits (a value list's bits
+//! folded into word masks, see [`Any`]). Regexes, wildcards,
 //! `cased`, `cidr` and comparisons are evaluated per rule; a wildcard pattern's longest
 //! literal run gets a bit too, which gates its regex and serves as the rule's prefilter.
 
@@ -42,6 +44,8 @@ pub struct Matcher {
     fields: Vec<String>,
     /// Field name -> its id (position in `fields`).
     field_ids: HashMap<String, u32>,
+    /// One-segment field names by ASCII lower case, to find them in an event in one pass.
+    field_index: FieldIndex,
     branches: Vec<Branch>,
     by_event_id: HashMap<(SourceKind, u64), Candidates>,
     by_channel: HashMap<(SourceKind, u32), Candidates>,
@@ -93,6 +97,44 @@ impl Clone for LazyTable {
             builder: std::sync::Mutex::new(None),
             table,
         }
+    }
+}
+
+/// Where the fields rules read are in an event, found by one pass over the event's keys
+/// instead of one hashed lookup per field (rules read about a hundred fields of a Windows
+/// event, most of them absent, and an absent one-segment field is then also compared with
+/// every key, ignoring case). [`Ctx::load`] reads it; the result is the same as
+/// [`Event::for_each_value`]'s: the key spelled exactly as the field, else the first key
+/// equal to it ignoring ASCII case. Dotted names (nested paths) are looked up as before.
+#[derive(Debug, Clone, Default)]
+struct FieldIndex {
+    /// ASCII-lower-cased one-segment field name -> the ids of the fields spelled so in any
+    /// case. foldhash: the names are the rules', fixed before any event is read; an event's
+    /// keys only look up, so a hostile key costs one probe.
+    by_lower: foldhash::HashMap<String, Vec<u32>>,
+    /// Per field id: whether it is in `by_lower` (one segment).
+    indexed: Vec<bool>,
+}
+
+impl FieldIndex {
+    fn new(fields: &[String]) -> Self {
+        let mut by_lower: foldhash::HashMap<String, Vec<u32>> = foldhash::HashMap::default();
+        let mut indexed = Vec::with_capacity(fields.len());
+        for (id, name) in fields.iter().enumerate() {
+            let one_segment = !name.contains('.');
+            if one_segment {
+                by_lower
+                    .entry(name.to_ascii_lowercase())
+                    .or_default()
+                    .push(id as u32);
+            }
+            indexed.push(one_segment);
+        }
+        FieldIndex { by_lower, indexed }
+    }
+
+    fn is_indexed(&self, id: u32) -> bool {
+        self.indexed.get(id as usize).copied().unwrap_or(false)
     }
 }
 
@@ -236,6 +278,49 @@ struct SharedValues {
     groups: Vec<Vec<Check>>,
     all: bool,
     has_null: bool,
+    /// What is evaluated: `groups` as [`Any`]s, one per group for `all`, else one for
+    /// them all (a value list is an OR of its patterns).
+    eval: Vec<Any>,
+}
+
+/// Checks of which one must hold, with their table bits folded into word masks: a list
+/// of fifty `contains` needles is a few AND instructions, not fifty bit tests.
+#[derive(Debug, Clone)]
+struct Any {
+    /// (word of the field's bits, mask): holds when a masked bit is set.
+    masks: Box<[(u32, u64)]>,
+    /// The checks that are not plain bits, in their order.
+    rest: Box<[Check]>,
+}
+
+impl Any {
+    fn new<'a>(checks: impl Iterator<Item = &'a Check>) -> Self {
+        let mut masks: Vec<(u32, u64)> = Vec::new();
+        let mut rest = Vec::new();
+        for check in checks {
+            match check {
+                Check::Bit(bit) => {
+                    let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+                    match masks.iter_mut().find(|(w, _)| *w == word) {
+                        Some((_, m)) => *m |= mask,
+                        None => masks.push((word, mask)),
+                    }
+                }
+                other => rest.push(other.clone()),
+            }
+        }
+        Any {
+            masks: masks.into(),
+            rest: rest.into(),
+        }
+    }
+
+    fn holds(&self, words: &[u64], check: impl Fn(&Check) -> bool) -> bool {
+        self.masks
+            .iter()
+            .any(|(w, m)| words.get(*w as usize).is_some_and(|word| word & m != 0))
+            || self.rest.iter().any(check)
+    }
 }
 
 /// One pattern of a [`SharedValues`].
@@ -274,6 +359,7 @@ impl Matcher {
         let mut m = Matcher {
             fields: Vec::new(),
             field_ids: HashMap::new(),
+            field_index: FieldIndex::default(),
             branches: Vec::new(),
             by_event_id: HashMap::new(),
             by_channel: HashMap::new(),
@@ -308,6 +394,7 @@ impl Matcher {
         for list in lists {
             list.index(branches);
         }
+        m.field_index = FieldIndex::new(&m.fields);
         m
     }
 
@@ -436,7 +523,7 @@ impl Matcher {
         out.clear();
         let mut todo = std::mem::take(&mut scratch.todo);
         todo.clear();
-        let mut ctx = Ctx::new(event, &self.fields, scratch);
+        let mut ctx = Ctx::new(event, &self.fields, &self.field_index, scratch);
         let event_id = ctx.event_id(self.event_id_field);
         let channel = ctx.channel(self.channel_field, &self.channel_ids);
         let candidates = [
@@ -590,11 +677,7 @@ impl Eval<'_, '_, '_, '_> {
                 bits.iter().any(set) && values.iter().any(|v| pattern_match(p, v))
             }
         };
-        if test.all {
-            test.groups.iter().all(|g| g.iter().any(check))
-        } else {
-            test.groups.iter().flatten().any(check)
-        }
+        test.eval.iter().all(|any| any.holds(words, check))
     }
 
     fn fieldref(&mut self, field: usize, test: &FieldRefTest) -> bool {
@@ -832,6 +915,18 @@ struct Scratch {
     todo: Vec<u32>,
     /// The value buffer's allocation between events (always empty here).
     vals: Vec<Val<'static>>,
+    /// [`Ctx::by_position`]'s allocation between events (always empty here).
+    by_position: Vec<&'static Value>,
+    /// Field id -> position of the event key spelled exactly as the field, or
+    /// [`NOT_LOADED`] (see [`FieldIndex`]).
+    exact: Vec<u32>,
+    /// Field id -> position of the first event key equal to the field ignoring ASCII
+    /// case, or [`NOT_LOADED`].
+    folded: Vec<u32>,
+    /// Field ids set in `exact` or `folded` for the current event (to reset them).
+    found: Vec<u32>,
+    /// An event key's ASCII lower case.
+    key: String,
 }
 
 /// Sets the bit of every literal test of `table` that holds for one of `values`.
@@ -857,11 +952,41 @@ fn scan(table: &FieldTable, values: &[Val<'_>], bits: &mut [u64], buf: &mut Vec<
     }
 }
 
-/// An empty value buffer under another lifetime, keeping the allocation (in-place
-/// collection of an empty `Vec` into one of the same layout).
+/// An empty buffer under another lifetime, keeping the allocation (in-place collection
+/// of an empty `Vec` into one of the same layout).
 #[allow(clippy::unnecessary_filter_map)]
-fn recycle<'a, 'b>(vals: Vec<Val<'a>>) -> Vec<Val<'b>> {
+fn recycle<T, U>(vals: Vec<T>) -> Vec<U> {
     vals.into_iter().filter_map(|_| None).collect()
+}
+
+/// Fills `scratch.exact` and `scratch.folded` with where each indexed field's key is in
+/// `event` (see [`FieldIndex`]): one hashed lookup per event key.
+fn index_keys(event: &Event, names: &[String], index: &FieldIndex, scratch: &mut Scratch) {
+    let Scratch {
+        exact,
+        folded,
+        found,
+        key: lower,
+        ..
+    } = scratch;
+    for (at, key) in event.fields.keys().enumerate() {
+        lower.clear();
+        lower.push_str(key);
+        lower.make_ascii_lowercase();
+        let Some(ids) = index.by_lower.get(lower.as_str()) else {
+            continue;
+        };
+        for &id in ids {
+            let spelled = names.get(id as usize).is_some_and(|n| n == key);
+            let table = if spelled { &mut *exact } else { &mut *folded };
+            if let Some(slot) = table.get_mut(id as usize)
+                && *slot == NOT_LOADED
+            {
+                *slot = at as u32;
+                found.push(id);
+            }
+        }
+    }
 }
 
 /// Cache position meaning "not loaded yet".
@@ -871,15 +996,31 @@ const NOT_LOADED: u32 = u32::MAX;
 struct Ctx<'e, 's> {
     event: &'e Event,
     names: &'e [String],
+    index: &'e FieldIndex,
+    /// Whether `scratch.exact`/`folded` hold this event's keys yet.
+    indexed: bool,
+    /// The event's top-level values in key order, once indexed.
+    by_position: Vec<&'e Value>,
     vals: Vec<Val<'e>>,
     scratch: &'s mut Scratch,
     keywords: Option<usize>,
 }
 
 impl<'e, 's> Ctx<'e, 's> {
-    fn new(event: &'e Event, names: &'e [String], scratch: &'s mut Scratch) -> Self {
-        if scratch.position.len() < names.len() {
-            scratch.position.resize(names.len(), NOT_LOADED);
+    fn new(
+        event: &'e Event,
+        names: &'e [String],
+        index: &'e FieldIndex,
+        scratch: &'s mut Scratch,
+    ) -> Self {
+        for table in [
+            &mut scratch.position,
+            &mut scratch.exact,
+            &mut scratch.folded,
+        ] {
+            if table.len() < names.len() {
+                table.resize(names.len(), NOT_LOADED);
+            }
         }
         scratch.slots.clear();
         scratch.bits.clear();
@@ -888,6 +1029,9 @@ impl<'e, 's> Ctx<'e, 's> {
         Ctx {
             event,
             names,
+            index,
+            indexed: false,
+            by_position: recycle(std::mem::take(&mut scratch.by_position)),
             vals,
             scratch,
             keywords: None,
@@ -901,8 +1045,23 @@ impl<'e, 's> Ctx<'e, 's> {
                 *p = NOT_LOADED;
             }
         }
+        let Scratch {
+            exact,
+            folded,
+            found,
+            ..
+        } = &mut *self.scratch;
+        for id in found.drain(..) {
+            for table in [&mut *exact, &mut *folded] {
+                if let Some(p) = table.get_mut(id as usize) {
+                    *p = NOT_LOADED;
+                }
+            }
+        }
         self.vals.clear();
         self.scratch.vals = recycle(std::mem::take(&mut self.vals));
+        self.by_position.clear();
+        self.scratch.by_position = recycle(std::mem::take(&mut self.by_position));
     }
 
     fn slot(&self, pos: usize) -> Slot {
@@ -933,13 +1092,28 @@ impl<'e, 's> Ctx<'e, 's> {
         }
         let start = self.vals.len() as u32;
         let mut exists = false;
-        if let Some(name) = self.names.get(id as usize) {
-            let vals = &mut self.vals;
-            exists = self.event.for_each_value(name, &mut |v| {
-                if let Some(val) = Val::from_json(v) {
-                    vals.push(val);
-                }
-            });
+        let vals = &mut self.vals;
+        let mut push = |v| {
+            if let Some(val) = Val::from_json(v) {
+                vals.push(val);
+            }
+        };
+        if self.index.is_indexed(id) {
+            if !self.indexed {
+                index_keys(self.event, self.names, self.index, self.scratch);
+                self.by_position.extend(self.event.fields.values());
+                self.indexed = true;
+            }
+            let at = [&self.scratch.exact, &self.scratch.folded]
+                .into_iter()
+                .filter_map(|table| table.get(id as usize).copied())
+                .find(|p| *p != NOT_LOADED);
+            if let Some(value) = at.and_then(|at| self.by_position.get(at as usize)) {
+                trustpath_event::fan_out(value, &mut push);
+                exists = true;
+            }
+        } else if let Some(name) = self.names.get(id as usize) {
+            exists = self.event.for_each_value(name, &mut push);
         }
         self.scratch.slots.push(Slot {
             exists,
@@ -1150,11 +1324,18 @@ fn shared_values(
                     .collect()
             })
             .collect();
+        let groups: Vec<Vec<Check>> = groups;
+        let eval = if test.all {
+            groups.iter().map(|g| Any::new(g.iter())).collect()
+        } else {
+            vec![Any::new(groups.iter().flatten())]
+        };
         if let Some(slot) = out.get_mut(item.index) {
             *slot = Some(SharedValues {
                 groups,
                 all: test.all,
                 has_null: test.has_null,
+                eval,
             });
         }
     }

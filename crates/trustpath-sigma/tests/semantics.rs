@@ -525,3 +525,86 @@ fn validate_reports_errors_and_warnings_by_file() {
     assert_eq!(found[1].kind, LoadErrorKind::Unsupported);
     assert_eq!(found[1].line, Some(1));
 }
+
+#[test]
+fn field_names_resolve_like_the_event_lookup() {
+    // The matcher finds the fields rules read in one pass over an event's keys; what it
+    // finds must be what `Event::for_each_value` (and so `explain`) finds: the key
+    // spelled exactly as the field, else the first key equal to it ignoring ASCII case;
+    // a dotted name is a nested path unless a key is spelled with the dots.
+    let set = rule(
+        "sel_image:\n  Image|endswith: '\\evil.exe'\nsel_user:\n  user: alice\nsel_nested:\n  Event.System.Channel: Security\nsel_dotted:\n  winlog.task: Logon\ncondition: 1 of sel_*",
+    );
+    let rule = &set.rules[0];
+    let matcher = set.compile();
+    let cases = [
+        (json!({"Image": "C:\\evil.exe"}), true),
+        (json!({"IMAGE": "C:\\evil.exe"}), true),
+        // The exact spelling wins over an earlier key that differs in case only.
+        (
+            json!({"image": "C:\\evil.exe", "Image": "C:\\good.exe"}),
+            false,
+        ),
+        (
+            json!({"image": "C:\\good.exe", "Image": "C:\\evil.exe"}),
+            true,
+        ),
+        // Without the exact spelling, the first key equal ignoring case.
+        (
+            json!({"iMage": "C:\\good.exe", "IMAGE": "C:\\evil.exe"}),
+            false,
+        ),
+        (
+            json!({"iMage": "C:\\evil.exe", "IMAGE": "C:\\good.exe"}),
+            true,
+        ),
+        (json!({"User": "alice"}), true),
+        (json!({"User": "bob", "USER": "alice"}), false),
+        (json!({"user": ["bob", "alice"]}), true),
+        // Not ASCII: only ASCII letters fold.
+        (json!({"Imäge": "C:\\evil.exe"}), false),
+        (json!({"Event": {"System": {"Channel": "Security"}}}), true),
+        (json!({"event": {"system": {"channel": "Security"}}}), true),
+        (json!({"winlog.task": "Logon"}), true),
+        (json!({"winlog": {"task": "Logon"}}), true),
+        (
+            json!({"Imagex": "C:\\evil.exe", "xImage": "C:\\evil.exe"}),
+            false,
+        ),
+    ];
+    for (fields, want) in cases {
+        let e = event(fields.clone());
+        let mut out = Vec::new();
+        matcher.matches(&e, &mut out);
+        assert_eq!(!out.is_empty(), want, "matcher on {fields}");
+        assert_eq!(rule.explain(&e).matched, want, "explain on {fields}");
+    }
+}
+
+#[test]
+fn long_value_lists_are_one_or() {
+    // Literal needles of a list are folded into word masks of the field's bits: every
+    // one of many needles, across several 64-bit words, still matches on its own, and
+    // `|all` still needs every one.
+    let needles: Vec<String> = (0..150).map(|n| format!("needle{n:03}x")).collect();
+    let list = needles
+        .iter()
+        .map(|n| format!("    - '{n}'"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let set = rule(&format!(
+        "sel:\n  CommandLine|contains:\n{list}\ncondition: sel"
+    ));
+    for n in [&needles[0], &needles[63], &needles[64], &needles[149]] {
+        assert!(
+            hits(&set, json!({"CommandLine": format!("run {n} now")})),
+            "{n}"
+        );
+    }
+    assert!(!hits(&set, json!({"CommandLine": "run needle150x now"})));
+    let all = rule(
+        "sel:\n  CommandLine|contains|all:\n    - 'alpha'\n    - 'beta'\n    - 'gamma'\ncondition: sel",
+    );
+    assert!(hits(&all, json!({"CommandLine": "gamma beta alpha"})));
+    assert!(!hits(&all, json!({"CommandLine": "gamma alpha"})));
+}
