@@ -400,7 +400,10 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
                     Some(previous) => emit(previous),
                     None => Ok(()),
                 });
-            let last = in_flight.finish().map_or(Ok(()), &mut emit);
+            let mut last = Ok(());
+            while !in_flight.is_empty() && last.is_ok() {
+                last = in_flight.finish().map_or(Ok(()), &mut emit);
+            }
             let first_error = drained?;
             last?;
             Ok::<_, std::io::Error>(first_error)
