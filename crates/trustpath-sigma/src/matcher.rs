@@ -20,6 +20,8 @@
 //! folded into word masks, see [`Any`]). Regexes, wildcards,
 //! `cased`, `cidr` and comparisons are evaluated per rule; a wildcard pattern's longest
 //! literal run gets a bit too, which gates its regex and serves as the rule's prefilter.
+//! Besides the one set of bits that makes a rule a candidate, every other literal
+//! conjunct of its condition is checked as word masks before its detection is walked.
 
 use crate::condition::Expr;
 use crate::detection::{Detection, FieldRefTest, Item, Search, Subject, Test, ValueTest};
@@ -335,6 +337,9 @@ enum Check {
     Gated(Box<[u32]>, Box<Pattern>),
 }
 
+/// (field id, word of its bits, mask) triples one of which must hold.
+type Clause = Box<[(u32, u32, u64)]>;
+
 /// One rule under one log-source target.
 #[derive(Debug, Clone)]
 struct Branch {
@@ -351,6 +356,11 @@ struct Branch {
     /// (field id, bit) pairs of which at least one must hold for the branch to match,
     /// when the condition implies such a set: a cheap test before evaluating the rule.
     prefilter: Option<Vec<(u32, u32)>>,
+    /// Every other set of bits of which one must hold (the condition's conjunction, see
+    /// [`Prefilter::clauses`]), as (field id, word, mask): checked before the rule is
+    /// evaluated. A candidate found by one literal of `Image` is then dropped by its
+    /// `CommandLine` literals without walking its detection.
+    clauses: Box<[Clause]>,
 }
 
 impl Matcher {
@@ -440,12 +450,15 @@ impl Matcher {
             })
             .collect();
         let values = shared_values(detection, &slots, builders);
-        let prefilter = Prefilter {
+        let derive = Prefilter {
             detection,
             slots: &slots,
             values: &values,
-        }
-        .expr(&detection.condition);
+        };
+        let prefilter = derive.expr(&detection.condition);
+        let mut clauses = Vec::new();
+        derive.clauses(&detection.condition, &mut clauses);
+        let clauses = as_masks(clauses, prefilter.as_ref());
         let id = self.branches.len() as u32;
         let branch = Branch {
             rule,
@@ -469,6 +482,7 @@ impl Matcher {
             providers: target.provider.iter().map(|p| p.to_lowercase()).collect(),
             values,
             prefilter,
+            clauses,
         };
         let source = target.source;
         if !branch.event_ids.is_empty() {
@@ -571,6 +585,16 @@ impl Matcher {
             let pos = ctx.load(self.provider_field);
             let provider = ctx.values(pos).first();
             if !provider.is_some_and(|p| branch.providers.iter().any(|x| p.eq_lower(x))) {
+                return false;
+            }
+        }
+        for clause in &branch.clauses {
+            let holds = clause.iter().any(|&(field, word, mask)| {
+                let (start, end) = ctx.bits(field, &self.tables);
+                let at = start + word as usize;
+                at < end && ctx.scratch.bits.get(at).is_some_and(|w| w & mask != 0)
+            });
+            if !holds {
                 return false;
             }
         }
@@ -1229,6 +1253,49 @@ impl Prefilter<'_> {
         }
     }
 
+    /// Adds to `out` sets of (field, bit) of which one must hold, every set, for `expr`
+    /// to be true: each conjunct of an `and`, each item of a one-alternative search (each
+    /// group of an `|all` item), and [`Prefilter::expr`]'s set for anything else.
+    /// What cannot be reduced to literal bits (`not`, regexes without anchors, `null`)
+    /// adds nothing, so a set is only ever a necessary condition.
+    fn clauses(&self, expr: &Expr, out: &mut Vec<Vec<(u32, u32)>>) {
+        match expr {
+            Expr::And(list) => list.iter().for_each(|e| self.clauses(e, out)),
+            Expr::Search(i) => {
+                let Some(search) = self.detection.searches.get(*i) else {
+                    return;
+                };
+                match search.alternatives.as_slice() {
+                    [items] => items.iter().for_each(|item| self.item_clauses(item, out)),
+                    _ => out.extend(self.search(search)),
+                }
+            }
+            other => out.extend(self.expr(other)),
+        }
+    }
+
+    fn item_clauses(&self, item: &Item, out: &mut Vec<Vec<(u32, u32)>>) {
+        let Some((field, shared)) = self.shared(item) else {
+            return;
+        };
+        if shared.all {
+            out.extend(shared.groups.iter().filter_map(|g| group_bits(field, g)));
+        } else {
+            out.extend(union(shared.groups.iter().map(|g| group_bits(field, g))));
+        }
+    }
+
+    /// The field and shared literal tests of a field item that holds only through them
+    /// (not one that also holds on a missing field).
+    fn shared(&self, item: &Item) -> Option<(u32, &SharedValues)> {
+        let Subject::Field(slot) = item.subject else {
+            return None;
+        };
+        let field = *self.slots.get(slot)?;
+        let shared = self.values.get(item.index)?.as_ref()?;
+        (!shared.has_null).then_some((field, shared))
+    }
+
     fn search(&self, search: &Search) -> Option<Vec<(u32, u32)>> {
         union(search.alternatives.iter().map(|items| {
             items
@@ -1239,31 +1306,54 @@ impl Prefilter<'_> {
     }
 
     fn item(&self, item: &Item) -> Option<Vec<(u32, u32)>> {
-        let Subject::Field(slot) = item.subject else {
-            return None;
-        };
-        let field = *self.slots.get(slot)?;
-        let shared = self.values.get(item.index)?.as_ref()?;
-        if shared.has_null {
-            return None;
-        }
-        let bits = |group: &Vec<Check>| -> Option<Vec<(u32, u32)>> {
-            let mut out = Vec::new();
-            for check in group {
-                match check {
-                    Check::Bit(b) => out.push((field, *b)),
-                    Check::Gated(bits, _) => out.extend(bits.iter().map(|b| (field, *b))),
-                    Check::Own(_) => return None,
-                }
-            }
-            Some(out)
-        };
+        let (field, shared) = self.shared(item)?;
+        let bits = |group: &Vec<Check>| group_bits(field, group);
         if shared.all {
             shared.groups.iter().filter_map(bits).min_by_key(Vec::len)
         } else {
             union(shared.groups.iter().map(bits))
         }
     }
+}
+
+/// The (field, bit) pairs one of which holds whenever a check of `group` holds, if every
+/// check has bits.
+fn group_bits(field: u32, group: &[Check]) -> Option<Vec<(u32, u32)>> {
+    let mut out = Vec::new();
+    for check in group {
+        match check {
+            Check::Bit(b) => out.push((field, *b)),
+            Check::Gated(bits, _) => out.extend(bits.iter().map(|b| (field, *b))),
+            Check::Own(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// [`Prefilter::clauses`] as word masks, without the prefilter's own set (it held for
+/// the branch to be a candidate), empty sets and repeats.
+fn as_masks(clauses: Vec<Vec<(u32, u32)>>, prefilter: Option<&Vec<(u32, u32)>>) -> Box<[Clause]> {
+    let mut out: Vec<Clause> = Vec::new();
+    for mut clause in clauses {
+        clause.sort_unstable();
+        clause.dedup();
+        if clause.is_empty() || Some(&clause) == prefilter {
+            continue;
+        }
+        let mut masks: Vec<(u32, u32, u64)> = Vec::new();
+        for (field, bit) in clause {
+            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+            match masks.iter_mut().find(|(f, w, _)| *f == field && *w == word) {
+                Some((_, _, m)) => *m |= mask,
+                None => masks.push((field, word, mask)),
+            }
+        }
+        let masks: Clause = masks.into();
+        if !out.contains(&masks) {
+            out.push(masks);
+        }
+    }
+    out.into()
 }
 
 fn union(parts: impl Iterator<Item = Option<Vec<(u32, u32)>>>) -> Option<Vec<(u32, u32)>> {

@@ -608,3 +608,65 @@ fn long_value_lists_are_one_or() {
     assert!(hits(&all, json!({"CommandLine": "gamma beta alpha"})));
     assert!(!hits(&all, json!({"CommandLine": "gamma alpha"})));
 }
+
+#[test]
+fn every_literal_conjunct_is_checked_before_the_rule_is_walked() {
+    // The matcher drops a candidate when one of its condition's literal conjuncts has no
+    // bit set; what it keeps must be exactly what the detection says (explain agrees).
+    let set = rule(
+        "sel_img:\n  Image|endswith: '\\reg.exe'\nsel_cli:\n  CommandLine|contains|all:\n    - ' add '\n    - 'Run'\nsel_alt:\n  - ParentImage|endswith: '\\cmd.exe'\n  - ParentCommandLine|contains: 'wscript'\nsel_re:\n  User|re: '^adm'\nfilter:\n  CommandLine|contains: 'trusted'\ncondition: sel_img and sel_cli and sel_alt and sel_re and not filter",
+    );
+    let rule = &set.rules[0];
+    let matcher = set.compile();
+    let base = json!({
+        "Image": "C:\\Windows\\reg.exe",
+        "CommandLine": "reg ADD HKCU\\...\\Run /v x",
+        "ParentImage": "C:\\Windows\\cmd.exe",
+        "User": "admin",
+    });
+    let with = |key: &str, value: Value| {
+        let mut v = base.clone();
+        if let Some(map) = v.as_object_mut() {
+            match value {
+                Value::Null => {
+                    map.remove(key);
+                }
+                value => {
+                    map.insert(key.into(), value);
+                }
+            }
+        }
+        v
+    };
+    let cases = [
+        (base.clone(), true),
+        (with("CommandLine", json!("reg add HKCU\\x")), false),
+        (with("CommandLine", json!("reg query Run")), false),
+        (with("CommandLine", Value::Null), false),
+        (with("CommandLine", json!("reg add Run trusted")), false),
+        (with("ParentImage", json!("C:\\x\\explorer.exe")), false),
+        (
+            with("ParentImage", Value::Null)
+                .as_object()
+                .cloned()
+                .map(|mut m| {
+                    m.insert("ParentCommandLine".into(), json!("wscript a.vbs"));
+                    Value::Object(m)
+                })
+                .unwrap_or_default(),
+            true,
+        ),
+        (with("User", json!("bob")), false),
+        (
+            with("Image", json!(["C:\\x\\a.exe", "C:\\Windows\\reg.exe"])),
+            true,
+        ),
+    ];
+    for (fields, want) in cases {
+        let e = event(fields.clone());
+        let mut out = Vec::new();
+        matcher.matches(&e, &mut out);
+        assert_eq!(!out.is_empty(), want, "matcher on {fields}");
+        assert_eq!(rule.explain(&e).matched, want, "explain on {fields}");
+    }
+}
