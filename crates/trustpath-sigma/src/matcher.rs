@@ -331,10 +331,10 @@ enum Check {
     /// A bit of the field's table.
     Bit(u32),
     /// A pattern evaluated on its own.
-    Own(Box<Pattern>),
+    Own(Arc<Pattern>),
     /// A wildcard or `re` pattern evaluated on its own only when one of the bits of its
     /// anchors (substrings one of which every match contains) is set.
-    Gated(Box<[u32]>, Box<Pattern>),
+    Gated(Box<[u32]>, Arc<Pattern>),
 }
 
 /// (field id, word of its bits, mask) triples one of which must hold.
@@ -1401,13 +1401,13 @@ fn shared_values(
                             return Check::Bit(builder.bit(position, needle));
                         }
                         match p.anchors() {
-                            [] => Check::Own(Box::new(p.clone())),
+                            [] => Check::Own(Arc::new(p.clone())),
                             anchors => Check::Gated(
                                 anchors
                                     .iter()
                                     .map(|a| builder.bit(Some(Position::Contains), a))
                                     .collect(),
-                                Box::new(p.clone()),
+                                Arc::new(p.clone()),
                             ),
                         }
                     })
