@@ -277,11 +277,9 @@ impl TableBuilder {
 /// A value test of one branch with its literal patterns replaced by table bits.
 #[derive(Debug, Clone)]
 struct SharedValues {
-    groups: Vec<Vec<Check>>,
-    all: bool,
     has_null: bool,
-    /// What is evaluated: `groups` as [`Any`]s, one per group for `all`, else one for
-    /// them all (a value list is an OR of its patterns).
+    /// Each must hold: one per group for `|all`, else one for the whole value list (an OR
+    /// of its patterns).
     eval: Vec<Any>,
 }
 
@@ -296,7 +294,7 @@ struct Any {
 }
 
 impl Any {
-    fn new<'a>(checks: impl Iterator<Item = &'a Check>) -> Self {
+    fn new(checks: impl IntoIterator<Item = Check>) -> Self {
         let mut masks: Vec<(u32, u64)> = Vec::new();
         let mut rest = Vec::new();
         for check in checks {
@@ -308,7 +306,7 @@ impl Any {
                         None => masks.push((word, mask)),
                     }
                 }
-                other => rest.push(other.clone()),
+                other => rest.push(other),
             }
         }
         Any {
@@ -323,6 +321,29 @@ impl Any {
             .any(|(w, m)| words.get(*w as usize).is_some_and(|word| word & m != 0))
             || self.rest.iter().any(check)
     }
+
+    /// The (`field`, bit) pairs one of which holds whenever a check holds, if every
+    /// check has bits (a pattern evaluated on its own has none).
+    fn bits(&self, field: u32) -> Option<Vec<(u32, u32)>> {
+        let mut out = Vec::new();
+        for (word, mask) in &self.masks {
+            out.extend(
+                (0..64u32)
+                    .filter(|b| mask & (1u64 << b) != 0)
+                    .map(|b| (field, word * 64 + b)),
+            );
+        }
+        for check in &self.rest {
+            match check {
+                Check::Bit(b) => out.push((field, *b)),
+                Check::Gated(bits, _) => out.extend(bits.iter().map(|b| (field, *b))),
+                Check::Own(_) => return None,
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
 }
 
 /// One pattern of a [`SharedValues`].
@@ -331,10 +352,10 @@ enum Check {
     /// A bit of the field's table.
     Bit(u32),
     /// A pattern evaluated on its own.
-    Own(Arc<Pattern>),
+    Own(Box<Pattern>),
     /// A wildcard or `re` pattern evaluated on its own only when one of the bits of its
     /// anchors (substrings one of which every match contains) is set.
-    Gated(Box<[u32]>, Arc<Pattern>),
+    Gated(Box<[u32]>, Box<Pattern>),
 }
 
 /// (field id, word of its bits, mask) triples one of which must hold.
@@ -1278,11 +1299,7 @@ impl Prefilter<'_> {
         let Some((field, shared)) = self.shared(item) else {
             return;
         };
-        if shared.all {
-            out.extend(shared.groups.iter().filter_map(|g| group_bits(field, g)));
-        } else {
-            out.extend(union(shared.groups.iter().map(|g| group_bits(field, g))));
-        }
+        out.extend(shared.eval.iter().filter_map(|any| any.bits(field)));
     }
 
     /// The field and shared literal tests of a field item that holds only through them
@@ -1307,27 +1324,12 @@ impl Prefilter<'_> {
 
     fn item(&self, item: &Item) -> Option<Vec<(u32, u32)>> {
         let (field, shared) = self.shared(item)?;
-        let bits = |group: &Vec<Check>| group_bits(field, group);
-        if shared.all {
-            shared.groups.iter().filter_map(bits).min_by_key(Vec::len)
-        } else {
-            union(shared.groups.iter().map(bits))
-        }
+        shared
+            .eval
+            .iter()
+            .filter_map(|any| any.bits(field))
+            .min_by_key(Vec::len)
     }
-}
-
-/// The (field, bit) pairs one of which holds whenever a check of `group` holds, if every
-/// check has bits.
-fn group_bits(field: u32, group: &[Check]) -> Option<Vec<(u32, u32)>> {
-    let mut out = Vec::new();
-    for check in group {
-        match check {
-            Check::Bit(b) => out.push((field, *b)),
-            Check::Gated(bits, _) => out.extend(bits.iter().map(|b| (field, *b))),
-            Check::Own(_) => return None,
-        }
-    }
-    Some(out)
 }
 
 /// [`Prefilter::clauses`] as word masks, without the prefilter's own set (it held for
@@ -1401,13 +1403,13 @@ fn shared_values(
                             return Check::Bit(builder.bit(position, needle));
                         }
                         match p.anchors() {
-                            [] => Check::Own(Arc::new(p.clone())),
+                            [] => Check::Own(Box::new(p.clone())),
                             anchors => Check::Gated(
                                 anchors
                                     .iter()
                                     .map(|a| builder.bit(Some(Position::Contains), a))
                                     .collect(),
-                                Arc::new(p.clone()),
+                                Box::new(p.clone()),
                             ),
                         }
                     })
@@ -1416,14 +1418,12 @@ fn shared_values(
             .collect();
         let groups: Vec<Vec<Check>> = groups;
         let eval = if test.all {
-            groups.iter().map(|g| Any::new(g.iter())).collect()
+            groups.into_iter().map(Any::new).collect()
         } else {
-            vec![Any::new(groups.iter().flatten())]
+            vec![Any::new(groups.into_iter().flatten())]
         };
         if let Some(slot) = out.get_mut(item.index) {
             *slot = Some(SharedValues {
-                groups,
-                all: test.all,
                 has_null: test.has_null,
                 eval,
             });
