@@ -8,8 +8,9 @@
 //! e.g. findings of stateless rules, the selector writes out itself). A full chunk is
 //! matched on the pool while the input's reader goes on reading and normalizing the next
 //! (at most [`CHUNKS_IN_FLIGHT`] chunks on the pool and one filling per input; a waiting
-//! reader runs pool jobs, [`InFlight`]). Output is deterministic whatever the thread count: per-input
-//! results are concatenated in input order, and within an input in record order.
+//! reader runs pool jobs, [`InFlight`]). Output is deterministic whatever the thread
+//! count: per-input results are concatenated in input order, and within an input in
+//! record order.
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
