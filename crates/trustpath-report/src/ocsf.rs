@@ -318,12 +318,13 @@ pub fn to_ocsf(finding: &Finding) -> Value {
 /// OCSF objects, one per line, written as they come.
 pub(crate) struct OcsfWriter<'a> {
     pub(crate) out: &'a mut dyn Write,
+    /// The line being written, reused.
+    pub(crate) line: Vec<u8>,
 }
 
 impl FindingWriter for OcsfWriter<'_> {
     fn write(&mut self, finding: &Finding) -> io::Result<()> {
-        serde_json::to_writer(&mut *self.out, &to_ocsf(finding))?;
-        self.out.write_all(b"\n")
+        crate::write_json_line(&mut *self.out, &mut self.line, &to_ocsf(finding))
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {
