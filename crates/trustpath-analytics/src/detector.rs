@@ -343,6 +343,7 @@ impl Detector {
     /// findings [`Detector::findings`] gives them, so streaming them changes nothing but
     /// when they are written.
     pub fn stateless_findings(&self, matched: &Matched) -> Vec<Finding> {
+        let mut shared = None;
         matched
             .rules
             .iter()
@@ -350,7 +351,10 @@ impl Detector {
                 !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
             })
             .map(|&r| {
+                let shared = shared
+                    .get_or_insert_with(|| trustpath_report::EventFinding::new(&matched.event));
                 crate::why::sigma_finding(
+                    shared,
                     &self.compiled.rules.rules[r],
                     self.rule_ref(r),
                     &matched.event,
@@ -506,11 +510,19 @@ impl Detector {
     fn user_findings(&self, matched: &[&Matched], results: &[CorrelationResult]) -> Vec<Finding> {
         let mut out = Vec::new();
         for m in matched {
+            let mut shared = None;
             for &r in &m.rules {
                 let user_rule = self.rule_owner.get(r) == Some(&None);
                 if user_rule && self.correlations.rule_reports_standalone(CorrRuleRef(r)) {
                     let rule = &self.compiled.rules.rules[r];
-                    out.push(crate::why::sigma_finding(rule, self.rule_ref(r), &m.event));
+                    let shared =
+                        shared.get_or_insert_with(|| trustpath_report::EventFinding::new(&m.event));
+                    out.push(crate::why::sigma_finding(
+                        shared,
+                        rule,
+                        self.rule_ref(r),
+                        &m.event,
+                    ));
                 }
             }
         }

@@ -3,16 +3,21 @@
 //! `fields:` with the event's values. Called only when a finding is built, never while
 //! matching.
 
-use std::sync::Arc;
 use trustpath_event::Event;
 use trustpath_report::{
-    FieldValue, Finding, MatchedField, RuleRef, attack_from_tags, single_event_finding,
+    EventFinding, FieldValue, Finding, MatchedField, RuleRef, attack_from_tags,
 };
 use trustpath_sigma::Rule;
 
 /// The single-event finding of `rule` on `event`, with why it matched.
-pub(crate) fn sigma_finding(rule: &Rule, rule_ref: RuleRef, event: &Arc<Event>) -> Finding {
-    single_event_finding(rule_ref, attack_from_tags(&rule.tags), event)
+pub(crate) fn sigma_finding(
+    shared: &EventFinding,
+    rule: &Rule,
+    rule_ref: RuleRef,
+    event: &Event,
+) -> Finding {
+    shared
+        .finding(rule_ref, attack_from_tags(&rule.tags))
         .with_match(matched_fields(rule, event), rule_fields(rule, event))
 }
 

@@ -419,42 +419,68 @@ pub fn anchor_key<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Str
 
 /// A finding for a single event matched by a plain Sigma detection rule.
 pub fn single_event_finding(rule: RuleRef, attack: Attack, event: &Arc<Event>) -> Finding {
-    let level = Level::from_sigma(Some(&rule.level));
-    let id = finding_id(&rule.id, "", [event.record_key()]);
-    let entities = Entities {
-        tenant: event.tenant().map(str::to_owned),
-        partner: None,
-        actor: event.actor().map(str::to_owned),
-        trustee: event
-            .norm_str(trustpath_event::norm::TRUSTEE)
-            .map(str::to_owned),
-        mailbox: event
-            .norm_str(trustpath_event::norm::TARGET)
-            .map(str::to_owned),
-        ips: event.ip().map(|ip| vec![ip.to_owned()]).unwrap_or_default(),
-        host: event
-            .norm_str(trustpath_event::norm::HOST)
-            .map(str::to_owned),
-    };
-    Finding {
-        id,
-        time: event.time,
-        analytic: None,
-        title: rule.title.clone(),
-        kind: FindingKind::Alert,
-        attack,
-        severity: Severity::base(level, format!("rule level {}", rule.level)),
-        rule,
-        authorized: None,
-        entities,
-        window: Window {
-            start: event.time,
-            end: event.time,
-        },
-        evidence: vec![Evidence::from_event("match", event)],
-        rollback: Vec::new(),
-        matched: Vec::new(),
-        fields: Vec::new(),
+    EventFinding::new(event).finding(rule, attack)
+}
+
+/// What every single-event finding of one event shares (its record's identity, entities
+/// and evidence), worked out once: an event matched by several rules gives one finding
+/// per rule, and working these out again per rule was a tenth of a hunt's findings.
+pub struct EventFinding {
+    record_key: String,
+    time: Timestamp,
+    entities: Entities,
+    evidence: Evidence,
+}
+
+impl EventFinding {
+    /// The shared parts of `event`'s findings.
+    pub fn new(event: &Event) -> Self {
+        let entities = Entities {
+            tenant: event.tenant().map(str::to_owned),
+            partner: None,
+            actor: event.actor().map(str::to_owned),
+            trustee: event
+                .norm_str(trustpath_event::norm::TRUSTEE)
+                .map(str::to_owned),
+            mailbox: event
+                .norm_str(trustpath_event::norm::TARGET)
+                .map(str::to_owned),
+            ips: event.ip().map(|ip| vec![ip.to_owned()]).unwrap_or_default(),
+            host: event
+                .norm_str(trustpath_event::norm::HOST)
+                .map(str::to_owned),
+        };
+        EventFinding {
+            record_key: event.record_key(),
+            time: event.time,
+            entities,
+            evidence: Evidence::from_event("match", event),
+        }
+    }
+
+    /// The finding of `rule` for this event.
+    pub fn finding(&self, rule: RuleRef, attack: Attack) -> Finding {
+        let level = Level::from_sigma(Some(&rule.level));
+        Finding {
+            id: finding_id(&rule.id, "", [self.record_key.as_str()]),
+            time: self.time,
+            analytic: None,
+            title: rule.title.clone(),
+            kind: FindingKind::Alert,
+            attack,
+            severity: Severity::base(level, format!("rule level {}", rule.level)),
+            rule,
+            authorized: None,
+            entities: self.entities.clone(),
+            window: Window {
+                start: self.time,
+                end: self.time,
+            },
+            evidence: vec![self.evidence.clone()],
+            rollback: Vec::new(),
+            matched: Vec::new(),
+            fields: Vec::new(),
+        }
     }
 }
 
