@@ -118,11 +118,14 @@ impl Spool {
     /// Add a match; `shared` holds what every spool of the run may keep in memory.
     pub fn push(&mut self, key: u128, matched: Matched, shared: &SpoolShared) {
         self.count += 1;
-        let bytes = trustpath_pipeline::memory::approx_event_bytes(&matched.event);
-        if !self.spilled && shared.used.fetch_add(bytes, Ordering::Relaxed) + bytes <= shared.limit
-        {
-            self.memory.push((key, matched));
-            return;
+        if !self.spilled {
+            // Sized only while memory may still take it: once an input spills, every later
+            // entry is encoded.
+            let bytes = trustpath_pipeline::memory::approx_event_bytes(&matched.event);
+            if shared.used.fetch_add(bytes, Ordering::Relaxed) + bytes <= shared.limit {
+                self.memory.push((key, matched));
+                return;
+            }
         }
         self.spilled = true;
         if let Err(e) = self.encode(key, &matched) {
