@@ -308,35 +308,66 @@ impl Builder<'_> {
 #[derive(Debug, Clone)]
 struct Needles {
     needles: Vec<Vec<u8>>,
-    automaton: std::sync::OnceLock<Option<AhoCorasick>>,
+    search: std::sync::OnceLock<NeedleSearch>,
+}
+
+/// How a value list's grouped needles are searched for.
+#[derive(Debug, Clone)]
+enum NeedleSearch {
+    /// SIMD (Teddy) over the haystack's ASCII lower case, needles lower-cased: a keyword
+    /// rule such as SigmaHQ's Mimikatz keywords tests every value of every Windows event,
+    /// and its ASCII-case-insensitive DFA was 3.4 % of a hunt.
+    Packed(aho_corasick::packed::Searcher),
+    /// One ASCII-case-insensitive DFA (where Teddy is not available).
+    Automaton(AhoCorasick),
+    /// Each needle alone (should no automaton build).
+    Each,
+}
+
+thread_local! {
+    /// A haystack's ASCII lower case, for [`NeedleSearch::Packed`].
+    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl ValueTest {
     /// Without `all`: whether any of the grouped case-insensitive substring needles is
-    /// in `hay`: the value itself when it is ASCII, else its lower-cased form. One
-    /// ASCII-case-insensitive automaton per value list (a DFA: these lists are short),
-    /// built on first use, so an ASCII value is never copied to be lower-cased (keyword
-    /// rules test every value of every event); should it fail to build, each needle is
-    /// searched alone.
+    /// in `hay`: the value itself when it is ASCII, else its lower-cased form. The
+    /// searcher ([`NeedleSearch`]) is built on first use, once per value list.
     pub fn needles_match(&self, hay: &str) -> bool {
         let n = &self.needles;
         if n.needles.is_empty() {
             return false;
         }
-        let automaton = n.automaton.get_or_init(|| {
+        let search = n.search.get_or_init(|| {
+            let lower: Vec<Vec<u8>> = n.needles.iter().map(|x| x.to_ascii_lowercase()).collect();
+            if let Some(packed) = aho_corasick::packed::Config::new()
+                .builder()
+                .extend(&lower)
+                .build()
+            {
+                return NeedleSearch::Packed(packed);
+            }
             AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .ascii_case_insensitive(true)
                 .build(&n.needles)
-                .ok()
+                .map_or(NeedleSearch::Each, NeedleSearch::Automaton)
         });
-        match automaton {
-            Some(ac) => ac.is_match(hay),
-            None => {
+        match search {
+            NeedleSearch::Packed(packed) => LOWER.with(|buf| match buf.try_borrow_mut() {
+                Ok(mut buf) => {
+                    buf.clear();
+                    buf.extend(hay.bytes().map(|b| b.to_ascii_lowercase()));
+                    packed.find(&*buf).is_some()
+                }
+                Err(_) => packed.find(hay.to_ascii_lowercase()).is_some(),
+            }),
+            NeedleSearch::Automaton(ac) => ac.is_match(hay),
+            NeedleSearch::Each => {
                 let lower = hay.to_ascii_lowercase();
-                n.needles
-                    .iter()
-                    .any(|needle| memchr::memmem::find(lower.as_bytes(), needle).is_some())
+                n.needles.iter().any(|needle| {
+                    memchr::memmem::find(lower.as_bytes(), &needle.to_ascii_lowercase()).is_some()
+                })
             }
         }
     }
@@ -366,7 +397,7 @@ impl ValueTest {
             all,
             needles: Needles {
                 needles: if grouped { needles } else { Vec::new() },
-                automaton: std::sync::OnceLock::new(),
+                search: std::sync::OnceLock::new(),
             },
             rest,
             has_null,

@@ -341,6 +341,36 @@ fn keywords() {
 }
 
 #[test]
+fn keyword_lists_ignore_ascii_case_on_both_sides_at_any_length() {
+    // Grouped needles are searched over the value's ASCII lower case (Teddy), or by an
+    // ASCII-case-insensitive automaton where there are too many for Teddy: both must
+    // give the same answers, whatever the case of the needle as written.
+    for count in [2usize, 20, 200] {
+        let mut list: Vec<String> = (0..count).map(|i| format!("  - 'Needle{i:03}X'")).collect();
+        list.push("  - 'kerberos::PTT'".into());
+        list.push("  - 'ÉTÉ::x'".into());
+        let r = rule(&format!(
+            "keywords:\n{}\ncondition: keywords",
+            list.join("\n")
+        ));
+        let last = format!("{:03}", count - 1);
+        let cases = [
+            (json!({"F": format!("a NEEDLE{last}x b")}), true),
+            (json!({"F": format!("needle{last}X")}), true),
+            (json!({"F": "run KERBEROS::ptt now"}), true),
+            (json!({"Deep": ["x", {"G": "Kerberos::Ptt"}]}), true),
+            (json!({"F": "été::X"}), true),
+            (json!({"F": "kerberos::pt"}), false),
+            (json!({"F": format!("needle{last}")}), false),
+            (json!({"F": 42}), false),
+        ];
+        for (event, want) in cases {
+            assert_eq!(hits(&r, event.clone()), want, "{count} needles, {event}");
+        }
+    }
+}
+
+#[test]
 fn one_of_them_vs_all_of_them() {
     let det = "sel_a:\n  A: 1\nsel_b:\n  B: 2\n_aux:\n  C: 3\ncondition: ";
     let any = rule(&format!("{det}1 of them"));
