@@ -23,7 +23,7 @@ pub(crate) fn sigma_finding(
 
 /// The (selection, field, value) triples that made `rule` match `event`.
 pub fn matched_fields(rule: &Rule, event: &Event) -> Vec<MatchedField> {
-    rule.explain(event)
+    rule.explain_match(event)
         .values
         .into_iter()
         .map(|v| MatchedField {

@@ -50,11 +50,12 @@ impl Rule {
     ///
     /// A log source can map to several targets of the event's source kind (Security 4688
     /// reads `Image` from `NewProcessName`, Sysmon 1 from `Image`): the first target
-    /// under which the rule matches explains it.
+    /// that can apply to the event (its `Channel` and `EventID`, as the matcher checks
+    /// them) and under which the rule matches explains it.
     pub fn explain(&self, event: &Event) -> Explanation {
         let mut first = None;
         for renames in self.renames_for(event) {
-            let why = self.explain_with(event, renames);
+            let why = self.explain_with(event, renames, false);
             if why.matched {
                 return why;
             }
@@ -63,13 +64,27 @@ impl Rule {
         first.unwrap_or_default()
     }
 
-    /// The field renames of each target of the event's source kind (at least one entry:
-    /// no renames).
+    /// [`Rule::explain`] for an event the matcher found this rule to match (a finding).
+    /// When exactly one of the rule's targets can apply to the event (its source kind,
+    /// and its `Channel` and `EventID` where the event has them), that target is the one
+    /// the matcher matched under: the condition is not evaluated again, so searches
+    /// under `not` (SigmaHQ's filters, often the larger part of a rule) are skipped. With
+    /// several candidate targets it is [`Rule::explain`]. The matcher and `explain` are
+    /// held to the same answers by the semantics tests.
+    pub fn explain_match(&self, event: &Event) -> Explanation {
+        match self.renames_for(event)[..] {
+            [Some(renames)] => self.explain_with(event, Some(renames), true),
+            _ => self.explain(event),
+        }
+    }
+
+    /// The field renames of each target that can apply to the event (its source kind,
+    /// [`may_apply`]); at least one entry: no renames.
     fn renames_for(&self, event: &Event) -> Vec<Option<&BTreeMap<String, String>>> {
         let mut out: Vec<Option<&BTreeMap<String, String>>> = self
             .targets
             .iter()
-            .filter(|t| t.source == event.source)
+            .filter(|t| t.source == event.source && may_apply(t, event))
             .map(|t| Some(&t.rename))
             .collect();
         if out.is_empty() {
@@ -78,10 +93,13 @@ impl Rule {
         out
     }
 
+    /// The explanation under one target's `renames`; `matched` says the rule is known to
+    /// match under it (only the searches that count towards the condition are tested).
     fn explain_with(
         &self,
         event: &Event,
         renames: Option<&BTreeMap<String, String>>,
+        matched: bool,
     ) -> Explanation {
         let detection = &self.detection;
         let field_name = |slot: usize| -> String {
@@ -92,17 +110,23 @@ impl Rule {
                 .to_owned()
         };
         let fields = FieldCache::new(event);
-        let results: Vec<Option<Vec<(String, String)>>> = detection
-            .searches
-            .iter()
-            .map(|s| search(s, &fields, &field_name))
-            .collect();
-        let holds = |i: usize| results.get(i).is_some_and(Option::is_some);
-        let matched = eval(&detection.condition, &holds);
         let mut positive = Vec::new();
         positive_searches(&detection.condition, true, &mut positive);
         positive.sort_unstable();
         positive.dedup();
+        let results: Vec<Option<Vec<(String, String)>>> = detection
+            .searches
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if matched && positive.binary_search(&i).is_err() {
+                    return None;
+                }
+                search(s, &fields, &field_name)
+            })
+            .collect();
+        let holds = |i: usize| results.get(i).is_some_and(Option::is_some);
+        let matched = matched || eval(&detection.condition, &holds);
         let mut out = Explanation {
             matched,
             ..Explanation::default()
@@ -231,6 +255,30 @@ impl<'e> FieldCache<'e> {
             .push((name.to_owned(), std::rc::Rc::clone(&found)));
         found
     }
+}
+
+/// Whether `target` can apply to `event`: no `Channel` or `EventID` of the event rules it
+/// out. Loose on purpose (a value that is not a plain string or number rules nothing
+/// out): a target kept wrongly only sends [`Rule::explain_match`] to the full
+/// re-evaluation.
+fn may_apply(target: &crate::logsource::Target, event: &Event) -> bool {
+    let channel_fits = match event.fields.get("Channel") {
+        Some(Value::String(channel)) if !target.channel.is_empty() && channel.is_ascii() => target
+            .channel
+            .iter()
+            .any(|c| c.trim().eq_ignore_ascii_case(channel.trim())),
+        _ => true,
+    };
+    let id = match event.fields.get("EventID") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let event_id_fits = match id {
+        Some(id) if !target.event_id.is_empty() => target.event_id.contains(&id),
+        _ => true,
+    };
+    channel_fits && event_id_fits
 }
 
 /// Whether the field exists, and its scalar values.

@@ -179,3 +179,54 @@ fn security_4688_is_explained_with_its_field_names() {
         ]
     );
 }
+
+#[test]
+fn a_security_4688_event_is_explained_under_the_4688_field_names() {
+    // process_creation maps to Sysmon 1 (Image) and Security 4688 (NewProcessName). The
+    // selection also holds through CommandLine, so under the Sysmon names it holds too;
+    // but the matcher only matches a Security event under the 4688 target, and so must
+    // the explanation (it named CommandLine, not NewProcessName, before).
+    let yaml = "title: t\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  selection_img:\n    - Image|endswith: '\\rundll32.exe'\n    - CommandLine|contains: 'rundll32'\n  selection_cli:\n    CommandLine|contains: 'MiniDump'\n  filter:\n    User: SYSTEM\n  condition: all of selection_* and not filter\n";
+    let (set, errors) = RuleSet::from_str("test.yml", yaml, &LoadOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let cli = "rundll32.exe comsvcs.dll MiniDump 512 a.dmp full";
+    let security = event(json!({
+        "Channel": "Security",
+        "EventID": 4688,
+        "NewProcessName": "C:\\Windows\\System32\\rundll32.exe",
+        "CommandLine": cli,
+    }));
+    let mut matched = Vec::new();
+    set.compile().matches(&security, &mut matched);
+    assert_eq!(matched, vec![0]);
+    let rule = &set.rules[0];
+    let want = vec![
+        pair(
+            "selection_img",
+            "NewProcessName",
+            "C:\\Windows\\System32\\rundll32.exe",
+        ),
+        pair("selection_cli", "CommandLine", cli),
+    ];
+    let why = rule.explain(&security);
+    assert!(why.matched);
+    assert_eq!(why.values, want);
+    assert_eq!(rule.explain_match(&security), why);
+    // A Sysmon event is explained under the Sysmon names.
+    let sysmon = event(json!({
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "EventID": 1,
+        "Image": "C:\\Windows\\System32\\rundll32.exe",
+        "CommandLine": cli,
+    }));
+    let why = rule.explain_match(&sysmon);
+    assert_eq!(
+        why.values[0],
+        pair(
+            "selection_img",
+            "Image",
+            "C:\\Windows\\System32\\rundll32.exe"
+        )
+    );
+    assert_eq!(why, rule.explain(&sysmon));
+}

@@ -694,10 +694,15 @@ fn matcher_and_explain_agree(set: &RuleSet, cases: &[(Value, bool)]) {
         let mut out = Vec::new();
         matcher.matches(&e, &mut out);
         assert_eq!(!out.is_empty(), *want, "matcher on {fields}");
-        assert_eq!(
-            set.rules[0].explain(&e).matched,
-            *want,
-            "explain on {fields}"
-        );
+        let why = set.rules[0].explain(&e);
+        assert_eq!(why.matched, *want, "explain on {fields}");
+        if *want {
+            // What a finding shows: the same, without the condition evaluated again.
+            assert_eq!(
+                set.rules[0].explain_match(&e),
+                why,
+                "explain_match on {fields}"
+            );
+        }
     }
 }
