@@ -595,91 +595,13 @@ fn parse_record(sink: &mut Sink<'_>, rec: &Rec, bytes: &[u8]) {
             return;
         }
     };
-    match parse_value(text) {
+    match serde_json::from_str::<Value>(text) {
         Ok(v) => emit_value(sink, v, Some(rec.start_line), Some(rec.start_offset)),
         Err(e) => {
             let origin = sink.origin(Some(rec.start_line), Some(rec.start_offset));
             let (kind, reason) = json_error(&e, rec.start_line);
             sink.error(origin, kind, reason);
         }
-    }
-}
-
-/// One JSON value, as `serde_json::from_str::<Value>`, except that a top-level object's
-/// map is made with room for [`RECORD_FIELDS`] fields at once: a flat Sysmon record has
-/// 28 and normalization adds its `tp.*` fields, so growing the map from empty rehashed it
-/// five times (2 % of a hunt with SigmaHQ's rules).
-pub(crate) fn parse_value(text: &str) -> serde_json::Result<Value> {
-    use serde::de::DeserializeSeed;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = Record.deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
-}
-
-/// Fields a record's map has room for from the start.
-const RECORD_FIELDS: usize = 48;
-
-/// A top-level JSON value (see [`parse_value`]); nested values are plain [`Value`]s.
-struct Record;
-
-impl<'de> serde::de::DeserializeSeed<'de> for Record {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Record {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any valid JSON value")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::with_capacity(RECORD_FIELDS);
-        while let Some((key, value)) = access.next_entry::<String, Value>()? {
-            map.insert(key, value);
-        }
-        Ok(Value::Object(map))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = access.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
-        Ok(Value::from(n))
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
-        Ok(Value::from(n))
-    }
-
-    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
     }
 }
 
@@ -803,47 +725,6 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use trustpath_event::{RawRecord, RecordError};
-
-    #[test]
-    fn records_parse_exactly_as_serde_json_values() {
-        let texts = [
-            r#"{"a":1,"b":-2,"c":1.5,"d":1e400,"e":"x\u00e9","f":null,"g":true,"h":[1,{"i":[]}],"a":3}"#,
-            r#"[1,"two",{"three":3.0}]"#,
-            r#""text""#,
-            "18446744073709551615",
-            "-9223372036854775808",
-            "0.1",
-            "null",
-            " {} ",
-            r#"{"k":1} x"#,
-            r#"{"k":"#,
-            r#"{"k":1,}"#,
-            "[1,]",
-        ];
-        for text in texts {
-            let ours = parse_value(text).map_err(|e| (e.to_string(), e.is_eof()));
-            let theirs =
-                serde_json::from_str::<Value>(text).map_err(|e| (e.to_string(), e.is_eof()));
-            assert_eq!(ours, theirs, "{text}");
-            if let Ok(Value::Object(map)) = &ours {
-                let order: Vec<&String> = map.keys().collect();
-                let want: Vec<String> = match &theirs {
-                    Ok(Value::Object(m)) => m.keys().cloned().collect(),
-                    _ => Vec::new(),
-                };
-                assert_eq!(
-                    order,
-                    want.iter().collect::<Vec<_>>(),
-                    "key order of {text}"
-                );
-            }
-        }
-        let deep = "[".repeat(200) + &"]".repeat(200);
-        assert_eq!(
-            parse_value(&deep).map_err(|e| e.to_string()),
-            serde_json::from_str::<Value>(&deep).map_err(|e| e.to_string())
-        );
-    }
 
     fn run_opts(
         input: &[u8],
