@@ -4,9 +4,7 @@
 //! matching.
 
 use trustpath_event::Event;
-use trustpath_report::{
-    EventFinding, FieldValue, Finding, MatchedField, RuleRef, attack_from_tags,
-};
+use trustpath_report::{Attack, EventFinding, FieldValue, Finding, MatchedField, RuleRef};
 use trustpath_sigma::Rule;
 
 /// The single-event finding of `rule` on `event`, with why it matched.
@@ -14,10 +12,11 @@ pub(crate) fn sigma_finding(
     shared: &EventFinding,
     rule: &Rule,
     rule_ref: RuleRef,
+    attack: Attack,
     event: &Event,
 ) -> Finding {
     shared
-        .finding(rule_ref, attack_from_tags(&rule.tags))
+        .finding(rule_ref, attack)
         .with_match(matched_fields(rule, event), rule_fields(rule, event))
 }
 

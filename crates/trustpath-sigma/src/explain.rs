@@ -79,12 +79,13 @@ impl Rule {
     }
 
     /// The field renames of each target that can apply to the event (its source kind,
-    /// [`may_apply`]); at least one entry: no renames.
+    /// [`Pins::may_apply`]); at least one entry: no renames.
     fn renames_for(&self, event: &Event) -> Vec<Option<&BTreeMap<String, String>>> {
+        let pins = Pins::of(event);
         let mut out: Vec<Option<&BTreeMap<String, String>>> = self
             .targets
             .iter()
-            .filter(|t| t.source == event.source && may_apply(t, event))
+            .filter(|t| t.source == event.source && pins.may_apply(t))
             .map(|t| Some(&t.rename))
             .collect();
         if out.is_empty() {
@@ -257,28 +258,46 @@ impl<'e> FieldCache<'e> {
     }
 }
 
-/// Whether `target` can apply to `event`: no `Channel` or `EventID` of the event rules it
-/// out. Loose on purpose (a value that is not a plain string or number rules nothing
-/// out): a target kept wrongly only sends [`Rule::explain_match`] to the full
-/// re-evaluation.
-fn may_apply(target: &crate::logsource::Target, event: &Event) -> bool {
-    let channel_fits = match event.fields.get("Channel") {
-        Some(Value::String(channel)) if !target.channel.is_empty() && channel.is_ascii() => target
-            .channel
-            .iter()
-            .any(|c| c.trim().eq_ignore_ascii_case(channel.trim())),
-        _ => true,
-    };
-    let id = match event.fields.get("EventID") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    let event_id_fits = match id {
-        Some(id) if !target.event_id.is_empty() => target.event_id.contains(&id),
-        _ => true,
-    };
-    channel_fits && event_id_fits
+/// The event's `Channel` (when a plain ASCII string) and `EventID` (when a plain number
+/// or numeric string), read once per explanation.
+struct Pins<'e> {
+    channel: Option<&'e str>,
+    event_id: Option<u64>,
+}
+
+impl<'e> Pins<'e> {
+    fn of(event: &'e Event) -> Self {
+        Pins {
+            channel: match event.fields.get("Channel") {
+                Some(Value::String(c)) if c.is_ascii() => Some(c.trim()),
+                _ => None,
+            },
+            event_id: match event.fields.get("EventID") {
+                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether `target` can apply: no `Channel` or `EventID` of the event rules it out.
+    /// Loose on purpose (a value that is not a plain string or number rules nothing out):
+    /// a target kept wrongly only sends [`Rule::explain_match`] to the full
+    /// re-evaluation.
+    fn may_apply(&self, target: &crate::logsource::Target) -> bool {
+        let channel_fits = match self.channel {
+            Some(channel) if !target.channel.is_empty() => target
+                .channel
+                .iter()
+                .any(|c| c.trim().eq_ignore_ascii_case(channel)),
+            _ => true,
+        };
+        let event_id_fits = match self.event_id {
+            Some(id) if !target.event_id.is_empty() => target.event_id.contains(&id),
+            _ => true,
+        };
+        channel_fits && event_id_fits
+    }
 }
 
 /// Whether the field exists, and its scalar values.
