@@ -53,8 +53,17 @@ impl Rule {
     /// that can apply to the event (its `Channel` and `EventID`, as the matcher checks
     /// them) and under which the rule matches explains it.
     pub fn explain(&self, event: &Event) -> Explanation {
+        self.explain_among(event, &self.renames_for(event))
+    }
+
+    /// [`Rule::explain`] over the renames of the targets that can apply.
+    fn explain_among(
+        &self,
+        event: &Event,
+        targets: &[Option<&BTreeMap<String, String>>],
+    ) -> Explanation {
         let mut first = None;
-        for renames in self.renames_for(event) {
+        for &renames in targets {
             let why = self.explain_with(event, renames, false);
             if why.matched {
                 return why;
@@ -72,9 +81,10 @@ impl Rule {
     /// several candidate targets it is [`Rule::explain`]. The matcher and `explain` are
     /// held to the same answers by the semantics tests.
     pub fn explain_match(&self, event: &Event) -> Explanation {
-        match self.renames_for(event)[..] {
+        let targets = self.renames_for(event);
+        match targets[..] {
             [Some(renames)] => self.explain_with(event, Some(renames), true),
-            _ => self.explain(event),
+            _ => self.explain_among(event, &targets),
         }
     }
 
