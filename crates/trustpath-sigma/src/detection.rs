@@ -314,7 +314,8 @@ struct Needles {
 /// How a value list's grouped needles are searched for.
 #[derive(Debug, Clone)]
 enum NeedleSearch {
-    /// SIMD (Teddy) over the haystack's ASCII lower case, needles lower-cased: a keyword
+    /// SIMD (Teddy) over the haystack's ASCII lower case (the needles are lower-cased
+    /// when compiled, see `StrPattern::contains_needle`): a keyword
     /// rule such as SigmaHQ's Mimikatz keywords tests every value of every Windows event,
     /// and its ASCII-case-insensitive DFA was 3.4 % of a hunt.
     Packed(aho_corasick::packed::Searcher),
@@ -339,10 +340,9 @@ impl ValueTest {
             return false;
         }
         let search = n.search.get_or_init(|| {
-            let lower: Vec<Vec<u8>> = n.needles.iter().map(|x| x.to_ascii_lowercase()).collect();
             if let Some(packed) = aho_corasick::packed::Config::new()
                 .builder()
-                .extend(&lower)
+                .extend(&n.needles)
                 .build()
             {
                 return NeedleSearch::Packed(packed);
@@ -365,9 +365,9 @@ impl ValueTest {
             NeedleSearch::Automaton(ac) => ac.is_match(hay),
             NeedleSearch::Each => {
                 let lower = hay.to_ascii_lowercase();
-                n.needles.iter().any(|needle| {
-                    memchr::memmem::find(lower.as_bytes(), &needle.to_ascii_lowercase()).is_some()
-                })
+                n.needles
+                    .iter()
+                    .any(|needle| memchr::memmem::find(lower.as_bytes(), needle).is_some())
             }
         }
     }
