@@ -299,13 +299,7 @@ impl Any {
         let mut rest = Vec::new();
         for check in checks {
             match check {
-                Check::Bit(bit) => {
-                    let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-                    match masks.iter_mut().find(|(w, _)| *w == word) {
-                        Some((_, m)) => *m |= mask,
-                        None => masks.push((word, mask)),
-                    }
-                }
+                Check::Bit(bit) => set_bit(&mut masks, bit / 64, bit),
                 other => rest.push(other),
             }
         }
@@ -1342,20 +1336,29 @@ fn as_masks(clauses: Vec<Vec<(u32, u32)>>, prefilter: Option<&Vec<(u32, u32)>>) 
         if clause.is_empty() || Some(&clause) == prefilter {
             continue;
         }
-        let mut masks: Vec<(u32, u32, u64)> = Vec::new();
+        let mut masks: Vec<((u32, u32), u64)> = Vec::new();
         for (field, bit) in clause {
-            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-            match masks.iter_mut().find(|(f, w, _)| *f == field && *w == word) {
-                Some((_, _, m)) => *m |= mask,
-                None => masks.push((field, word, mask)),
-            }
+            set_bit(&mut masks, (field, bit / 64), bit);
         }
-        let masks: Clause = masks.into();
+        let masks: Clause = masks
+            .into_iter()
+            .map(|((field, word), mask)| (field, word, mask))
+            .collect();
         if !out.contains(&masks) {
             out.push(masks);
         }
     }
     out.into()
+}
+
+/// Sets `bit`'s place (`bit % 64`) in the mask kept under `word` (a word of a field's
+/// bits, identified as the caller needs), adding the word when it is new.
+fn set_bit<K: PartialEq>(masks: &mut Vec<(K, u64)>, word: K, bit: u32) {
+    let mask = 1u64 << (bit % 64);
+    match masks.iter_mut().find(|(w, _)| *w == word) {
+        Some((_, m)) => *m |= mask,
+        None => masks.push((word, mask)),
+    }
 }
 
 fn union(parts: impl Iterator<Item = Option<Vec<(u32, u32)>>>) -> Option<Vec<(u32, u32)>> {
