@@ -455,16 +455,11 @@ impl Detector {
 
     /// The ATT&CK techniques and tactics of a rule's tags.
     fn attack(&self, index: RuleIndex) -> Attack {
-        match self.compiled.attacks.get(index) {
-            Some(attack) => attack.clone(),
-            None => self
-                .compiled
-                .rules
-                .rules
-                .get(index)
-                .map(|r| trustpath_report::attack_from_tags(&r.tags))
-                .unwrap_or_default(),
-        }
+        self.compiled
+            .attacks
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn rule_ref(&self, index: RuleIndex) -> RuleRef {
