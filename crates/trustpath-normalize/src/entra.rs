@@ -63,8 +63,7 @@ pub(crate) fn normalize_signin(map: &mut Fields, format: Format) {
         }
         add_status_error_code(map);
     }
-    let tenant =
-        first_text(map, &["resourceTenantId", "AADTenantId", "TenantId"]).map(str::to_lowercase);
+    let tenant = first_text(map, crate::tenant::SIGNIN_TENANT_KEYS).map(str::to_lowercase);
     let actor = first_text(map, &["userPrincipalName", "appId"]).map(str::to_lowercase);
     let actor_tenant = text(map, "homeTenantId").map(str::to_lowercase);
     if let Some(ip) = text(map, "ipAddress").map(str::to_owned) {
@@ -122,7 +121,7 @@ pub(crate) fn normalize_audit(map: &mut Fields, format: Format) {
     let actor_tenant =
         path_text(map, &["initiatedBy", "user", "homeTenantId"]).map(str::to_lowercase);
     let ip = path_text(map, &["initiatedBy", "user", "ipAddress"]).map(str::to_owned);
-    let tenant = first_text(map, &["AADTenantId", "TenantId"]).map(str::to_lowercase);
+    let tenant = first_text(map, crate::tenant::AUDIT_TENANT_KEYS).map(str::to_lowercase);
     let target = first_target(map);
     if let Some(ip) = ip {
         set_norm_ip(map, &ip);

@@ -23,8 +23,7 @@ pub(crate) const TIME_FIELDS: &[&str] = &[
 
 /// Adds `tp.*` from common field names, when present.
 pub(crate) fn add_norm_fields(map: &mut Fields) {
-    let tenant =
-        first_text(map, &["tenant", "tenantId", "TenantId", "OrganizationId"]).map(str::to_owned);
+    let tenant = first_text(map, crate::tenant::GENERIC_TENANT_KEYS).map(str::to_owned);
     let actor =
         first_text(map, &["user", "userPrincipalName", "UserId", "actor"]).map(str::to_owned);
     let operation =

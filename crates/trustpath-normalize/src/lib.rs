@@ -79,7 +79,10 @@ pub use scriptblock::{
     MAX_VARIANTS, SCRIPT_BLOCK_CONFLICT, SCRIPT_BLOCK_INCOMPLETE, SCRIPT_BLOCK_ORIGINS,
     SCRIPT_BLOCK_PARTS, SCRIPT_BLOCK_VARIANT,
 };
-pub use tenant::{Attribution, TENANT_ATTRIBUTION, TenantCensus, apply_attribution, names_tenant};
+pub use tenant::{
+    Attribution, TENANT_ATTRIBUTION, TENANT_KEY_MARKERS, TenantCensus, apply_attribution,
+    names_tenant,
+};
 pub use time::parse_time;
 
 use fields::Fields;

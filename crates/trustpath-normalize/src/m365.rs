@@ -100,7 +100,7 @@ fn add_sentinel_aliases(map: &mut Fields) {
     alias(map, "OfficeId", "Id");
     alias(map, "OfficeObjectId", "ObjectId");
     if text(map, "OrganizationId").is_none()
-        && let Some(tenant) = first_text(map, &["OfficeTenantId", "TenantId"])
+        && let Some(tenant) = first_text(map, crate::tenant::SENTINEL_UAL_TENANT_KEYS)
     {
         let tenant = Value::String(tenant.to_owned());
         map.insert("OrganizationId".to_owned(), tenant);
@@ -153,7 +153,7 @@ fn bool_in_string(value: &Value) -> Option<bool> {
 }
 
 fn add_norm_fields(map: &mut Fields) {
-    let tenant = text(map, "OrganizationId").map(str::to_lowercase);
+    let tenant = first_text(map, crate::tenant::UAL_TENANT_KEYS).map(str::to_lowercase);
     let actor = text(map, "UserId").map(str::to_lowercase);
     let actor_tenant = first_text(
         map,

@@ -31,6 +31,26 @@ use trustpath_event::{Event, SourceKind, norm};
 /// Field recording how `tp.tenant` was decided (absent when the record names it).
 pub const TENANT_ATTRIBUTION: &str = trustpath_event::norm::TENANT_ATTRIBUTION;
 
+/// The fields a unified audit log record names its tenant in.
+pub(crate) const UAL_TENANT_KEYS: &[&str] = &["OrganizationId"];
+/// The fields a Sentinel `OfficeActivity` row names its tenant in (taken as the UAL's).
+pub(crate) const SENTINEL_UAL_TENANT_KEYS: &[&str] = &["OfficeTenantId", "TenantId"];
+/// The fields an Entra sign-in names its (resource) tenant in.
+pub(crate) const SIGNIN_TENANT_KEYS: &[&str] = &["resourceTenantId", "AADTenantId", "TenantId"];
+/// The fields an Entra audit record names its tenant in.
+pub(crate) const AUDIT_TENANT_KEYS: &[&str] = &["AADTenantId", "TenantId"];
+/// The fields any other record names its tenant in.
+pub(crate) const GENERIC_TENANT_KEYS: &[&str] =
+    &["tenant", "tenantId", "TenantId", "OrganizationId"];
+
+/// Text that every field a record can name its tenant in contains, ASCII
+/// case-insensitively (the normalizers' key lists above, and `tp.tenant` itself; a test
+/// holds them to it). A text export none of whose bytes hold one of these (nor a JSON
+/// escape that could spell one) has no record that names a tenant: no census of it names
+/// one, so attributing its host events changes nothing, which a hunt proves before the
+/// scan to write their findings while it runs.
+pub const TENANT_KEY_MARKERS: &[&str] = &["tenant", "organizationid"];
+
 /// How a record's tenant was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Attribution {
@@ -199,6 +219,24 @@ fn domain_of(upn: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_tenant_key_holds_a_marker() {
+        let keys = UAL_TENANT_KEYS
+            .iter()
+            .chain(SENTINEL_UAL_TENANT_KEYS)
+            .chain(SIGNIN_TENANT_KEYS)
+            .chain(AUDIT_TENANT_KEYS)
+            .chain(GENERIC_TENANT_KEYS)
+            .chain(&[norm::TENANT]);
+        for key in keys {
+            let lower = key.to_ascii_lowercase();
+            assert!(
+                TENANT_KEY_MARKERS.iter().any(|m| lower.contains(m)),
+                "{key} names a tenant but holds none of TENANT_KEY_MARKERS"
+            );
+        }
+    }
 
     use crate::test_event as event;
 

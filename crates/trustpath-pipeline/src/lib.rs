@@ -50,6 +50,9 @@
 
 mod identities;
 pub mod memory;
+mod tenantless;
+
+pub use tenantless::names_no_tenant;
 
 use identities::IdentitySet;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -240,6 +243,13 @@ pub trait Selector: Sync {
 
     /// Stateless per-event work (may run on any thread, in any order).
     fn select(&self, input: usize, event: &Arc<Event>) -> Option<Self::Item>;
+
+    /// More stateless work on what `select` returned, done on the pool once every event
+    /// of its chunk was selected (a second pass keeps the matcher's tables warm in the
+    /// first); the cross-input passes call it right after `select`.
+    fn settle(&self, _input: usize, item: Self::Item) -> Self::Item {
+        item
+    }
 
     /// In record order: `Some` keeps the item in memory, `None` means the selector
     /// handled it. `key` is the record identity ([`trustpath_event::record_digest`]).
@@ -661,7 +671,8 @@ fn select_one<Sel: Selector>(
 ) {
     selector.observe(index, &mut result.state, &event);
     if let Some(item) = selector.select(index, &event)
-        && let Some(kept) = selector.keep(index, &mut result.state, item, key)
+        && let Some(kept) =
+            selector.keep(index, &mut result.state, selector.settle(index, item), key)
     {
         result.selected.push(kept);
         result.selected_keys.push(key);
@@ -887,23 +898,33 @@ fn drain<Sel: Selector>(
     }
 }
 
-/// `select` over a chunk's events (in parallel when there are many).
+/// `select` over a chunk's events, then `settle` over what they gave (in parallel when
+/// there are many).
 fn select_events<Sel: Selector>(
     selector: &Sel,
     index: usize,
     events: &[(Arc<Event>, u128, u64)],
 ) -> Vec<Option<Sel::Item>> {
+    let settle = |item: &mut Option<Sel::Item>| {
+        if let Some(selected) = item.take() {
+            *item = Some(selector.settle(index, selected));
+        }
+    };
     if events.len() >= 64 {
-        events
+        let mut items: Vec<Option<Sel::Item>> = events
             .par_iter()
             .with_min_len(16)
             .map(|(event, _, _)| selector.select(index, event))
-            .collect()
+            .collect();
+        items.par_iter_mut().with_min_len(16).for_each(settle);
+        items
     } else {
-        events
+        let mut items: Vec<Option<Sel::Item>> = events
             .iter()
             .map(|(event, _, _)| selector.select(index, event))
-            .collect()
+            .collect();
+        items.iter_mut().for_each(settle);
+        items
     }
 }
 

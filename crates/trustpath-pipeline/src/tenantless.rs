@@ -1,0 +1,223 @@
+//! Proving before a scan that no record of its inputs can name a tenant.
+//!
+//! Host events are attributed to a tenant only when a census names one
+//! ([`InputResult::host_tenants`](crate::InputResult::host_tenants)), and a census names
+//! only what records name in one of the fields
+//! [`trustpath_normalize::TENANT_KEY_MARKERS`] covers. When no input's bytes hold a
+//! marker, no census will name a tenant and attribution changes nothing, so a caller may
+//! write what it decides about an input while the scan runs instead of after it.
+//!
+//! The proof is literal and conservative: every input must be a plain-text file (JSON or
+//! CSV as [`trustpath_read::sniff`] tells it, UTF-8 or Windows-1252; not compressed, not
+//! an archive, not EVTX, not UTF-16, not standard input), and none of its bytes may hold
+//! a marker (ASCII case-insensitively) or a JSON `\u` escape of an ASCII letter, which
+//! could spell one. Anything else is "not proven", never "proven": the caller then does
+//! what it does without the proof.
+//!
+//! The proof reads every byte a second time, which is worth it when the inputs come from
+//! memory (the page cache: a case hunted again, an export just written) and not from a
+//! cold disk or a network share: past its first [`PACE_GRACE`] bytes, a proof reading
+//! slower than [`PACE_MIN`] bytes a second gives up (not proven).
+
+use aho_corasick::packed::{Config, MatchKind, Searcher};
+use std::io::Read;
+use trustpath_read::{Input, Sniffed, TextEncoding};
+
+/// Bytes read at a time.
+const BUFFER: usize = 1 << 20;
+
+/// Bytes the format is told from (as `trustpath_read` sniffs it).
+const SNIFF_BYTES: u64 = 64 * 1024;
+
+/// The longest pattern searched for (`organizationid`).
+const PATTERN_MAX: usize = 14;
+
+/// Bytes a proof reads before its pace is judged.
+pub const PACE_GRACE: u64 = 256 * 1024 * 1024;
+
+/// Bytes a second a proof must read at, past [`PACE_GRACE`] (about a third of what it
+/// reads from the page cache on one core of the benchmark machine).
+pub const PACE_MIN: u64 = 512 * 1024 * 1024;
+
+/// Whether no record of `inputs` can name a tenant (module docs). Reads each input once,
+/// up to the first that fails; false when an input cannot be read or is read too slowly.
+pub fn names_no_tenant(inputs: &[Input]) -> bool {
+    let Some(markers) = markers() else {
+        return false;
+    };
+    let mut pace = Pace::new(PACE_GRACE, PACE_MIN);
+    inputs.iter().all(|input| match input {
+        Input::File(path) => std::fs::File::open(path)
+            .and_then(|file| file_names_no_tenant(file, &markers, &mut pace))
+            .unwrap_or(false),
+        Input::Stdin => false,
+    })
+}
+
+/// Bytes read so far and since when: whether the proof keeps up (module docs).
+struct Pace {
+    started: std::time::Instant,
+    read: u64,
+    grace: u64,
+    min_per_second: u64,
+}
+
+impl Pace {
+    fn new(grace: u64, min_per_second: u64) -> Self {
+        Pace {
+            started: std::time::Instant::now(),
+            read: 0,
+            grace,
+            min_per_second,
+        }
+    }
+
+    /// Count `bytes` more; false once past the grace and slower than the minimum.
+    fn keeps_up(&mut self, bytes: usize) -> bool {
+        self.read = self.read.saturating_add(bytes as u64);
+        if self.read < self.grace {
+            return true;
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        seconds <= 0.0 || self.read as f64 / seconds >= self.min_per_second as f64
+    }
+}
+
+/// The markers in lower case, and the `\u` escapes of ASCII letters
+/// (`\u0041`–`\u007a`), searched for in text lower-cased first: a few literals in plain
+/// bytes, which Teddy finds at gigabytes per second (an ASCII case-insensitive automaton,
+/// whose prefilter looks for backslashes, took a quarter of a second over 125 MB).
+fn markers() -> Option<Searcher> {
+    let mut patterns: Vec<String> = trustpath_normalize::TENANT_KEY_MARKERS
+        .iter()
+        .map(|m| m.to_ascii_lowercase())
+        .collect();
+    patterns.extend(["\\u004", "\\u005", "\\u006", "\\u007"].map(str::to_owned));
+    if patterns.iter().any(|p| p.len() > PATTERN_MAX) {
+        return None;
+    }
+    // `None` where Teddy cannot run (no SIMD): then nothing is proven.
+    Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .builder()
+        .extend(patterns)
+        .build()
+}
+
+fn file_names_no_tenant(
+    mut file: impl Read,
+    markers: &Searcher,
+    pace: &mut Pace,
+) -> std::io::Result<bool> {
+    // The format is told from the first 64 KiB, as the reader tells it.
+    let mut buffer = Vec::with_capacity(BUFFER);
+    file.by_ref().take(SNIFF_BYTES).read_to_end(&mut buffer)?;
+    if !plain_text(&buffer) {
+        return Ok(false);
+    }
+    // The longest pattern less one byte is carried over between reads, so a pattern
+    // split across two reads is still found.
+    let overlap = PATTERN_MAX - 1;
+    let mut checked = 0;
+    loop {
+        buffer[checked..].make_ascii_lowercase();
+        if markers.find(&buffer).is_some() || !pace.keeps_up(buffer.len() - checked) {
+            return Ok(false);
+        }
+        let kept = overlap.min(buffer.len());
+        buffer.drain(..buffer.len() - kept);
+        checked = kept;
+        if file.by_ref().take(BUFFER as u64).read_to_end(&mut buffer)? == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Whether the start of a file is JSON or CSV text in an encoding whose ASCII letters
+/// are single bytes.
+fn plain_text(head: &[u8]) -> bool {
+    let text = |encoding: &TextEncoding| {
+        matches!(
+            encoding,
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom | TextEncoding::Windows1252
+        )
+    };
+    match trustpath_read::sniff(head) {
+        Sniffed::JsonArray(e) | Sniffed::JsonObjects(e) | Sniffed::Csv(e) => text(&e),
+        Sniffed::Empty => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proven(bytes: &[u8]) -> bool {
+        let mut pace = Pace::new(PACE_GRACE, PACE_MIN);
+        markers()
+            .map(|m| file_names_no_tenant(bytes, &m, &mut pace).unwrap_or(false))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn only_text_without_a_marker_is_proven() {
+        let host = br#"{"EventID":4688,"Channel":"Security","CommandLine":"whoami"}"#;
+        assert!(proven(host));
+        assert!(proven(b""));
+        for named in [
+            r#"{"OrganizationId":"2c3d"}"#,
+            r#"{"organizationID":"2c3d"}"#,
+            r#"{"resourceTenantId":"2c3d"}"#,
+            r#"{"tp.tenant":"2c3d"}"#,
+            r#"{"T\u0065nantId":"2c3d"}"#,
+            "TimeGenerated,OfficeTenantId,Operation\n2025-05-01,2c3d,x\n",
+            // Inside a CSV column holding the record's JSON.
+            "CreationDate,UserIds,Operations,AuditData\n2025-05-01,a,b,\"{\"\"OrganizationId\"\":\"\"2c3d\"\"}\"\n",
+        ] {
+            assert!(!proven(named.as_bytes()), "{named}");
+        }
+        // Nor is a file read too slowly (a cold disk: it would be read twice).
+        let Some(m) = markers() else {
+            panic!("markers build")
+        };
+        let mut slow = Pace::new(0, u64::MAX);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(
+            file_names_no_tenant(&host[..], &m, &mut slow).ok(),
+            Some(false)
+        );
+        // Binary and UTF-16 inputs are never proven.
+        assert!(!proven(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]));
+        assert!(!proven(b"ElfFile\0rest"));
+        assert!(!proven(&[0xff, 0xfe, b'{', 0, b'}', 0]));
+    }
+
+    #[test]
+    fn a_marker_across_two_reads_is_found() {
+        // A reader that hands over a few bytes at a time splits every marker somewhere.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(out.len()).min(5);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let Some(m) = markers() else {
+            panic!("markers build")
+        };
+        let named = br#"{"EventID":1,"x":"y","OrganizationId":"2c3d"}"#;
+        for skip in 0..8 {
+            let mut bytes = vec![b' '; skip];
+            bytes.extend_from_slice(named);
+            let mut pace = Pace::new(PACE_GRACE, PACE_MIN);
+            assert_eq!(
+                file_names_no_tenant(Trickle(&bytes), &m, &mut pace).ok(),
+                Some(false),
+                "offset {skip}"
+            );
+        }
+    }
+}
