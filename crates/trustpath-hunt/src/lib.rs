@@ -15,6 +15,13 @@
 //!    dropped, host events are attributed to their folder's tenant (re-matched under it),
 //!    and their findings go to the caller's [`FindingSink`] — before the correlation, so
 //!    memory never holds them all.
+//!
+//!    The first input needs neither: no input comes before it, and when no input can name
+//!    a tenant ([`trustpath_pipeline::names_no_tenant`], proven from the inputs' bytes
+//!    while the rules load) attribution changes nothing. Its stateless findings are then
+//!    built on the pool as its chunks are matched and written by the calling thread while
+//!    the scan runs (a bounded channel), in the order the spool would have given them:
+//!    one big export streams its findings with no spool and no drain after the scan.
 //! 4. The retained matches of each context go through [`Detector::findings`]
 //!    (correlations, the analytics' tuning, folding); those findings, sorted, go to the
 //!    sink last.
@@ -188,6 +195,8 @@ pub struct HuntRun {
     pub spooled: u64,
     /// Problems of the spool (a temporary file that could not be written or read).
     pub spool_errors: Vec<String>,
+    /// Stateless findings written while the scan ran (crate docs, step 3).
+    pub streamed: u64,
 }
 
 /// Spooled matches turned into findings together (in parallel), before the sink gets
@@ -198,6 +207,13 @@ const DRAIN_BATCH: usize = 2048;
 /// why its spool entry could not be read back).
 type Decided = Vec<Result<(Option<Matched>, Vec<Finding>), String>>;
 
+/// Findings written while the scan runs go to the calling thread in batches of this
+/// many, at most [`EARLY_BATCHES`] batches waiting.
+const EARLY_BATCH: usize = 512;
+
+/// Batches of findings waiting for the calling thread before the input's reader waits.
+const EARLY_BATCHES: usize = 8;
+
 /// Per-input state of the hunt's selector.
 #[derive(Default)]
 struct InputState {
@@ -205,6 +221,28 @@ struct InputState {
     coverage: Option<CoverageCollector>,
     spool: spool::Spool,
     matched: u64,
+    /// Findings decided during the scan, not yet handed to the calling thread.
+    early: Vec<Finding>,
+}
+
+/// What `select` hands `keep`.
+enum Picked {
+    /// A match, split by `keep`: retained, or spooled until the scan has decided
+    /// duplicates and tenants.
+    Match(Matched),
+    /// A match of the input whose stateless findings are written while the scan runs:
+    /// those findings (built on the pool) and what must be retained.
+    Decided {
+        retained: Option<Matched>,
+        findings: Vec<Finding>,
+    },
+}
+
+/// The input whose stateless findings are written while the scan runs, and the channel
+/// to the calling thread (closed when the scan ends).
+struct Early {
+    input: usize,
+    to_sink: std::sync::Mutex<Option<std::sync::mpsc::SyncSender<Vec<Finding>>>>,
 }
 
 struct HuntSelector<'a> {
@@ -214,17 +252,54 @@ struct HuntSelector<'a> {
     spool: spool::SpoolShared,
     range: MatchRange,
     outside_range: AtomicU64,
+    early: Option<Early>,
 }
 
 impl HuntSelector<'_> {
     fn which(&self, input: usize) -> usize {
         self.assigned.get(input).copied().unwrap_or(0)
     }
+
+    fn is_early(&self, input: usize) -> bool {
+        self.early.as_ref().is_some_and(|e| e.input == input)
+    }
+
+    /// Hand `pending` to the calling thread. Kept when the channel is closed (the scan
+    /// ended: the caller takes them from the state); dropped when the calling thread
+    /// stopped receiving (its sink failed, and the run returns that error).
+    fn send_early(&self, pending: &mut Vec<Finding>) {
+        let Some(early) = &self.early else { return };
+        let Ok(to_sink) = early.to_sink.lock() else {
+            return;
+        };
+        if let Some(to_sink) = to_sink.as_ref() {
+            let _ = to_sink.send(std::mem::take(pending));
+        }
+    }
+
+    /// Close the channel: the calling thread's loop ends once it has what was sent.
+    fn close_early(&self) {
+        if let Some(early) = &self.early
+            && let Ok(mut to_sink) = early.to_sink.lock()
+        {
+            to_sink.take();
+        }
+    }
+}
+
+/// Closes the early channel when the scan ends, also when it panics: the calling
+/// thread waits on the channel, not on the scan.
+struct CloseEarly<'a, 'b>(&'a HuntSelector<'b>);
+
+impl Drop for CloseEarly<'_, '_> {
+    fn drop(&mut self) {
+        self.0.close_early();
+    }
 }
 
 impl Selector for HuntSelector<'_> {
     type State = InputState;
-    type Item = Matched;
+    type Item = Picked;
 
     fn observe(&self, _input: usize, state: &mut InputState, event: &Event) {
         state.baseline.observe_event(event);
@@ -236,34 +311,68 @@ impl Selector for HuntSelector<'_> {
         }
     }
 
-    fn select(&self, input: usize, event: &std::sync::Arc<Event>) -> Option<Matched> {
+    fn select(&self, input: usize, event: &std::sync::Arc<Event>) -> Option<Picked> {
         if !self.range.contains(event) {
             self.outside_range.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         self.detectors
-            .get(self.which(input))
-            .and_then(|d| d.match_shared(std::sync::Arc::clone(event)))
+            .get(self.which(input))?
+            .match_shared(std::sync::Arc::clone(event))
+            .map(Picked::Match)
+    }
+
+    fn settle(&self, input: usize, picked: Picked) -> Picked {
+        if !self.is_early(input) {
+            return picked;
+        }
+        let Picked::Match(matched) = picked else {
+            return picked;
+        };
+        let Some(detector) = self.detectors.get(self.which(input)) else {
+            return Picked::Match(matched);
+        };
+        // What the drain would do after the scan, here on the pool: the first input
+        // has no earlier duplicates, and attribution is proven to change nothing.
+        let (retained, stateless) = detector.split(matched);
+        let findings = stateless
+            .map(|s| detector.stateless_findings(&s))
+            .unwrap_or_default();
+        Picked::Decided { retained, findings }
     }
 
     fn keep(
         &self,
         input: usize,
         state: &mut InputState,
-        matched: Matched,
+        picked: Picked,
         key: u128,
-    ) -> Option<Matched> {
+    ) -> Option<Picked> {
         state.matched += 1;
-        let detector = self.detectors.get(self.which(input))?;
-        let (retained, stateless) = detector.split(matched);
-        if let Some(stateless) = stateless {
-            state.spool.push(key, stateless, &self.spool);
+        match picked {
+            Picked::Match(matched) => {
+                let detector = self.detectors.get(self.which(input))?;
+                let (retained, stateless) = detector.split(matched);
+                if let Some(stateless) = stateless {
+                    state.spool.push(key, stateless, &self.spool);
+                }
+                retained.map(Picked::Match)
+            }
+            Picked::Decided { retained, findings } => {
+                state.early.extend(findings);
+                if state.early.len() >= EARLY_BATCH {
+                    self.send_early(&mut state.early);
+                }
+                retained.map(Picked::Match)
+            }
         }
-        retained
     }
 
     fn input_done(&self, _input: usize, state: &mut InputState) {
         state.spool.close(&self.spool);
+        if !state.early.is_empty() {
+            self.send_early(&mut state.early);
+        }
     }
 }
 
@@ -278,33 +387,21 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         // Only the user's Sigma rules run: the analytics' context is not missed.
         contexts.notes.clear();
     }
-    let mut detectors = Vec::with_capacity(contexts.contexts.len());
-    let mut problems = None;
-    for (context, _, _) in &contexts.contexts {
-        // Contexts whose rules load the same way share one compiled rule set.
-        let (detector, loaded) = Detector::build_sharing(
-            DetectorOptions {
-                builtin: !options.no_builtin,
-                rule_paths: options.rules.clone(),
-                context: context.clone(),
-                mapping: options.mapping.clone(),
-                placeholders: options.placeholders.clone(),
-                statuses: options.statuses.clone(),
-                rule_cache: options.rule_cache.clone(),
-            },
-            trustpath_analytics::Registry::builtin(),
-            &detectors,
-        );
-        problems.get_or_insert(loaded);
-        detectors.push(detector);
-    }
-    let problems = problems.unwrap_or_default();
     let (inputs, missing, ignored) = expand(&options.input.paths, contexts.all());
     if inputs.is_empty() && missing.is_empty() {
         return Err(nothing_to_read(&options.input.paths, &ignored));
     }
+    // Whether the first input's findings may be written while the scan runs (crate
+    // docs), proven from the inputs' bytes while the rules load.
+    let (detectors, problems, early) = std::thread::scope(|scope| {
+        let proof =
+            scope.spawn(|| !inputs.is_empty() && trustpath_pipeline::names_no_tenant(&inputs));
+        let (detectors, problems) = build_detectors(options, &contexts);
+        (detectors, problems, proof.join().unwrap_or(false))
+    });
     let assigned: Vec<usize> = inputs.iter().map(|i| contexts.for_input(i)).collect();
     let config = scan_config(&options.input, &contexts.all(), options.progress);
+    let (to_sink, from_scan) = std::sync::mpsc::sync_channel(EARLY_BATCHES);
     let selector = HuntSelector {
         detectors: &detectors,
         assigned: &assigned,
@@ -312,8 +409,39 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         spool: spool::SpoolShared::new(options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES)),
         range: options.range,
         outside_range: AtomicU64::new(0),
+        early: early.then(|| Early {
+            input: 0,
+            to_sink: std::sync::Mutex::new(Some(to_sink)),
+        }),
     };
-    let mut result = trustpath_pipeline::scan_with(&inputs, &config, &selector);
+    let mut counts = FindingCounts::default();
+    let mut streamed = 0;
+    let mut result = if selector.early.is_some() {
+        // The scan runs on a thread of its own; this one writes what it sends.
+        let (scanned, written) = std::thread::scope(|scope| {
+            let scan = scope.spawn(|| {
+                let _close = CloseEarly(&selector);
+                trustpath_pipeline::scan_with(&inputs, &config, &selector)
+            });
+            let mut written: std::io::Result<()> = Ok(());
+            // Received to the end even after the sink failed, so the scan never waits.
+            for batch in from_scan.iter() {
+                for finding in batch {
+                    if written.is_ok() {
+                        streamed += 1;
+                        counts.add(&finding);
+                        written = sink.finding(finding);
+                    }
+                }
+            }
+            (scan.join(), written)
+        });
+        written?;
+        scanned.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    } else {
+        drop(from_scan);
+        trustpath_pipeline::scan_with(&inputs, &config, &selector)
+    };
 
     let mut summary = RunSummary::default();
     let mut errors: Vec<RecordError> = missing.clone();
@@ -337,7 +465,6 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
 
     // Stateless findings, input by input: duplicates of earlier inputs dropped, host
     // events attributed to their folder's tenant (which may make a retained rule match).
-    let mut counts = FindingCounts::default();
     let mut spooled = 0;
     let mut spool_errors = Vec::new();
     let mut by_context: Vec<Vec<Matched>> = detectors.iter().map(|_| Vec::new()).collect();
@@ -350,6 +477,20 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         };
         let state = std::mem::take(&mut input.state);
         summary.matched += state.matched;
+        // Findings of the first input decided after it was read (script blocks completed
+        // by a later input, attributed cloud records) follow those written during the scan.
+        for finding in state.early {
+            counts.add(&finding);
+            streamed += 1;
+            sink.finding(finding)?;
+        }
+        if selector.is_early(index) && !input.host_tenants.tenants().is_empty() {
+            // Cannot happen while `TENANT_KEY_MARKERS` covers every tenant field; never silent.
+            spool_errors.push(format!(
+                "{}: findings were written before a record naming a tenant was read; their host events are not attributed to it",
+                input.summary.file
+            ));
+        }
         baseline.merge(state.baseline);
         if let (Some(all), Some(one)) = (coverage.as_mut(), state.coverage) {
             all.merge(one);
@@ -359,7 +500,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         let mut extra = Vec::new();
         // Findings of a batch are built on every core while the sink writes those of
         // the batch before, in record order: output never depends on the thread count.
-        let shared: &trustpath_pipeline::InputResult<InputState, Matched> = input;
+        let shared: &trustpath_pipeline::InputResult<InputState, Picked> = input;
         let decide = |key: u128, mut m: Matched| {
             if shared.duplicates_earlier_input(key) {
                 return (None, Vec::new());
@@ -411,7 +552,10 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         let outcome = outcome.or(unreadable);
         spool_errors.extend(outcome.map(|e| format!("{}: {e}", input.summary.file)));
         // Retained host events take their folder's tenant too (re-matched under it).
-        for mut m in std::mem::take(&mut input.selected) {
+        for picked in std::mem::take(&mut input.selected) {
+            let Picked::Match(mut m) = picked else {
+                continue;
+            };
             detector.attribute(&mut m, &input.host_tenants);
             if let (Some(kept), _) = detector.split(m) {
                 extra.push(kept);
@@ -465,7 +609,33 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         coverage,
         spooled,
         spool_errors,
+        streamed,
     })
+}
+
+/// One [`Detector`] per context (contexts whose rules load the same way share one
+/// compiled rule set) and the problems of the rules loaded.
+fn build_detectors(options: &HuntOptions, contexts: &RunContexts) -> (Vec<Detector>, LoadProblems) {
+    let mut detectors = Vec::with_capacity(contexts.contexts.len());
+    let mut problems = None;
+    for (context, _, _) in &contexts.contexts {
+        let (detector, loaded) = Detector::build_sharing(
+            DetectorOptions {
+                builtin: !options.no_builtin,
+                rule_paths: options.rules.clone(),
+                context: context.clone(),
+                mapping: options.mapping.clone(),
+                placeholders: options.placeholders.clone(),
+                statuses: options.statuses.clone(),
+                rule_cache: options.rule_cache.clone(),
+            },
+            trustpath_analytics::Registry::builtin(),
+            &detectors,
+        );
+        problems.get_or_insert(loaded);
+        detectors.push(detector);
+    }
+    (detectors, problems.unwrap_or_default())
 }
 
 /// [`hunt`] with every finding kept in memory, sorted by time then id (tables, HTML,

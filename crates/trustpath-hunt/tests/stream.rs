@@ -1,7 +1,9 @@
 //! Stateless findings stream through the spool: the same findings whether they stay in
 //! memory or go through the temporary file, records repeated across inputs reported
 //! once, host events attributed to their folder's tenant before their finding is written,
-//! and the sink sees them before the correlated findings.
+//! and the sink sees them before the correlated findings. When no input can name a
+//! tenant, the first input's findings are written while the scan runs: the same
+//! findings, in the same order, as through the spool.
 
 use serde_json::json;
 use std::path::Path;
@@ -157,6 +159,127 @@ fn a_sink_error_stops_the_hunt_with_that_error() {
         Ok(_) => panic!("the sink failed"),
         Err(e) => e,
     };
+    assert_eq!(
+        error
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::BrokenPipe)
+    );
+}
+
+/// Runs `hunt` with a sink that keeps every finding in the order it was given.
+fn hunt_in_order(options: &HuntOptions) -> (Vec<Finding>, trustpath_hunt::HuntRun) {
+    let mut seen = Vec::new();
+    let mut sink = |f: Finding| -> std::io::Result<()> {
+        seen.push(f);
+        Ok(())
+    };
+    let run = trustpath_hunt::hunt(options, &mut sink).expect("hunt");
+    (seen, run)
+}
+
+fn only(dir: &Path, paths: Vec<std::path::PathBuf>) -> HuntOptions {
+    HuntOptions {
+        input: InputOptions {
+            paths,
+            ..InputOptions::default()
+        },
+        context: ContextChoice::Discover,
+        rules: vec![dir.join("rule.yml")],
+        no_builtin: true,
+        ..HuntOptions::default()
+    }
+}
+
+#[test]
+fn with_no_tenant_anywhere_the_first_input_streams_the_same_findings_in_the_same_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
+    let host = dir.path().join("host");
+    std::fs::create_dir_all(&host).expect("mkdir");
+    // Benign events between the matching ones, and a record repeated within the input.
+    let records: String = (1..=300)
+        .map(|r| {
+            let command = if r % 3 == 0 {
+                "powershell -enc SQBFAFgA"
+            } else {
+                "powershell -File C:\\ops\\report.ps1"
+            };
+            process(r, &format!("{command} #{r}"))
+        })
+        .chain([process(3, "powershell -enc SQBFAFgA #3")])
+        .collect();
+    std::fs::write(host.join("security.jsonl"), records).expect("write");
+    // The word "tenant" in a value names no tenant, but the proof is literal: with this
+    // input in the run nothing is proven and every finding goes through the spool.
+    std::fs::write(
+        host.join("zz-notes.jsonl"),
+        process(999, "whoami /tenant-report"),
+    )
+    .expect("write");
+
+    let (streamed, early) = hunt_in_order(&only(dir.path(), vec![host.join("security.jsonl")]));
+    let (spooled, late) = hunt_in_order(&only(dir.path(), vec![host.clone()]));
+    assert_eq!(
+        streamed.len(),
+        100,
+        "every third record matches, the repeat once"
+    );
+    assert_eq!(early.streamed, 100, "all written while the scan ran");
+    assert_eq!(early.spooled, 0);
+    assert_eq!(late.streamed, 0, "not proven: through the spool");
+    assert_eq!(late.spooled, 100);
+    assert_eq!(
+        serde_json::to_value(&streamed).expect("json"),
+        serde_json::to_value(&spooled).expect("json"),
+        "the same findings in the same order"
+    );
+    assert_eq!(early.counts, late.counts);
+    assert_eq!(early.summary.matched, late.summary.matched);
+}
+
+#[test]
+fn a_tenant_named_at_the_end_of_the_one_input_still_reaches_its_host_events() {
+    // Host events first, the record naming the tenant last: the findings may only be
+    // written once the whole input was read.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
+    let records: String = (1..=20)
+        .map(|r| process(r, "powershell -enc SQBFAFgA"))
+        .chain([ual()])
+        .collect();
+    let file = dir.path().join("export.jsonl");
+    std::fs::write(&file, records).expect("write");
+    let (findings, run) = hunt_in_order(&only(dir.path(), vec![file]));
+    assert_eq!(findings.len(), 20);
+    assert_eq!(run.streamed, 0);
+    for finding in &findings {
+        assert_eq!(finding.entities.tenant.as_deref(), Some(TENANT));
+    }
+}
+
+#[test]
+fn a_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
+    let records: String = (1..=2000)
+        .map(|r| process(r, "powershell -enc SQBFAFgA"))
+        .collect();
+    let file = dir.path().join("security.jsonl");
+    std::fs::write(&file, records).expect("write");
+    let mut written = 0;
+    let mut sink = |_: Finding| -> std::io::Result<()> {
+        written += 1;
+        if written > 10 {
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        }
+        Ok(())
+    };
+    let error = match trustpath_hunt::hunt(&only(dir.path(), vec![file]), &mut sink) {
+        Ok(_) => panic!("the sink failed"),
+        Err(e) => e,
+    };
+    assert_eq!(written, 11, "nothing is written after the error");
     assert_eq!(
         error
             .downcast_ref::<std::io::Error>()
