@@ -409,7 +409,9 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         spool: spool::SpoolShared::new(options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES)),
         range: options.range,
         outside_range: AtomicU64::new(0),
-        early: early.then(|| Early {
+        // A caller on a pool thread would wait on the channel without running the pool
+        // jobs the scan waits for: it gets the spool instead.
+        early: (early && rayon::current_thread_index().is_none()).then(|| Early {
             input: 0,
             to_sink: std::sync::Mutex::new(Some(to_sink)),
         }),

@@ -287,3 +287,30 @@ fn a_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
         Some(std::io::ErrorKind::BrokenPipe)
     );
 }
+
+#[test]
+fn a_hunt_called_on_a_pool_thread_uses_the_spool_and_finishes() {
+    // The calling thread writes what the scan sends; on a pool thread it would not run
+    // the pool jobs the scan waits for (one thread: nothing else would).
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
+    let records: String = (1..=600)
+        .map(|r| process(r, "powershell -enc SQBFAFgA"))
+        .collect();
+    let file = dir.path().join("security.jsonl");
+    std::fs::write(&file, records).expect("write");
+    let options = only(dir.path(), vec![file]);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let (findings, run) = pool.install(|| hunt_in_order(&options));
+    assert_eq!(findings.len(), 600);
+    assert_eq!(run.streamed, 0);
+    let (streamed, early) = hunt_in_order(&options);
+    assert_eq!(early.streamed, 600);
+    assert_eq!(
+        serde_json::to_value(&findings).expect("json"),
+        serde_json::to_value(&streamed).expect("json")
+    );
+}
