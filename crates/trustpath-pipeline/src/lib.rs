@@ -3,7 +3,8 @@
 //! [`scan_with`] runs one input per rayon task (inputs are independent; a tenant's export
 //! is usually many files) and normalizes every record. A [`Selector`] sees every event:
 //! `observe` in record order (per-input state), `select` — the stateless per-event rule
-//! matching — on chunks of [`CHUNK_EVENTS`] events in parallel, so one large file also
+//! matching — then `settle` (more stateless work on what `select` gave) on chunks of
+//! [`CHUNK_EVENTS`] events in parallel, so one large file also
 //! uses every core, and `keep` in record order decides what stays in memory (the rest,
 //! e.g. findings of stateless rules, the selector writes out itself). A full chunk is
 //! matched on the pool while the input's reader goes on reading and normalizing the next
@@ -229,9 +230,11 @@ impl<S, T> ScanResult<S, T> {
 /// What a scan does with each event. [`Selector::observe`] runs on the input's task in
 /// record order (cheap bookkeeping: first-seen actors, coverage counts);
 /// [`Selector::select`] is stateless (rule matching) and runs in parallel over chunks of
-/// [`CHUNK_EVENTS`] events, even within one input; [`Selector::keep`] then takes each
-/// selected item in record order and either keeps it in [`InputResult::selected`]
-/// (charged to the memory budget) or passes it on (e.g. writes a finding to a spool).
+/// [`CHUNK_EVENTS`] events, even within one input, and [`Selector::settle`] after it over
+/// the chunk's items (more stateless work, e.g. building findings); [`Selector::keep`]
+/// then takes each selected item in record order and either keeps it in
+/// [`InputResult::selected`] (charged to the memory budget) or passes it on (e.g. writes
+/// a finding to a spool).
 pub trait Selector: Sync {
     /// Per-input state.
     type State: Default + Send;
