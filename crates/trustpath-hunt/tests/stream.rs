@@ -178,6 +178,21 @@ fn hunt_in_order(options: &HuntOptions) -> (Vec<Finding>, trustpath_hunt::HuntRu
     (seen, run)
 }
 
+/// `rule.yml` and one input holding `records` in `dir`; the input's path.
+fn one_input(dir: &Path, records: String) -> std::path::PathBuf {
+    std::fs::write(dir.join("rule.yml"), RULE).expect("write");
+    let file = dir.join("security.jsonl");
+    std::fs::write(&file, records).expect("write");
+    file
+}
+
+/// `count` events that match the rule.
+fn encoded(count: u64) -> String {
+    (1..=count)
+        .map(|r| process(r, "powershell -enc SQBFAFgA"))
+        .collect()
+}
+
 fn only(dir: &Path, paths: Vec<std::path::PathBuf>) -> HuntOptions {
     HuntOptions {
         input: InputOptions {
@@ -243,13 +258,7 @@ fn a_tenant_named_at_the_end_of_the_one_input_still_reaches_its_host_events() {
     // Host events first, the record naming the tenant last: the findings may only be
     // written once the whole input was read.
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
-    let records: String = (1..=20)
-        .map(|r| process(r, "powershell -enc SQBFAFgA"))
-        .chain([ual()])
-        .collect();
-    let file = dir.path().join("export.jsonl");
-    std::fs::write(&file, records).expect("write");
+    let file = one_input(dir.path(), encoded(20) + &ual());
     let (findings, run) = hunt_in_order(&only(dir.path(), vec![file]));
     assert_eq!(findings.len(), 20);
     assert_eq!(run.streamed, 0);
@@ -261,12 +270,7 @@ fn a_tenant_named_at_the_end_of_the_one_input_still_reaches_its_host_events() {
 #[test]
 fn a_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
-    let records: String = (1..=2000)
-        .map(|r| process(r, "powershell -enc SQBFAFgA"))
-        .collect();
-    let file = dir.path().join("security.jsonl");
-    std::fs::write(&file, records).expect("write");
+    let file = one_input(dir.path(), encoded(2000));
     let mut written = 0;
     let mut sink = |_: Finding| -> std::io::Result<()> {
         written += 1;
@@ -293,12 +297,7 @@ fn a_hunt_called_on_a_pool_thread_uses_the_spool_and_finishes() {
     // The calling thread writes what the scan sends; on a pool thread it would not run
     // the pool jobs the scan waits for (one thread: nothing else would).
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("rule.yml"), RULE).expect("write");
-    let records: String = (1..=600)
-        .map(|r| process(r, "powershell -enc SQBFAFgA"))
-        .collect();
-    let file = dir.path().join("security.jsonl");
-    std::fs::write(&file, records).expect("write");
+    let file = one_input(dir.path(), encoded(600));
     let options = only(dir.path(), vec![file]);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
