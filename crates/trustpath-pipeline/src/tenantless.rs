@@ -29,9 +29,6 @@ const BUFFER: usize = 1 << 20;
 /// Bytes the format is told from (as `trustpath_read` sniffs it).
 const SNIFF_BYTES: u64 = 64 * 1024;
 
-/// The longest pattern searched for (`organizationid`).
-const PATTERN_MAX: usize = 14;
-
 /// Bytes a proof reads before its pace is judged.
 pub const PACE_GRACE: u64 = 256 * 1024 * 1024;
 
@@ -42,7 +39,7 @@ pub const PACE_MIN: u64 = 512 * 1024 * 1024;
 /// Whether no record of `inputs` can name a tenant (module docs). Reads each input once,
 /// up to the first that fails; false when an input cannot be read or is read too slowly.
 pub fn names_no_tenant(inputs: &[Input]) -> bool {
-    let Some(markers) = markers() else {
+    let Some(markers) = Markers::new() else {
         return false;
     };
     let mut pace = Pace::new(PACE_GRACE, PACE_MIN);
@@ -87,26 +84,34 @@ impl Pace {
 /// (`\u0041`–`\u007a`), searched for in text lower-cased first: a few literals in plain
 /// bytes, which Teddy finds at gigabytes per second (an ASCII case-insensitive automaton,
 /// whose prefilter looks for backslashes, took a quarter of a second over 125 MB).
-fn markers() -> Option<Searcher> {
-    let mut patterns: Vec<String> = trustpath_normalize::TENANT_KEY_MARKERS
-        .iter()
-        .map(|m| m.to_ascii_lowercase())
-        .collect();
-    patterns.extend(["\\u004", "\\u005", "\\u006", "\\u007"].map(str::to_owned));
-    if patterns.iter().any(|p| p.len() > PATTERN_MAX) {
-        return None;
+struct Markers {
+    searcher: Searcher,
+    /// Bytes carried over between reads (the longest pattern less one), so a pattern
+    /// split across two reads is still found.
+    overlap: usize,
+}
+
+impl Markers {
+    /// `None` where Teddy cannot run (no SIMD): then nothing is proven.
+    fn new() -> Option<Self> {
+        let mut patterns: Vec<String> = trustpath_normalize::TENANT_KEY_MARKERS
+            .iter()
+            .map(|m| m.to_ascii_lowercase())
+            .collect();
+        patterns.extend(["\\u004", "\\u005", "\\u006", "\\u007"].map(str::to_owned));
+        let overlap = patterns.iter().map(String::len).max()?.saturating_sub(1);
+        let searcher = Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .builder()
+            .extend(patterns)
+            .build()?;
+        Some(Markers { searcher, overlap })
     }
-    // `None` where Teddy cannot run (no SIMD): then nothing is proven.
-    Config::new()
-        .match_kind(MatchKind::LeftmostFirst)
-        .builder()
-        .extend(patterns)
-        .build()
 }
 
 fn file_names_no_tenant(
     mut file: impl Read,
-    markers: &Searcher,
+    markers: &Markers,
     pace: &mut Pace,
 ) -> std::io::Result<bool> {
     // The format is told from the first 64 KiB, as the reader tells it.
@@ -115,16 +120,13 @@ fn file_names_no_tenant(
     if !plain_text(&buffer) {
         return Ok(false);
     }
-    // The longest pattern less one byte is carried over between reads, so a pattern
-    // split across two reads is still found.
-    let overlap = PATTERN_MAX - 1;
     let mut checked = 0;
     loop {
         buffer[checked..].make_ascii_lowercase();
-        if markers.find(&buffer).is_some() || !pace.keeps_up(buffer.len() - checked) {
+        if markers.searcher.find(&buffer).is_some() || !pace.keeps_up(buffer.len() - checked) {
             return Ok(false);
         }
-        let kept = overlap.min(buffer.len());
+        let kept = markers.overlap.min(buffer.len());
         buffer.drain(..buffer.len() - kept);
         checked = kept;
         if file.by_ref().take(BUFFER as u64).read_to_end(&mut buffer)? == 0 {
@@ -155,7 +157,7 @@ mod tests {
 
     fn proven(bytes: &[u8]) -> bool {
         let mut pace = Pace::new(PACE_GRACE, PACE_MIN);
-        markers()
+        Markers::new()
             .map(|m| file_names_no_tenant(bytes, &m, &mut pace).unwrap_or(false))
             .unwrap_or(false)
     }
@@ -178,7 +180,7 @@ mod tests {
             assert!(!proven(named.as_bytes()), "{named}");
         }
         // Nor is a file read too slowly (a cold disk: it would be read twice).
-        let Some(m) = markers() else {
+        let Some(m) = Markers::new() else {
             panic!("markers build")
         };
         let mut slow = Pace::new(0, u64::MAX);
@@ -205,7 +207,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let Some(m) = markers() else {
+        let Some(m) = Markers::new() else {
             panic!("markers build")
         };
         let named = br#"{"EventID":1,"x":"y","OrganizationId":"2c3d"}"#;
