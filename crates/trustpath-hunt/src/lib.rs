@@ -392,10 +392,14 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         return Err(nothing_to_read(&options.input.paths, &ignored));
     }
     // Whether the first input's findings may be written while the scan runs (crate
-    // docs), proven from the inputs' bytes while the rules load.
+    // docs), proven from the inputs' bytes while the rules load. Not looked for where it
+    // could not be used: without user rules every match is retained (the analytics need
+    // state), and a caller on a pool thread would wait on the channel without running
+    // the pool jobs the scan waits for.
+    let may_stream =
+        !options.rules.is_empty() && !inputs.is_empty() && rayon::current_thread_index().is_none();
     let (detectors, problems, early) = std::thread::scope(|scope| {
-        let proof =
-            scope.spawn(|| !inputs.is_empty() && trustpath_pipeline::names_no_tenant(&inputs));
+        let proof = scope.spawn(|| may_stream && trustpath_pipeline::names_no_tenant(&inputs));
         let (detectors, problems) = build_detectors(options, &contexts);
         (detectors, problems, proof.join().unwrap_or(false))
     });
@@ -409,9 +413,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         spool: spool::SpoolShared::new(options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES)),
         range: options.range,
         outside_range: AtomicU64::new(0),
-        // A caller on a pool thread would wait on the channel without running the pool
-        // jobs the scan waits for: it gets the spool instead.
-        early: (early && rayon::current_thread_index().is_none()).then(|| Early {
+        early: early.then(|| Early {
             input: 0,
             to_sink: std::sync::Mutex::new(Some(to_sink)),
         }),
