@@ -11,6 +11,7 @@ use crate::detection::{FieldRefTest, Item, Search, Subject, Test, ValueTest};
 use crate::rule::Rule;
 use crate::value::{Pattern, Position};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use trustpath_event::Event;
 
@@ -106,26 +107,25 @@ impl Rule {
 
     /// The explanation under one target's `renames`; `matched` says the rule is known to
     /// match under it (only the searches that count towards the condition are tested).
-    fn explain_with(
-        &self,
-        event: &Event,
-        renames: Option<&BTreeMap<String, String>>,
+    fn explain_with<'a>(
+        &'a self,
+        event: &'a Event,
+        renames: Option<&'a BTreeMap<String, String>>,
         matched: bool,
     ) -> Explanation {
         let detection = &self.detection;
-        let field_name = |slot: usize| -> String {
+        let field_name = |slot: usize| -> &'a str {
             let name = detection.fields.get(slot).map_or("", String::as_str);
             renames
                 .and_then(|r| r.get(name))
                 .map_or(name, String::as_str)
-                .to_owned()
         };
         let fields = FieldCache::new(event);
         let mut positive = Vec::new();
         positive_searches(&detection.condition, true, &mut positive);
         positive.sort_unstable();
         positive.dedup();
-        let results: Vec<Option<Vec<(String, String)>>> = detection
+        let results: Vec<Option<Vec<Pair<'a>>>> = detection
             .searches
             .iter()
             .enumerate()
@@ -151,13 +151,16 @@ impl Rule {
                 if out.values.len() >= MAX_PAIRS {
                     break;
                 }
-                let pair = MatchedValue {
-                    selection: name.clone(),
-                    field: field.clone(),
-                    value: value.clone(),
-                };
-                if !out.values.contains(&pair) {
-                    out.values.push(pair);
+                let seen = out
+                    .values
+                    .iter()
+                    .any(|p| p.selection == *name && p.field == *field && p.value == *value);
+                if !seen {
+                    out.values.push(MatchedValue {
+                        selection: name.clone(),
+                        field: field.to_string(),
+                        value: value.to_string(),
+                    });
                 }
             }
         }
@@ -191,39 +194,54 @@ impl Rule {
                 }
                 values = field_values(event, renamed).1;
             }
-            let texts: Vec<String> = values
+            let texts: Vec<&str> = values
                 .iter()
                 .filter(|v| !v.null)
-                .map(|v| v.text.clone())
+                .map(|v| v.text.as_ref())
                 .collect();
             if !texts.is_empty() {
-                out.push((name, cut(&texts.join(", "))));
+                out.push((name, cut(&texts.join(", ")).into_owned()));
             }
         }
         out
     }
 }
 
-/// A scalar value of a field, as the matcher sees it.
-struct Val {
-    text: String,
-    lower: String,
+/// A (field, value) pair of an explanation, borrowed from the rule and the event where
+/// it can be (the explanation copies only the pairs it keeps).
+type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// A scalar value of a field, as the matcher sees it, borrowed from the event (a number's
+/// text and a lower case that differs are made).
+struct Val<'a> {
+    text: Cow<'a, str>,
+    lower: Cow<'a, str>,
     number: Option<f64>,
     null: bool,
 }
 
-impl Val {
-    fn from_json(value: &Value) -> Option<Val> {
+impl<'a> Val<'a> {
+    fn from_json(value: &'a Value) -> Option<Val<'a>> {
         let (text, number, null) = match value {
-            Value::String(s) => (s.clone(), None, false),
-            Value::Number(n) => (n.to_string(), n.as_f64(), false),
-            Value::Bool(b) => (b.to_string(), None, false),
-            Value::Null => (String::new(), None, true),
+            Value::String(s) => (Cow::Borrowed(s.as_str()), None, false),
+            Value::Number(n) => (Cow::Owned(n.to_string()), n.as_f64(), false),
+            Value::Bool(b) => (
+                Cow::Borrowed(if *b { "true" } else { "false" }),
+                None,
+                false,
+            ),
+            Value::Null => (Cow::Borrowed(""), None, true),
             Value::Array(_) | Value::Object(_) => return None,
         };
+        let lower = match text {
+            Cow::Borrowed(t) if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => {
+                Cow::Borrowed(t)
+            }
+            ref t => Cow::Owned(t.to_lowercase()),
+        };
         Some(Val {
-            lower: text.to_lowercase(),
             text,
+            lower,
             number,
             null,
         })
@@ -238,17 +256,17 @@ impl Val {
 }
 
 /// Whether a field exists, and its scalar values (shared within one explanation).
-type Found = std::rc::Rc<(bool, Vec<Val>)>;
+type Found<'a> = std::rc::Rc<(bool, Vec<Val<'a>>)>;
 
-/// The fields one explanation reads, each looked up (and its values copied and
-/// lower-cased) once: a rule's searches often test the same field many times.
-struct FieldCache<'e> {
-    event: &'e Event,
-    seen: std::cell::RefCell<Vec<(String, Found)>>,
+/// The fields one explanation reads, each looked up (and its values lower-cased where
+/// needed) once: a rule's searches often test the same field many times.
+struct FieldCache<'a> {
+    event: &'a Event,
+    seen: std::cell::RefCell<Vec<(&'a str, Found<'a>)>>,
 }
 
-impl<'e> FieldCache<'e> {
-    fn new(event: &'e Event) -> Self {
+impl<'a> FieldCache<'a> {
+    fn new(event: &'a Event) -> Self {
         FieldCache {
             event,
             seen: std::cell::RefCell::new(Vec::new()),
@@ -256,14 +274,14 @@ impl<'e> FieldCache<'e> {
     }
 
     /// Whether the field exists, and its scalar values.
-    fn get(&self, name: &str) -> Found {
-        if let Some((_, found)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
+    fn get(&self, name: &'a str) -> Found<'a> {
+        if let Some((_, found)) = self.seen.borrow().iter().find(|(n, _)| *n == name) {
             return std::rc::Rc::clone(found);
         }
         let found = std::rc::Rc::new(field_values(self.event, name));
         self.seen
             .borrow_mut()
-            .push((name.to_owned(), std::rc::Rc::clone(&found)));
+            .push((name, std::rc::Rc::clone(&found)));
         found
     }
 }
@@ -311,27 +329,35 @@ impl<'e> Pins<'e> {
 }
 
 /// Whether the field exists, and its scalar values.
-fn field_values(event: &Event, name: &str) -> (bool, Vec<Val>) {
+fn field_values<'a>(event: &'a Event, name: &str) -> (bool, Vec<Val<'a>>) {
     let mut values = Vec::new();
     let exists = event.for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
     (exists, values)
 }
 
-fn cut(text: &str) -> String {
+fn cut(text: &str) -> Cow<'_, str> {
     match text.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
+        Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// [`cut`] keeping a borrow from the event.
+fn cut_val<'a>(text: &Cow<'a, str>) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(t) => cut(t),
+        Cow::Owned(t) => Cow::Owned(cut(t).into_owned()),
     }
 }
 
 const ABSENT: &str = "(absent)";
 
 /// The pairs of the first alternative of `search` whose items all hold, if one does.
-fn search(
+fn search<'a>(
     search: &Search,
-    fields: &FieldCache<'_>,
-    field_name: &dyn Fn(usize) -> String,
-) -> Option<Vec<(String, String)>> {
+    fields: &FieldCache<'a>,
+    field_name: &dyn Fn(usize) -> &'a str,
+) -> Option<Vec<Pair<'a>>> {
     search.alternatives.iter().find_map(|items| {
         let mut pairs = Vec::new();
         for item in items {
@@ -342,11 +368,11 @@ fn search(
 }
 
 /// The pairs that make `item` hold, or `None` when it does not.
-fn item(
+fn item<'a>(
     item: &Item,
-    fields: &FieldCache<'_>,
-    field_name: &dyn Fn(usize) -> String,
-) -> Option<Vec<(String, String)>> {
+    fields: &FieldCache<'a>,
+    field_name: &dyn Fn(usize) -> &'a str,
+) -> Option<Vec<Pair<'a>>> {
     match item.subject {
         Subject::Keywords => keywords(&item.test, fields.event),
         Subject::Field(slot) => {
@@ -356,14 +382,14 @@ fn item(
             match &item.test {
                 Test::Values(test) => {
                     let hits = value_hits(test, exists, values)?;
-                    Some(pair_list(&name, hits))
+                    Some(pair_list(name, hits))
                 }
                 Test::Exists(want) => (exists == *want).then(|| {
                     let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
-                    pair_list(&name, shown)
+                    pair_list(name, shown)
                 }),
                 Test::FieldRef(test) => {
-                    let others: Vec<Found> = test
+                    let others: Vec<Found<'a>> = test
                         .others
                         .iter()
                         .map(|s| fields.get(&field_name(*s)))
@@ -371,7 +397,7 @@ fn item(
                     let others: Vec<&[Val]> = others.iter().map(|o| o.1.as_slice()).collect();
                     fieldref(test, values, &others).then(|| {
                         let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
-                        pair_list(&name, shown)
+                        pair_list(name, shown)
                     })
                 }
             }
@@ -379,20 +405,28 @@ fn item(
     }
 }
 
-fn pair_list(name: &str, hits: Vec<&Val>) -> Vec<(String, String)> {
+fn pair_list<'a>(name: &'a str, hits: Vec<&Val<'a>>) -> Vec<Pair<'a>> {
     if hits.is_empty() {
-        return vec![(name.to_owned(), ABSENT.to_owned())];
+        return vec![(Cow::Borrowed(name), Cow::Borrowed(ABSENT))];
     }
     hits.into_iter()
         .map(|v| {
-            let text = if v.null { ABSENT } else { v.text.as_str() };
-            (name.to_owned(), cut(text))
+            let text = if v.null {
+                Cow::Borrowed(ABSENT)
+            } else {
+                cut_val(&v.text)
+            };
+            (Cow::Borrowed(name), text)
         })
         .collect()
 }
 
 /// The values that make a value test hold (empty when it holds by absence), or `None`.
-fn value_hits<'v>(test: &ValueTest, exists: bool, values: &'v [Val]) -> Option<Vec<&'v Val>> {
+fn value_hits<'v, 'a>(
+    test: &ValueTest,
+    exists: bool,
+    values: &'v [Val<'a>],
+) -> Option<Vec<&'v Val<'a>>> {
     if !exists {
         return test.has_null.then(Vec::new);
     }
@@ -408,23 +442,23 @@ fn value_hits<'v>(test: &ValueTest, exists: bool, values: &'v [Val]) -> Option<V
     (!hits.is_empty()).then_some(hits)
 }
 
-fn fieldref(test: &FieldRefTest, left: &[Val], others: &[&[Val]]) -> bool {
+fn fieldref(test: &FieldRefTest, left: &[Val<'_>], others: &[&[Val<'_>]]) -> bool {
     let one = |right: &&[Val]| {
         left.iter().any(|l| {
             right.iter().any(|r| {
                 if l.null || r.null {
                     return false;
                 }
-                let (l, r) = if test.cased {
+                let (l, r): (&str, &str) = if test.cased {
                     (&l.text, &r.text)
                 } else {
                     (&l.lower, &r.lower)
                 };
                 match test.position {
                     None => l == r,
-                    Some(Position::Contains) => l.contains(r.as_str()),
-                    Some(Position::Start) => l.starts_with(r.as_str()),
-                    Some(Position::End) => l.ends_with(r.as_str()),
+                    Some(Position::Contains) => l.contains(r),
+                    Some(Position::Start) => l.starts_with(r),
+                    Some(Position::End) => l.ends_with(r),
                 }
             })
         })
@@ -437,11 +471,11 @@ fn fieldref(test: &FieldRefTest, left: &[Val], others: &[&[Val]]) -> bool {
 }
 
 /// Keyword search: the (path, value) pairs of the event's scalar values that match.
-fn keywords(test: &Test, event: &Event) -> Option<Vec<(String, String)>> {
+fn keywords<'a>(test: &Test, event: &'a Event) -> Option<Vec<Pair<'a>>> {
     let Test::Values(test) = test else {
         return None;
     };
-    let mut scalars: Vec<(String, Val)> = Vec::new();
+    let mut scalars: Vec<(String, Val<'a>)> = Vec::new();
     for (key, value) in &event.fields {
         collect(key, value, &mut scalars);
     }
@@ -457,12 +491,12 @@ fn keywords(test: &Test, event: &Event) -> Option<Vec<(String, String)>> {
         scalars
             .iter()
             .filter(|(_, v)| hit(v))
-            .map(|(path, v)| (path.clone(), cut(&v.text)))
+            .map(|(path, v)| (Cow::Owned(path.clone()), cut_val(&v.text)))
             .collect()
     })
 }
 
-fn collect(path: &str, value: &Value, out: &mut Vec<(String, Val)>) {
+fn collect<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, Val<'a>)>) {
     match value {
         Value::Array(items) => items.iter().for_each(|v| collect(path, v, out)),
         Value::Object(map) => {

@@ -230,3 +230,30 @@ fn a_security_4688_event_is_explained_under_the_4688_field_names() {
     );
     assert_eq!(why, rule.explain(&sysmon));
 }
+
+/// Values are shown as the event wrote them, whatever case the comparison used: plain
+/// lower case, ASCII upper case, non-ASCII upper case, numbers and booleans.
+#[test]
+fn values_are_shown_as_written_in_any_case() {
+    let set = rule(
+        "detection:\n  sel:\n    User|contains: 'müller'\n    Path|endswith: '\\tool.exe'\n    Flag: 'true'\n    Port: 4444\n    Name|startswith: 'x'\n  condition: sel",
+    );
+    let why = set.rules[0].explain(&event(json!({
+        "User": "CORP\\MÜLLER",
+        "Path": "C:\\TEMP\\TOOL.EXE",
+        "Flag": true,
+        "Port": 4444,
+        "Name": "xyz",
+    })));
+    assert!(why.matched);
+    assert_eq!(
+        why.values,
+        vec![
+            pair("sel", "User", "CORP\\MÜLLER"),
+            pair("sel", "Path", "C:\\TEMP\\TOOL.EXE"),
+            pair("sel", "Flag", "true"),
+            pair("sel", "Port", "4444"),
+            pair("sel", "Name", "xyz"),
+        ]
+    );
+}
