@@ -595,13 +595,67 @@ fn parse_record(sink: &mut Sink<'_>, rec: &Rec, bytes: &[u8]) {
             return;
         }
     };
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => emit_value(sink, v, Some(rec.start_line), Some(rec.start_offset)),
+    match parse_sized(text, sink.last_width) {
+        Ok(v) => {
+            if let Value::Object(map) = &v {
+                sink.last_width = map.len();
+            }
+            emit_value(sink, v, Some(rec.start_line), Some(rec.start_offset));
+        }
         Err(e) => {
             let origin = sink.origin(Some(rec.start_line), Some(rec.start_offset));
             let (kind, reason) = json_error(&e, rec.start_line);
             sink.error(origin, kind, reason);
         }
+    }
+}
+
+/// Fields normalization may add to a record (`tp.*`, `TimeCreated`, `Channel_original`,
+/// aliases …): room kept in a top-level object's map so they do not grow it.
+const ROOM: usize = 16;
+
+/// Most fields a top-level map is made with room for, whatever the last record had.
+const MAX_WIDTH: usize = 256;
+
+/// Parses one JSON text as `serde_json::from_str::<Value>` does (same values, same
+/// errors), except that a top-level object's map is made with room for `last_width`
+/// fields (the previous record's) plus [`ROOM`]: grown entry by entry, the map of a
+/// Windows event is re-hashed four or five times while parsed and again when
+/// normalization adds its fields.
+fn parse_sized(text: &str, last_width: usize) -> serde_json::Result<Value> {
+    if !text
+        .trim_start_matches([' ', '\t', '\r', '\n'])
+        .starts_with('{')
+    {
+        return serde_json::from_str(text);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let map =
+        serde::Deserializer::deserialize_map(&mut de, SizedMap(last_width.min(MAX_WIDTH) + ROOM))?;
+    de.end()?;
+    Ok(Value::Object(map))
+}
+
+/// A JSON object into a map made with room for `.0` entries; a key seen twice keeps its
+/// last value at its first position, as `serde_json::Value` does.
+struct SizedMap(usize);
+
+impl<'de> serde::de::Visitor<'de> for SizedMap {
+    type Value = serde_json::Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut access: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut map = serde_json::Map::with_capacity(self.0);
+        while let Some((key, value)) = access.next_entry::<String, Value>()? {
+            map.insert(key, value);
+        }
+        Ok(map)
     }
 }
 
@@ -725,6 +779,36 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use trustpath_event::{RawRecord, RecordError};
+
+    /// `parse_sized` is `serde_json::from_str::<Value>` with a pre-sized top-level map:
+    /// the same values (order, a key seen twice) and the same errors, at any width.
+    #[test]
+    fn sized_parse_is_serde_jsons_parse() {
+        let texts = [
+            r#"{"b":1,"a":[1,{"x":null}],"c":"é\u0041"}"#,
+            r#"  {"k":1,"k":2,"j":3}"#,
+            "\n\t{}",
+            r#"{"a":1,}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":"#,
+            r#"{"a":1}{"b":2}"#,
+            r#"[{"a":1}]"#,
+            r#""text""#,
+            "\u{a0}{}",
+            &format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200)),
+        ];
+        for text in texts {
+            let want = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
+            for width in [0, 3, 10_000] {
+                let got = parse_sized(text, width).map_err(|e| e.to_string());
+                assert_eq!(got, want, "{text:?} at width {width}");
+                if let (Ok(Value::Object(g)), Ok(Value::Object(w))) = (&got, &want) {
+                    let (g, w): (Vec<_>, Vec<_>) = (g.keys().collect(), w.keys().collect());
+                    assert_eq!(g, w, "key order of {text:?}");
+                }
+            }
+        }
+    }
 
     fn run_opts(
         input: &[u8],

@@ -165,6 +165,8 @@ pub(crate) struct Sink<'a> {
     pub(crate) emit: &'a mut dyn FnMut(Result<RawRecord, RecordError>),
     /// Index of the next record (0-based), counting records and errors alike.
     pub(crate) next_record: u64,
+    /// Number of fields of the last JSON object read (see `json::parse_sized`).
+    pub(crate) last_width: usize,
 }
 
 impl<'a> Sink<'a> {
@@ -176,6 +178,7 @@ impl<'a> Sink<'a> {
             file: file.clone(),
             emit,
             next_record: 0,
+            last_width: 0,
         }
     }
 
