@@ -4,14 +4,14 @@
 //! is usually many files) and normalizes every record. A [`Selector`] sees every event:
 //! `observe` in record order (per-input state), `select` — the stateless per-event rule
 //! matching — then `settle` (more stateless work on what `select` gave) on chunks of
-//! [`CHUNK_EVENTS`] events in parallel, so one large file also
-//! uses every core, and `keep` in record order decides what stays in memory (the rest,
-//! e.g. findings of stateless rules, the selector writes out itself). A full chunk is
-//! matched on the pool while the input's reader goes on reading and normalizing the next
-//! (at most [`CHUNKS_IN_FLIGHT`] chunks on the pool and one filling per input; a waiting
-//! reader runs pool jobs, [`InFlight`]). Output is deterministic whatever the thread
-//! count: per-input results are concatenated in input order, and within an input in
-//! record order.
+//! [`CHUNK_EVENTS`] events, each chunk one pool job, several chunks of an input at once, so
+//! one large file also uses every core, and `keep` in record order decides what stays in
+//! memory (the rest, e.g. findings of stateless rules, the selector writes out itself). A
+//! full chunk is matched on the pool while the input's reader goes on reading and
+//! normalizing the next (at most [`chunks_in_flight`] chunks on the pool and one filling
+//! per input; a waiting reader on the pool runs pool jobs, [`InFlight`]). Output is
+//! deterministic whatever the thread count: per-input results are concatenated in input
+//! order, and within an input in record order.
 //!
 //! Every skipped record is counted in its [`FileSummary`] and kept (up to
 //! [`ScanConfig::max_kept_errors`] per input) with its origin and reason.
@@ -229,9 +229,9 @@ impl<S, T> ScanResult<S, T> {
 
 /// What a scan does with each event. [`Selector::observe`] runs on the input's task in
 /// record order (cheap bookkeeping: first-seen actors, coverage counts);
-/// [`Selector::select`] is stateless (rule matching) and runs in parallel over chunks of
-/// [`CHUNK_EVENTS`] events, even within one input, and [`Selector::settle`] after it over
-/// the chunk's items (more stateless work, e.g. building findings); [`Selector::keep`]
+/// [`Selector::select`] is stateless (rule matching) and runs on chunks of
+/// [`CHUNK_EVENTS`] events in parallel, even within one input, and [`Selector::settle`]
+/// after it over the chunk's items (more stateless work, e.g. building findings); [`Selector::keep`]
 /// then takes each selected item in record order and either keeps it in
 /// [`InputResult::selected`] (charged to the memory budget) or passes it on (e.g. writes
 /// a finding to a spool).
@@ -271,21 +271,31 @@ pub trait Selector: Sync {
     fn input_done(&self, _input: usize, _state: &mut Self::State) {}
 }
 
-/// Events matched per parallel chunk within one input.
+/// Events per chunk within one input: one pool job selects and settles them.
 pub const CHUNK_EVENTS: usize = 256;
 
-/// A chunk is also selected once its events take this much memory (as
-/// [`memory::approx_event_bytes`] counts): 256 PowerShell blocks of 10 MiB each are
-/// 2.5 GiB, and a chunk holds its events until they are selected. With
-/// [`CHUNKS_IN_FLIGHT`] and the one being filled, an input holds at most 120 MiB of
-/// events waiting for selection.
-pub const CHUNK_BYTES: u64 = 24 * 1024 * 1024;
+/// Most memory (as [`memory::approx_event_bytes`] counts) one input's events take while
+/// they wait for selection: the chunks in flight and the one being filled share it, so a
+/// chunk is also handed over once its events take `WAITING_BYTES / (depth + 1)` (24 MiB
+/// at the least depth, [`CHUNKS_IN_FLIGHT`]). 256 PowerShell blocks of 10 MiB each are
+/// 2.5 GiB, and a chunk holds its events until they are selected.
+pub const WAITING_BYTES: u64 = 120 * 1024 * 1024;
 
-/// Chunks of one input handed to the pool before its reader waits for the oldest. With
-/// one, the pool idled while the reader normalized and kept (spooled) between chunks:
-/// 18 % of two cores over SigmaHQ's Windows rules and 100k events (`perf sched`); with
-/// four chunks of 256 events, 8 %, and the hunt took 7 % less time.
+/// Chunks of one input handed to the pool, at the least, before its reader waits for the
+/// oldest ([`chunks_in_flight`]). With one, the pool idled while the reader normalized
+/// and kept (spooled) between chunks: 18 % of two cores over SigmaHQ's Windows rules and
+/// 100k events (`perf sched`); with four chunks of 256 events, 8 %, and the hunt took 7 %
+/// less time.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Chunks of one input on the pool before its reader waits for the oldest:
+/// [`CHUNKS_IN_FLIGHT`], or two per pool thread on a larger pool. A chunk is one job, run
+/// by one thread (splitting a chunk of 256 events across threads again cost more in
+/// wake-ups and stealing than it gained: 5 % of the wall time of a hunt on two cores),
+/// so the chunks in flight are what keeps every thread busy on one large input.
+pub fn chunks_in_flight() -> usize {
+    CHUNKS_IN_FLIGHT.max(2 * rayon::current_num_threads())
+}
 
 /// Events waiting to be selected together: each with its identity and its size as
 /// [`memory::approx_event_bytes`] counts it (what the budget is charged if it is kept),
@@ -385,25 +395,29 @@ type Selected<T> = (Vec<(Arc<Event>, u128, u64)>, Vec<Option<T>>);
 /// Where an input's events go once drained: the chunk being filled and, while a reader
 /// runs in a rayon scope, the chunks before it being selected on the pool. The reader
 /// hands a full chunk over and goes on reading and normalizing while the pool matches
-/// it; once more than [`CHUNKS_IN_FLIGHT`] are on the pool, the oldest one's items are
+/// it; once more than [`chunks_in_flight`] are on the pool, the oldest one's items are
 /// kept (in record order), and the rest at [`Stage::finish`].
 struct Stage<'s, 'scope, Sel: Selector> {
     index: usize,
     selector: &'scope Sel,
     scope: Option<&'s rayon::Scope<'scope>>,
     chunk: Chunk,
+    /// A chunk's share of [`WAITING_BYTES`].
+    chunk_bytes: u64,
     in_flight: InFlight<Selected<Sel::Item>>,
 }
 
 impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
     /// Selects each full chunk before it returns (no scope: the cross-input passes).
     fn inline(index: usize, selector: &'scope Sel) -> Self {
+        let depth = chunks_in_flight();
         Stage {
             index,
             selector,
             scope: None,
             chunk: Chunk::default(),
-            in_flight: InFlight::with_depth(CHUNKS_IN_FLIGHT),
+            chunk_bytes: WAITING_BYTES / (depth as u64 + 1),
+            in_flight: InFlight::with_depth(depth),
         }
     }
 
@@ -417,7 +431,7 @@ impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
     ) {
         self.chunk.bytes += bytes;
         self.chunk.events.push((event, key, bytes));
-        if self.chunk.events.len() >= CHUNK_EVENTS || self.chunk.bytes >= CHUNK_BYTES {
+        if self.chunk.events.len() >= CHUNK_EVENTS || self.chunk.bytes >= self.chunk_bytes {
             self.submit(result, config);
         }
     }
@@ -432,14 +446,14 @@ impl<'s, 'scope, Sel: Selector> Stage<'s, 'scope, Sel> {
         }
         let (selector, index) = (self.selector, self.index);
         let Some(scope) = self.scope else {
-            let items = select_events(selector, index, &events);
+            let items = select_events(selector, index, &events, true);
             keep_events(index, (events, items), result, config, selector);
             return;
         };
         // The previous chunk's items are kept once this one is on the pool. A chunk
         // whose job panicked is not kept: the scope re-raises the panic when it ends.
         let previous = self.in_flight.hand_over(scope, move || {
-            let items = select_events(selector, index, &events);
+            let items = select_events(selector, index, &events, false);
             (events, items)
         });
         if let Some(selected) = previous {
@@ -901,19 +915,22 @@ fn drain<Sel: Selector>(
     }
 }
 
-/// `select` over a chunk's events, then `settle` over what they gave (in parallel when
-/// there are many).
+/// `select` over a chunk's events, then `settle` over what they gave: on this thread for
+/// a chunk that is a pool job of its own (the other chunks in flight keep the other
+/// threads busy, [`chunks_in_flight`]), in parallel when `split` and there are many (the
+/// cross-input passes, one chunk at a time).
 fn select_events<Sel: Selector>(
     selector: &Sel,
     index: usize,
     events: &[(Arc<Event>, u128, u64)],
+    split: bool,
 ) -> Vec<Option<Sel::Item>> {
     let settle = |item: &mut Option<Sel::Item>| {
         if let Some(selected) = item.take() {
             *item = Some(selector.settle(index, selected));
         }
     };
-    if events.len() >= 64 {
+    if split && events.len() >= 64 {
         let mut items: Vec<Option<Sel::Item>> = events
             .par_iter()
             .with_min_len(16)
@@ -1057,6 +1074,43 @@ mod tests {
         let (keys, stats) = run(&ab, &tight);
         assert_eq!(keys.len(), 5, "{keys:?}");
         assert!(stats.script_blocks.script_blocks_evicted >= 1, "{stats:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One large input is matched on several threads at once (each chunk is one job, and
+    /// [`chunks_in_flight`] of them are on the pool), and its items still come back in
+    /// record order.
+    #[test]
+    fn one_input_is_selected_on_every_thread_in_record_order() {
+        let dir = folder("one-input");
+        let file = dir.join("big.jsonl");
+        let events = 16 * CHUNK_EVENTS;
+        let text: String = (0..events).map(|n| ual(&format!("u-{n:05}"))).collect();
+        std::fs::write(&file, text).unwrap_or_default();
+        let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(4).build() else {
+            panic!("no thread pool");
+        };
+        let threads = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let result = pool.install(|| {
+            assert_eq!(chunks_in_flight(), 8);
+            scan(&[Input::File(file.clone())], &ScanConfig::default(), |e| {
+                if let Ok(mut seen) = threads.lock() {
+                    seen.insert(rayon::current_thread_index());
+                }
+                std::thread::sleep(std::time::Duration::from_micros(20));
+                Some(e.record_key())
+            })
+        });
+        let (keys, _) = result.into_parts();
+        assert_eq!(keys.len(), events);
+        let ids: Vec<String> = (0..events).map(|n| format!("u-{n:05}")).collect();
+        assert!(
+            keys.iter().zip(&ids).all(|(key, id)| key.contains(id)),
+            "record order: {:?}",
+            &keys[..3]
+        );
+        let seen = threads.lock().map(|t| t.len()).unwrap_or(0);
+        assert!(seen >= 2, "selected on {seen} thread(s)");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -377,7 +377,7 @@ fn item<'a>(
         Subject::Keywords => keywords(&item.test, fields.event),
         Subject::Field(slot) => {
             let name = field_name(slot);
-            let found = fields.get(&name);
+            let found = fields.get(name);
             let (exists, values) = (found.0, &found.1);
             match &item.test {
                 Test::Values(test) => {
@@ -392,7 +392,7 @@ fn item<'a>(
                     let others: Vec<Found<'a>> = test
                         .others
                         .iter()
-                        .map(|s| fields.get(&field_name(*s)))
+                        .map(|s| fields.get(field_name(*s)))
                         .collect();
                     let others: Vec<&[Val]> = others.iter().map(|o| o.1.as_slice()).collect();
                     fieldref(test, values, &others).then(|| {
