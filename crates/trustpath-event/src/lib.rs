@@ -248,24 +248,31 @@ pub struct Event {
 /// `fields` read back (from the hunt's spool): sized from the length the format gives
 /// (MessagePack does), not grown entry by entry; each growth re-hashes every key.
 fn sized_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
-    struct Sized;
-    impl<'de> serde::de::Visitor<'de> for Sized {
-        type Value = Map<String, Value>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a map of fields")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut fields = Map::with_capacity(map.size_hint().unwrap_or(0).min(4096));
-            while let Some((key, value)) = map.next_entry()? {
-                fields.insert(key, value);
-            }
-            Ok(fields)
-        }
+    d.deserialize_map(SizedMap(0))
+}
+
+/// Deserializes a map of fields into a [`Map`] made with room for `.0` entries, or for
+/// the length the format gives (MessagePack does; at most 4096 taken from it), whichever
+/// is more, instead of growing it entry by entry (each growth re-hashes every key). A
+/// key seen twice keeps its last value at its first position, as `serde_json::Value`
+/// does.
+pub struct SizedMap(pub usize);
+
+impl<'de> serde::de::Visitor<'de> for SizedMap {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of fields")
     }
-    d.deserialize_map(Sized)
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let room = map.size_hint().unwrap_or(0).min(4096).max(self.0);
+        let mut fields = Map::with_capacity(room);
+        while let Some((key, value)) = map.next_entry()? {
+            fields.insert(key, value);
+        }
+        Ok(fields)
+    }
 }
 
 impl Event {

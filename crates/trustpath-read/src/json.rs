@@ -630,33 +630,12 @@ fn parse_sized(text: &str, last_width: usize) -> serde_json::Result<Value> {
         return serde_json::from_str(text);
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let map =
-        serde::Deserializer::deserialize_map(&mut de, SizedMap(last_width.min(MAX_WIDTH) + ROOM))?;
+    let map = serde::Deserializer::deserialize_map(
+        &mut de,
+        trustpath_event::SizedMap(last_width.min(MAX_WIDTH) + ROOM),
+    )?;
     de.end()?;
     Ok(Value::Object(map))
-}
-
-/// A JSON object into a map made with room for `.0` entries; a key seen twice keeps its
-/// last value at its first position, as `serde_json::Value` does.
-struct SizedMap(usize);
-
-impl<'de> serde::de::Visitor<'de> for SizedMap {
-    type Value = serde_json::Map<String, Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut access: A,
-    ) -> Result<Self::Value, A::Error> {
-        let mut map = serde_json::Map::with_capacity(self.0);
-        while let Some((key, value)) = access.next_entry::<String, Value>()? {
-            map.insert(key, value);
-        }
-        Ok(map)
-    }
 }
 
 /// Kind and message for a serde_json error in a record that starts at `start_line`.
