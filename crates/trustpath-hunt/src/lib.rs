@@ -334,10 +334,7 @@ impl Selector for HuntSelector<'_> {
         };
         // What the drain would do after the scan, here on the pool: the first input
         // has no earlier duplicates, and attribution is proven to change nothing.
-        let (retained, stateless) = detector.split(matched);
-        let findings = stateless
-            .map(|s| detector.stateless_findings(&s))
-            .unwrap_or_default();
+        let (retained, findings) = detector.split_findings(matched);
         Picked::Decided { retained, findings }
     }
 
@@ -510,11 +507,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
                 return (None, Vec::new());
             }
             detector.attribute(&mut m, &shared.host_tenants);
-            let (now_retained, stateless) = detector.split(m);
-            let findings = stateless
-                .map(|s| detector.stateless_findings(&s))
-                .unwrap_or_default();
-            (now_retained, findings)
+            detector.split_findings(m)
         };
         let mut unreadable: Option<String> = None;
         let mut emit = |decided: Decided| -> std::io::Result<()> {
