@@ -29,7 +29,8 @@ use crate::logsource::Target;
 use crate::rule::Rule;
 use crate::ruleset::RuleIndex;
 use crate::value::{Pattern, Position};
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, Span};
 use serde_json::Value;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -223,7 +224,10 @@ impl Candidates {
 /// The literal tests every rule makes on one field, found with one automaton scan.
 #[derive(Debug, Clone)]
 struct FieldTable {
-    automaton: AhoCorasick,
+    automaton: Scanner,
+    /// The tests of the empty needle, if a rule has one (it is not in the automaton:
+    /// every place in a value would match it).
+    empty: Vec<(u32, Option<Position>)>,
     /// Per needle: the tests (bit, position; `None` = equality) that use it.
     tests: Vec<Vec<(u32, Option<Position>)>>,
     /// Number of bits (distinct tests).
@@ -262,15 +266,108 @@ impl TableBuilder {
     }
 
     fn build(self) -> Option<FieldTable> {
-        // Needles are lower-cased and so is what is scanned ([`scan`]): a case-sensitive
-        // automaton builds in about half the time of an ASCII-case-insensitive one (the
-        // build was a third of loading SigmaHQ's Windows rules) and scans as fast.
-        let automaton = AhoCorasick::builder().build(&self.needles).ok()?;
+        let mut empty = Vec::new();
+        let mut needles = Vec::with_capacity(self.needles.len());
+        let mut tests = Vec::with_capacity(self.tests.len());
+        for (needle, needle_tests) in self.needles.into_iter().zip(self.tests) {
+            if needle.is_empty() {
+                empty = needle_tests;
+            } else {
+                needles.push(needle);
+                tests.push(needle_tests);
+            }
+        }
         Some(FieldTable {
-            automaton,
-            tests: self.tests,
+            automaton: Scanner::new(&needles)?,
+            empty,
+            tests,
             bits: self.bits.len(),
         })
+    }
+}
+
+/// Needles up to which a table's automaton is a DFA (as `AhoCorasick` itself chooses:
+/// a DFA of more needles is larger than the caches and scans slower than the NFA).
+const DFA_NEEDLES: usize = 100;
+
+/// A table's automaton: the kind `AhoCorasick` would choose for its needles, held by
+/// type so that [`walk`] reports every match from one pass (the crate's overlapping
+/// iterator re-enters its search, through a trait object, once per match).
+///
+/// Needles are lower-cased and so is what is scanned ([`scan`]): a case-sensitive
+/// automaton builds in about half the time of an ASCII-case-insensitive one (the build
+/// was a third of loading SigmaHQ's Windows rules) and scans as fast.
+#[derive(Debug, Clone)]
+enum Scanner {
+    Dfa(aho_corasick::dfa::DFA),
+    Nfa(aho_corasick::nfa::contiguous::NFA),
+    /// Needles too many for a contiguous NFA.
+    Big(aho_corasick::nfa::noncontiguous::NFA),
+}
+
+impl Scanner {
+    fn new(needles: &[String]) -> Option<Scanner> {
+        if needles.len() <= DFA_NEEDLES
+            && let Ok(dfa) = aho_corasick::dfa::DFA::new(needles)
+        {
+            return Some(Scanner::Dfa(dfa));
+        }
+        if let Ok(nfa) = aho_corasick::nfa::contiguous::NFA::new(needles) {
+            return Some(Scanner::Nfa(nfa));
+        }
+        aho_corasick::nfa::noncontiguous::NFA::new(needles)
+            .ok()
+            .map(Scanner::Big)
+    }
+
+    /// Calls `each(needle, start, end)` for every occurrence of every needle in `hay`.
+    fn find_all(&self, hay: &[u8], each: impl FnMut(usize, usize, usize)) {
+        match self {
+            Scanner::Dfa(a) => walk(a, hay, each),
+            Scanner::Nfa(a) => walk(a, hay, each),
+            Scanner::Big(a) => walk(a, hay, each),
+        }
+    }
+}
+
+/// Every occurrence of every pattern of `aut` in `hay` (overlapping), in one pass over
+/// its bytes. No pattern is empty, so the start state is never a match. Where the
+/// automaton has a prefilter, the walk skips from its start state to the next place a
+/// pattern may begin, as the crate's own searches do.
+fn walk<A: Automaton>(aut: &A, hay: &[u8], mut each: impl FnMut(usize, usize, usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    let prefilter = aut.prefilter();
+    let mut at = 0;
+    while let Some(&byte) = hay.get(at) {
+        sid = aut.next_state(Anchored::No, sid, byte);
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                let end = at + 1;
+                for i in 0..aut.match_len(sid) {
+                    let pattern = aut.match_pattern(sid, i);
+                    each(pattern.as_usize(), end - aut.pattern_len(pattern), end);
+                }
+            } else if let Some(prefilter) = prefilter {
+                // A special state that is neither dead nor a match is the start state.
+                match prefilter
+                    .find_in(hay, Span::from(at..hay.len()))
+                    .into_option()
+                {
+                    None => return,
+                    Some(next) if next > at => {
+                        at = next;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        at += 1;
     }
 }
 
@@ -972,22 +1069,29 @@ struct Scratch {
 fn scan(table: &FieldTable, values: &[Val<'_>], bits: &mut [u64], buf: &mut Vec<u8>) {
     for value in values.iter().filter(|v| !v.null) {
         let hay = value.haystack(buf);
-        for m in table.automaton.find_overlapping_iter(hay) {
-            let Some(tests) = table.tests.get(m.pattern().as_usize()) else {
-                continue;
-            };
+        let len = hay.len();
+        let mut set = |tests: &[(u32, Option<Position>)], start: usize, end: usize| {
             for (bit, position) in tests {
                 let holds = match position {
-                    None => m.start() == 0 && m.end() == hay.len(),
-                    Some(Position::Start) => m.start() == 0,
-                    Some(Position::End) => m.end() == hay.len(),
+                    None => start == 0 && end == len,
+                    Some(Position::Start) => start == 0,
+                    Some(Position::End) => end == len,
                     Some(Position::Contains) => true,
                 };
                 if holds && let Some(word) = bits.get_mut(*bit as usize / 64) {
                     *word |= 1 << (bit % 64);
                 }
             }
-        }
+        };
+        // The empty needle is at the start of every value and at its end (and equals
+        // only the empty value).
+        set(&table.empty, 0, 0);
+        set(&table.empty, len, len);
+        table.automaton.find_all(hay, |needle, start, end| {
+            if let Some(tests) = table.tests.get(needle) {
+                set(tests, start, end);
+            }
+        });
     }
 }
 

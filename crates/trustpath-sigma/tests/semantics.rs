@@ -178,6 +178,37 @@ fn contains_startswith_endswith_all() {
 }
 
 #[test]
+fn empty_and_overlapping_needles_in_one_table() {
+    // The empty string starts, ends and is contained in every value, and equals only
+    // the empty value; it shares the field's table with other needles.
+    for (modifier, empty_hits, text_hits) in [
+        ("", true, false),
+        ("|startswith", true, true),
+        ("|endswith", true, true),
+        ("|contains", true, true),
+    ] {
+        let r = rule(&format!(
+            "sel:\n  F{modifier}: ''\nother:\n  F|contains: zz\ncondition: sel or other"
+        ));
+        assert_eq!(hits(&r, json!({"F": ""})), empty_hits, "{modifier} on ''");
+        assert_eq!(
+            hits(&r, json!({"F": "abc"})),
+            text_hits,
+            "{modifier} on abc"
+        );
+    }
+    // Needles that overlap, nest and repeat in a value are each found, at each place
+    // their position needs.
+    let r = rule(
+        "a:\n  F|contains|all: [aba, bab, abab]\nb:\n  F|endswith: ba\n\
+         c:\n  F|startswith: ab\ncondition: a and b and c",
+    );
+    assert!(hits(&r, json!({"F": "ababa"})));
+    assert!(!hits(&r, json!({"F": "abab"})), "does not end with ba");
+    assert!(!hits(&r, json!({"F": "babab"})), "does not start with ab");
+}
+
+#[test]
 fn literal_tests_fold_case_whatever_the_value() {
     // The shared literal tables scan a lower-cased value: upper, mixed and lower ASCII,
     // non-ASCII text, and positions (equals, starts, ends) on each.
