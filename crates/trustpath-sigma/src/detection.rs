@@ -308,8 +308,13 @@ impl Builder<'_> {
 #[derive(Debug, Clone)]
 struct Needles {
     needles: Vec<Vec<u8>>,
+    /// No needle holds [`JOIN`].
+    joinable: bool,
     search: std::sync::OnceLock<NeedleSearch>,
 }
+
+/// The byte between values searched for at once ([`ValueTest::needles_joinable`]).
+pub(crate) const JOIN: u8 = 0;
 
 /// How a value list's grouped needles are searched for.
 #[derive(Debug, Clone)]
@@ -335,6 +340,21 @@ impl ValueTest {
     /// in `hay`: the value itself when it is ASCII, else its lower-cased form. The
     /// searcher ([`NeedleSearch`]) is built on first use, once per value list.
     pub fn needles_match(&self, hay: &str) -> bool {
+        if self.needles.needles.is_empty() {
+            return false;
+        }
+        LOWER.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                buf.extend(hay.bytes().map(|b| b.to_ascii_lowercase()));
+                self.needles_match_lower(&buf)
+            }
+            Err(_) => self.needles_match_lower(hay.to_ascii_lowercase().as_bytes()),
+        })
+    }
+
+    /// [`ValueTest::needles_match`] for a haystack already in ASCII lower case.
+    pub fn needles_match_lower(&self, lower: &[u8]) -> bool {
         let n = &self.needles;
         if n.needles.is_empty() {
             return false;
@@ -354,22 +374,20 @@ impl ValueTest {
                 .map_or(NeedleSearch::Each, NeedleSearch::Automaton)
         });
         match search {
-            NeedleSearch::Packed(packed) => LOWER.with(|buf| match buf.try_borrow_mut() {
-                Ok(mut buf) => {
-                    buf.clear();
-                    buf.extend(hay.bytes().map(|b| b.to_ascii_lowercase()));
-                    packed.find(&*buf).is_some()
-                }
-                Err(_) => packed.find(hay.to_ascii_lowercase()).is_some(),
-            }),
-            NeedleSearch::Automaton(ac) => ac.is_match(hay),
-            NeedleSearch::Each => {
-                let lower = hay.to_ascii_lowercase();
-                n.needles
-                    .iter()
-                    .any(|needle| memchr::memmem::find(lower.as_bytes(), needle).is_some())
-            }
+            NeedleSearch::Packed(packed) => packed.find(lower).is_some(),
+            NeedleSearch::Automaton(ac) => ac.is_match(lower),
+            NeedleSearch::Each => n
+                .needles
+                .iter()
+                .any(|needle| memchr::memmem::find(lower, needle).is_some()),
         }
+    }
+
+    /// Whether the grouped needles may be searched for in several values at once, the
+    /// values joined by [`JOIN`]: there are needles, and none holds that byte (so no
+    /// needle can be found across two values).
+    pub fn needles_joinable(&self) -> bool {
+        !self.needles.needles.is_empty() && self.needles.joinable
     }
 
     fn new(groups: Vec<Vec<Pattern>>, all: bool) -> ValueTest {
@@ -396,6 +414,7 @@ impl ValueTest {
             groups,
             all,
             needles: Needles {
+                joinable: needles.iter().all(|n| !n.contains(&JOIN)),
                 needles: if grouped { needles } else { Vec::new() },
                 search: std::sync::OnceLock::new(),
             },

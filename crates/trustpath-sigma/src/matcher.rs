@@ -24,7 +24,7 @@
 //! conjunct of its condition is checked as word masks before its detection is walked.
 
 use crate::condition::Expr;
-use crate::detection::{Detection, FieldRefTest, Item, Search, Subject, Test, ValueTest};
+use crate::detection::{Detection, FieldRefTest, Item, JOIN, Search, Subject, Test, ValueTest};
 use crate::logsource::Target;
 use crate::rule::Rule;
 use crate::ruleset::RuleIndex;
@@ -784,10 +784,31 @@ impl Eval<'_, '_, '_, '_> {
             self.branch.values.get(item.index).and_then(Option::as_ref),
         ) {
             (Test::Values(_), Some(shared)) => self.shared(field, table, shared),
+            (Test::Values(test), None) if matches!(item.subject, Subject::Keywords) => {
+                self.keywords(test, field)
+            }
             (Test::Values(test), None) => values_match(test, self.ctx, field),
             (Test::Exists(want), _) => self.ctx.slot(field).exists == *want,
             (Test::FieldRef(test), _) => self.fieldref(field, test),
         }
+    }
+
+    /// A keyword test (its values at `field`, the event's every scalar): the grouped
+    /// needles are searched for in all the values at once, joined in one buffer made
+    /// once per event ([`Ctx::joined`]), then the other patterns value by value. A
+    /// keyword rule (SigmaHQ's Mimikatz keywords) runs on every Windows event, and one
+    /// search per value cost it more than the search itself.
+    fn keywords(&mut self, test: &ValueTest, field: usize) -> bool {
+        if test.all || !test.needles_joinable() {
+            return values_match(test, self.ctx, field);
+        }
+        if test.needles_match_lower(self.ctx.joined(field)) {
+            return true;
+        }
+        let values = self.ctx.values(field);
+        values
+            .iter()
+            .any(|v| test.rest.iter().any(|p| pattern_match(p, v)))
     }
 
     fn shared(&mut self, field: usize, table: Option<&FieldTable>, test: &SharedValues) -> bool {
@@ -1063,6 +1084,8 @@ struct Scratch {
     found: Vec<u32>,
     /// An event key's ASCII lower case.
     key: String,
+    /// The keyword values' ASCII lower case, joined by [`JOIN`] (see [`Ctx::joined`]).
+    joined: Vec<u8>,
 }
 
 /// Sets the bit of every literal test of `table` that holds for one of `values`.
@@ -1147,6 +1170,8 @@ struct Ctx<'e, 's> {
     vals: Vec<Val<'e>>,
     scratch: &'s mut Scratch,
     keywords: Option<usize>,
+    /// Whether `scratch.joined` holds this event's keyword values.
+    joined: bool,
 }
 
 impl<'e, 's> Ctx<'e, 's> {
@@ -1178,6 +1203,7 @@ impl<'e, 's> Ctx<'e, 's> {
             vals,
             scratch,
             keywords: None,
+            joined: false,
         }
     }
 
@@ -1290,6 +1316,32 @@ impl<'e, 's> Ctx<'e, 's> {
         let pos = self.scratch.slots.len() - 1;
         self.keywords = Some(pos);
         pos
+    }
+
+    /// The non-null values at `pos` (the keyword values), each as the grouped needles
+    /// are searched for in it ([`Val::ascii_or_lower`], in ASCII lower case), joined by
+    /// [`JOIN`]: made once per event.
+    fn joined(&mut self, pos: usize) -> &[u8] {
+        if !self.joined {
+            let slot = self.slot(pos);
+            let values = self
+                .vals
+                .get(slot.start as usize..slot.end as usize)
+                .unwrap_or(&[]);
+            let joined = &mut self.scratch.joined;
+            joined.clear();
+            for value in values.iter().filter(|v| !v.null) {
+                joined.push(JOIN);
+                joined.extend(
+                    value
+                        .ascii_or_lower()
+                        .bytes()
+                        .map(|b| b.to_ascii_lowercase()),
+                );
+            }
+            self.joined = true;
+        }
+        &self.scratch.joined
     }
 
     /// The range of [`Scratch::bits`] holding the literal bits of the field at `pos`

@@ -402,6 +402,30 @@ fn keyword_lists_ignore_ascii_case_on_both_sides_at_any_length() {
 }
 
 #[test]
+fn keywords_are_found_within_one_value_never_across_two() {
+    // The grouped needles are searched for in every value of the event at once: a
+    // needle split over two values, or over a key and its value, is not a match.
+    let r =
+        rule("keywords:\n  - 'sekurlsa::'\n  - 'lsadump::'\n  - 'mimi*katz'\ncondition: keywords");
+    for (event, want) in [
+        (json!({"A": "sekurl", "B": "sa::x"}), false),
+        (json!({"A": ["lsa", "dump::"]}), false),
+        (json!({"sekurlsa": "::"}), false),
+        (json!({"A": null, "B": "x LSADUMP::sam"}), true),
+        (
+            json!({"A": 1, "B": true, "C": {"D": ["y", "Sekurlsa::tickets"]}}),
+            true,
+        ),
+        // The wildcard is not a grouped needle: it is tested value by value.
+        (json!({"A": "MIMI-the-KATZ"}), true),
+        (json!({"A": "mimi", "B": "katz"}), false),
+        (json!({}), false),
+    ] {
+        assert_eq!(hits(&r, event.clone()), want, "{event}");
+    }
+}
+
+#[test]
 fn one_of_them_vs_all_of_them() {
     let det = "sel_a:\n  A: 1\nsel_b:\n  B: 2\n_aux:\n  C: 3\ncondition: ";
     let any = rule(&format!("{det}1 of them"));
