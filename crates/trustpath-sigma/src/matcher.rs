@@ -1332,12 +1332,11 @@ impl<'e, 's> Ctx<'e, 's> {
             joined.clear();
             for value in values.iter().filter(|v| !v.null) {
                 joined.push(JOIN);
-                joined.extend(
-                    value
-                        .ascii_or_lower()
-                        .bytes()
-                        .map(|b| b.to_ascii_lowercase()),
-                );
+                let from = joined.len();
+                joined.extend_from_slice(value.ascii_or_lower().as_bytes());
+                if let Some(added) = joined.get_mut(from..) {
+                    added.make_ascii_lowercase();
+                }
             }
             self.joined = true;
         }
