@@ -152,8 +152,15 @@ pub struct FindingCounts {
 }
 
 impl FindingCounts {
+    /// Gives `finding` to `sink`, counted: every finding a hunt writes goes through
+    /// here, so the summary counts what was written.
+    pub fn write(&mut self, sink: &mut dyn FindingSink, finding: Finding) -> std::io::Result<()> {
+        self.add(&finding);
+        sink.finding(finding)
+    }
+
     /// Count one finding.
-    pub fn add(&mut self, finding: &Finding) {
+    fn add(&mut self, finding: &Finding) {
         self.total += 1;
         match finding.severity.level {
             Level::Critical => self.critical += 1,
@@ -430,8 +437,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
                 for finding in batch {
                     if written.is_ok() {
                         streamed += 1;
-                        counts.add(&finding);
-                        written = sink.finding(finding);
+                        written = counts.write(sink, finding);
                     }
                 }
             }
@@ -481,9 +487,8 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         // Findings of the first input decided after it was read (script blocks completed
         // by a later input, attributed cloud records) follow those written during the scan.
         for finding in state.early {
-            counts.add(&finding);
             streamed += 1;
-            sink.finding(finding)?;
+            counts.write(sink, finding)?;
         }
         if selector.is_early(index) && !input.host_tenants.tenants().is_empty() {
             // Cannot happen while `TENANT_KEY_MARKERS` covers every tenant field; never silent.
@@ -516,8 +521,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
                     Ok((now_retained, findings)) => {
                         extra.extend(now_retained);
                         for finding in findings {
-                            counts.add(&finding);
-                            sink.finding(finding)?;
+                            counts.write(sink, finding)?;
                         }
                     }
                     Err(e) => {
@@ -573,8 +577,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
     }
     stateful.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     for finding in stateful {
-        counts.add(&finding);
-        sink.finding(finding)?;
+        counts.write(sink, finding)?;
     }
     summary.findings = counts.total;
     let context = detectors
