@@ -209,6 +209,25 @@ fn empty_and_overlapping_needles_in_one_table() {
 }
 
 #[test]
+fn anchored_needles_ending_another_needle_hold_only_where_anchored() {
+    // SigmaHQ has both `ShareName: 'Admin$'` and `ShareName: '\\*\ADMIN$'`: one
+    // needle ends another, and an automaton state that ends the longer one also
+    // reports the shorter one. Where a needle was found decides equality, `startswith`
+    // and `endswith`, never that it was found.
+    let r = rule("long:\n  F: 'x\\admin$'\nshort:\n  F: 'Admin$'\ncondition: short");
+    assert!(hits(&r, json!({"F": "ADMIN$"})));
+    assert!(!hits(&r, json!({"F": "x\\ADMIN$"})));
+    let r = rule("long:\n  F|startswith: 'zzab'\nshort:\n  F|startswith: 'ab'\ncondition: short");
+    assert!(hits(&r, json!({"F": "abc"})));
+    assert!(!hits(&r, json!({"F": "zzabc"})));
+    let r = rule("long:\n  F|endswith: 'abzz'\nshort:\n  F|endswith: 'zz'\ncondition: short");
+    assert!(hits(&r, json!({"F": "xzz"})));
+    let r = rule("long:\n  F|endswith: 'zzab'\nshort:\n  F|endswith: 'zz'\ncondition: short");
+    assert!(!hits(&r, json!({"F": "xzzab"})));
+    assert!(hits(&r, json!({"F": "xzzabzz"})));
+}
+
+#[test]
 fn literal_tests_fold_case_whatever_the_value() {
     // The shared literal tables scan a lower-cased value: upper, mixed and lower ASCII,
     // non-ASCII text, and positions (equals, starts, ends) on each.
