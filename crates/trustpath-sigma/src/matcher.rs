@@ -350,7 +350,11 @@ fn walk<A: Automaton>(aut: &A, hay: &[u8], mut each: impl FnMut(usize, usize, us
                 let end = at + 1;
                 for i in 0..aut.match_len(sid) {
                     let pattern = aut.match_pattern(sid, i);
-                    each(pattern.as_usize(), end - aut.pattern_len(pattern), end);
+                    each(
+                        pattern.as_usize(),
+                        end.saturating_sub(aut.pattern_len(pattern)),
+                        end,
+                    );
                 }
             } else if let Some(prefilter) = prefilter {
                 // A special state that is neither dead nor a match is the start state.
