@@ -26,6 +26,9 @@ pub(crate) struct Detection {
     pub names: Vec<String>,
     /// The condition over `searches`.
     pub condition: Expr,
+    /// The searches the condition reads outside any `not`, sorted, each once (what an
+    /// explanation reports).
+    pub positive: Vec<usize>,
     /// Event ids the condition requires `EventID` to be one of, when it does.
     pub required_event_ids: Option<Vec<u64>>,
     /// Number of items over all searches.
@@ -129,11 +132,13 @@ pub(crate) fn compile(
     }
     let condition = compile_condition(detection.get("condition"), &names)?;
     let required_event_ids = required_ids(&condition, &searches, &builder.fields);
+    let positive = crate::explain::positive_searches(&condition);
     Ok(Detection {
         fields: builder.fields,
         searches,
         names,
         condition,
+        positive,
         required_event_ids,
         item_count: builder.items,
     })

@@ -120,11 +120,8 @@ impl Rule {
                 .and_then(|r| r.get(name))
                 .map_or(name, String::as_str)
         };
-        let fields = FieldCache::new(event);
-        let mut positive = Vec::new();
-        positive_searches(&detection.condition, true, &mut positive);
-        positive.sort_unstable();
-        positive.dedup();
+        let mut fields = FieldCache::new(event);
+        let positive = &detection.positive;
         let results: Vec<Option<Vec<Pair<'a>>>> = detection
             .searches
             .iter()
@@ -133,7 +130,7 @@ impl Rule {
                 if matched && positive.binary_search(&i).is_err() {
                     return None;
                 }
-                search(s, &fields, &field_name)
+                search(s, &mut fields, &field_name)
             })
             .collect();
         let holds = |i: usize| results.get(i).is_some_and(Option::is_some);
@@ -142,7 +139,7 @@ impl Rule {
             matched,
             ..Explanation::default()
         };
-        for i in positive {
+        for &i in positive {
             let (Some(Some(pairs)), Some(name)) = (results.get(i), detection.names.get(i)) else {
                 continue;
             };
@@ -184,9 +181,13 @@ impl Rule {
     /// out; several values are joined with `, `). Names are looked up as written and
     /// through the log source's renames.
     pub fn output_values(&self, event: &Event) -> Vec<(String, String)> {
+        let names = self.output_fields();
+        if names.is_empty() {
+            return Vec::new();
+        }
         let targets = self.renames_for(event);
         let mut out = Vec::new();
-        for name in self.output_fields() {
+        for name in names {
             let (_, mut values) = field_values(event, &name);
             for renamed in targets.iter().flatten().filter_map(|r| r.get(&name)) {
                 if !values.is_empty() {
@@ -255,34 +256,45 @@ impl<'a> Val<'a> {
     }
 }
 
-/// Whether a field exists, and its scalar values (shared within one explanation).
-type Found<'a> = std::rc::Rc<(bool, Vec<Val<'a>>)>;
-
 /// The fields one explanation reads, each looked up (and its values lower-cased where
-/// needed) once: a rule's searches often test the same field many times.
+/// needed) once: a rule's searches often test the same field many times. The values of
+/// every field are kept in one list.
 struct FieldCache<'a> {
     event: &'a Event,
-    seen: std::cell::RefCell<Vec<(&'a str, Found<'a>)>>,
+    /// Per field read: its name, whether it exists, and its values' range in `vals`.
+    seen: Vec<(&'a str, bool, std::ops::Range<usize>)>,
+    vals: Vec<Val<'a>>,
 }
 
 impl<'a> FieldCache<'a> {
     fn new(event: &'a Event) -> Self {
         FieldCache {
             event,
-            seen: std::cell::RefCell::new(Vec::new()),
+            seen: Vec::new(),
+            vals: Vec::new(),
         }
     }
 
-    /// Whether the field exists, and its scalar values.
-    fn get(&self, name: &'a str) -> Found<'a> {
-        if let Some((_, found)) = self.seen.borrow().iter().find(|(n, _)| *n == name) {
-            return std::rc::Rc::clone(found);
+    /// The field's place in the cache, looking it up on first use.
+    fn load(&mut self, name: &'a str) -> usize {
+        if let Some(at) = self.seen.iter().position(|(n, ..)| *n == name) {
+            return at;
         }
-        let found = std::rc::Rc::new(field_values(self.event, name));
-        self.seen
-            .borrow_mut()
-            .push((name, std::rc::Rc::clone(&found)));
-        found
+        let start = self.vals.len();
+        let vals = &mut self.vals;
+        let exists = self
+            .event
+            .for_each_value(name, &mut |v| vals.extend(Val::from_json(v)));
+        self.seen.push((name, exists, start..self.vals.len()));
+        self.seen.len() - 1
+    }
+
+    /// Whether the field at `at` (from [`FieldCache::load`]) exists, and its values.
+    fn found(&self, at: usize) -> (bool, &[Val<'a>]) {
+        match self.seen.get(at) {
+            Some((_, exists, range)) => (*exists, self.vals.get(range.clone()).unwrap_or(&[])),
+            None => (false, &[]),
+        }
     }
 }
 
@@ -355,7 +367,7 @@ const ABSENT: &str = "(absent)";
 /// The pairs of the first alternative of `search` whose items all hold, if one does.
 fn search<'a>(
     search: &Search,
-    fields: &FieldCache<'a>,
+    fields: &mut FieldCache<'a>,
     field_name: &dyn Fn(usize) -> &'a str,
 ) -> Option<Vec<Pair<'a>>> {
     search.alternatives.iter().find_map(|items| {
@@ -370,31 +382,35 @@ fn search<'a>(
 /// The pairs that make `item` hold, or `None` when it does not.
 fn item<'a>(
     item: &Item,
-    fields: &FieldCache<'a>,
+    fields: &mut FieldCache<'a>,
     field_name: &dyn Fn(usize) -> &'a str,
 ) -> Option<Vec<Pair<'a>>> {
     match item.subject {
         Subject::Keywords => keywords(&item.test, fields.event),
         Subject::Field(slot) => {
             let name = field_name(slot);
-            let found = fields.get(name);
-            let (exists, values) = (found.0, &found.1);
+            let at = fields.load(name);
             match &item.test {
                 Test::Values(test) => {
+                    let (exists, values) = fields.found(at);
                     let hits = value_hits(test, exists, values)?;
                     Some(pair_list(name, hits))
                 }
-                Test::Exists(want) => (exists == *want).then(|| {
-                    let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
-                    pair_list(name, shown)
-                }),
+                Test::Exists(want) => {
+                    let (exists, values) = fields.found(at);
+                    (exists == *want).then(|| {
+                        let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
+                        pair_list(name, shown)
+                    })
+                }
                 Test::FieldRef(test) => {
-                    let others: Vec<Found<'a>> = test
+                    let others: Vec<usize> = test
                         .others
                         .iter()
-                        .map(|s| fields.get(field_name(*s)))
+                        .map(|s| fields.load(field_name(*s)))
                         .collect();
-                    let others: Vec<&[Val]> = others.iter().map(|o| o.1.as_slice()).collect();
+                    let values = fields.found(at).1;
+                    let others: Vec<&[Val]> = others.iter().map(|o| fields.found(*o).1).collect();
                     fieldref(test, values, &others).then(|| {
                         let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
                         pair_list(name, shown)
@@ -524,18 +540,27 @@ fn eval(expr: &Expr, holds: &dyn Fn(usize) -> bool) -> bool {
     }
 }
 
-/// The searches the condition reads outside any `not`.
-fn positive_searches(expr: &Expr, positive: bool, out: &mut Vec<usize>) {
+/// The searches the condition reads outside any `not`, sorted, each once (computed when
+/// the detection compiles: [`crate::detection::Detection::positive`]).
+pub(crate) fn positive_searches(condition: &Expr) -> Vec<usize> {
+    let mut out = Vec::new();
+    collect_positive(condition, true, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn collect_positive(expr: &Expr, positive: bool, out: &mut Vec<usize>) {
     match expr {
         Expr::Search(i) => {
             if positive {
                 out.push(*i);
             }
         }
-        Expr::Not(inner) => positive_searches(inner, !positive, out),
+        Expr::Not(inner) => collect_positive(inner, !positive, out),
         Expr::And(list) | Expr::Or(list) => {
             for e in list {
-                positive_searches(e, positive, out);
+                collect_positive(e, positive, out);
             }
         }
         Expr::AtLeast(_, list) => {
