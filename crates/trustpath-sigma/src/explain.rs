@@ -281,10 +281,7 @@ impl<'a> FieldCache<'a> {
             return at;
         }
         let start = self.vals.len();
-        let vals = &mut self.vals;
-        let exists = self
-            .event
-            .for_each_value(name, &mut |v| vals.extend(Val::from_json(v)));
+        let exists = read_field(self.event, name, &mut self.vals);
         self.seen.push((name, exists, start..self.vals.len()));
         self.seen.len() - 1
     }
@@ -343,8 +340,13 @@ impl<'e> Pins<'e> {
 /// Whether the field exists, and its scalar values.
 fn field_values<'a>(event: &'a Event, name: &str) -> (bool, Vec<Val<'a>>) {
     let mut values = Vec::new();
-    let exists = event.for_each_value(name, &mut |v| values.extend(Val::from_json(v)));
+    let exists = read_field(event, name, &mut values);
     (exists, values)
+}
+
+/// Appends the field's scalar values to `out`; whether the field exists.
+fn read_field<'a>(event: &'a Event, name: &str, out: &mut Vec<Val<'a>>) -> bool {
+    event.for_each_value(name, &mut |v| out.extend(Val::from_json(v)))
 }
 
 fn cut(text: &str) -> Cow<'_, str> {
