@@ -22,6 +22,39 @@ pub(crate) enum Expr {
     AtLeast(usize, Vec<usize>),
 }
 
+impl Expr {
+    /// The searches this condition reads outside any `not`, sorted, each once: what an
+    /// explanation reports (kept as [`crate::detection::Detection::positive`]).
+    pub(crate) fn positive_searches(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.collect_positive(true, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn collect_positive(&self, positive: bool, out: &mut Vec<usize>) {
+        match self {
+            Expr::Search(i) => {
+                if positive {
+                    out.push(*i);
+                }
+            }
+            Expr::Not(inner) => inner.collect_positive(!positive, out),
+            Expr::And(list) | Expr::Or(list) => {
+                for e in list {
+                    e.collect_positive(positive, out);
+                }
+            }
+            Expr::AtLeast(_, list) => {
+                if positive {
+                    out.extend(list.iter().copied());
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Open,

@@ -132,7 +132,7 @@ pub(crate) fn compile(
     }
     let condition = compile_condition(detection.get("condition"), &names)?;
     let required_event_ids = required_ids(&condition, &searches, &builder.fields);
-    let positive = crate::explain::positive_searches(&condition);
+    let positive = condition.positive_searches();
     Ok(Detection {
         fields: builder.fields,
         searches,

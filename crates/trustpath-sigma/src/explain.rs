@@ -541,34 +541,3 @@ fn eval(expr: &Expr, holds: &dyn Fn(usize) -> bool) -> bool {
         Expr::AtLeast(n, list) => list.iter().filter(|i| holds(**i)).count() >= *n,
     }
 }
-
-/// The searches the condition reads outside any `not`, sorted, each once (computed when
-/// the detection compiles: [`crate::detection::Detection::positive`]).
-pub(crate) fn positive_searches(condition: &Expr) -> Vec<usize> {
-    let mut out = Vec::new();
-    collect_positive(condition, true, &mut out);
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-fn collect_positive(expr: &Expr, positive: bool, out: &mut Vec<usize>) {
-    match expr {
-        Expr::Search(i) => {
-            if positive {
-                out.push(*i);
-            }
-        }
-        Expr::Not(inner) => collect_positive(inner, !positive, out),
-        Expr::And(list) | Expr::Or(list) => {
-            for e in list {
-                collect_positive(e, positive, out);
-            }
-        }
-        Expr::AtLeast(_, list) => {
-            if positive {
-                out.extend(list.iter().copied());
-            }
-        }
-    }
-}
