@@ -23,6 +23,7 @@
 use crate::{Event, SourceKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Field that tells apart several events made from one record (the alternative
 /// reassemblies of a 4104 block with conflicting parts): part of the identity.
@@ -32,29 +33,32 @@ pub const VARIANT_FIELD: &str = crate::norm::SCRIPT_BLOCK_VARIANT;
 /// `m365_audit:id:<id>`, `entra_signin:id:<id>`, `windows:<computer>/<channel>/<record>`,
 /// or `<source>:sha256:<hex>`.
 pub fn record_key(event: &Event) -> String {
-    let own = match event.source {
-        SourceKind::M365Audit => {
-            own_id(event, &["Id", "OfficeId", "id"]).map(|id| format!("id:{id}"))
-        }
-        SourceKind::EntraSignIn | SourceKind::EntraAudit => {
-            own_id(event, &["id", "Id"]).map(|id| format!("id:{id}"))
-        }
-        SourceKind::Windows => windows_id(event),
-        SourceKind::Generic => None,
-    };
-    let mut key = format!(
-        "{}:{}",
-        event.source.as_str(),
-        own.unwrap_or_else(|| format!("sha256:{}", content_hash(event)))
-    );
+    // Written into one string: every event's key is taken for de-duplication and again
+    // for its findings' ids.
+    let mut key = String::new();
     // The same record id in two tenants' data (a replayed or copied export, a test
     // tenant) is two records: findings of different tenants never share an id.
     if let Some(tenant) = event.tenant() {
-        key = format!("{}/{key}", tenant.trim().to_ascii_lowercase());
+        push_lower(&mut key, tenant.trim());
+        key.push('/');
+    }
+    key.push_str(event.source.as_str());
+    key.push(':');
+    let own = match event.source {
+        SourceKind::M365Audit => push_own_id(&mut key, event, &["Id", "OfficeId", "id"]),
+        SourceKind::EntraSignIn | SourceKind::EntraAudit => {
+            push_own_id(&mut key, event, &["id", "Id"])
+        }
+        SourceKind::Windows => push_windows_id(&mut key, event),
+        SourceKind::Generic => false,
+    };
+    if !own {
+        key.push_str("sha256:");
+        key.push_str(&content_hash(event));
     }
     if let Some(variant) = event.fields.get(VARIANT_FIELD) {
         key.push('#');
-        key.push_str(&scalar(variant).unwrap_or_default());
+        key.push_str(scalar(variant).as_deref().unwrap_or_default());
     }
     key
 }
@@ -81,29 +85,48 @@ pub fn scoped_digest(digest: u128, scope: &str) -> u128 {
     digest ^ u128::from_be_bytes(bytes)
 }
 
-fn own_id(event: &Event, keys: &[&str]) -> Option<String> {
-    keys.iter()
+/// Appends `text` lower-cased (ASCII).
+fn push_lower(out: &mut String, text: &str) {
+    let start = out.len();
+    out.push_str(text);
+    if let Some(added) = out.get_mut(start..) {
+        added.make_ascii_lowercase();
+    }
+}
+
+/// Appends `id:<id>` from the first of `keys` the event has; false when it has none.
+fn push_own_id(key: &mut String, event: &Event, keys: &[&str]) -> bool {
+    let Some(id) = keys
+        .iter()
         .find_map(|k| event.fields.get(*k).and_then(scalar))
-        .map(|id| id.to_ascii_lowercase())
-}
-
-fn windows_id(event: &Event) -> Option<String> {
-    let record = event.fields.get("EventRecordID").and_then(scalar)?;
-    let text = |k: &str| {
-        event
-            .fields
-            .get(k)
-            .and_then(scalar)
-            .unwrap_or_default()
-            .to_ascii_lowercase()
+    else {
+        return false;
     };
-    Some(format!("{}/{}/{record}", text("Computer"), text("Channel")))
+    key.push_str("id:");
+    push_lower(key, &id);
+    true
 }
 
-fn scalar(value: &Value) -> Option<String> {
+/// Appends `<computer>/<channel>/<record>`; false without an `EventRecordID`.
+fn push_windows_id(key: &mut String, event: &Event) -> bool {
+    let Some(record) = event.fields.get("EventRecordID").and_then(scalar) else {
+        return false;
+    };
+    for name in ["Computer", "Channel"] {
+        if let Some(text) = event.fields.get(name).and_then(scalar) {
+            push_lower(key, &text);
+        }
+        key.push('/');
+    }
+    key.push_str(&record);
+    true
+}
+
+/// A string (trimmed, not blank) or a number, as text.
+fn scalar(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(Cow::Borrowed(s.trim())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }

@@ -234,23 +234,33 @@ fn record_id(event: &Event) -> Option<String> {
 
 /// A one-line description of an event for tables and evidence lists.
 pub fn summarize(event: &Event) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    use std::fmt::Write as _;
+    // One string written in place: this runs for every event that has a finding.
+    let mut out = String::new();
+    let mut parts = 0;
     if let Some(op) = event.operation() {
-        parts.push(op.to_owned());
+        out.push_str(op);
+        parts += 1;
     } else if let Some(id) = event.fields.get("EventID") {
-        parts.push(format!("EventID {id}"));
+        let _ = write!(out, "EventID {id}");
+        parts += 1;
     }
-    let mut push = |label: &str, key: &str| {
+    for (label, key) in [
+        ("actor", trustpath_event::norm::ACTOR),
+        ("target", trustpath_event::norm::TARGET),
+        ("trustee", trustpath_event::norm::TRUSTEE),
+        ("ip", trustpath_event::norm::IP),
+        ("host", trustpath_event::norm::HOST),
+    ] {
         if let Some(v) = event.norm_str(key).filter(|v| !v.is_empty()) {
-            parts.push(format!("{label}={v}"));
+            if parts > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{label}={v}");
+            parts += 1;
         }
-    };
-    push("actor", trustpath_event::norm::ACTOR);
-    push("target", trustpath_event::norm::TARGET);
-    push("trustee", trustpath_event::norm::TRUSTEE);
-    push("ip", trustpath_event::norm::IP);
-    push("host", trustpath_event::norm::HOST);
-    parts.join(" ")
+    }
+    out
 }
 
 /// The time window a finding covers.
@@ -389,11 +399,9 @@ pub fn finding_id<S: AsRef<str>>(
     key: &str,
     identities: impl IntoIterator<Item = S>,
 ) -> String {
-    let mut parts: Vec<String> = identities
-        .into_iter()
-        .map(|s| s.as_ref().to_owned())
-        .collect();
-    parts.sort();
+    let identities: Vec<S> = identities.into_iter().collect();
+    let mut parts: Vec<&str> = identities.iter().map(AsRef::as_ref).collect();
+    parts.sort_unstable();
     parts.dedup();
     let mut hasher = Sha256::new();
     hasher.update(rule_id.as_bytes());
