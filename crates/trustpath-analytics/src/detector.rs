@@ -362,25 +362,42 @@ impl Detector {
     /// findings [`Detector::findings`] gives them, so streaming them changes nothing but
     /// when they are written.
     pub fn stateless_findings(&self, matched: &Matched) -> Vec<Finding> {
-        let mut shared = None;
-        matched
-            .rules
-            .iter()
-            .filter(|&&r| {
-                !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
-            })
-            .map(|&r| {
-                let shared = shared
-                    .get_or_insert_with(|| trustpath_report::EventFinding::new(&matched.event));
-                crate::why::sigma_finding(
-                    shared,
-                    &self.compiled.rules.rules[r],
-                    self.rule_ref(r),
-                    self.attack(r),
-                    &matched.event,
-                )
-            })
-            .collect()
+        let rules = matched.rules.iter().copied().filter(|&r| {
+            !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
+        });
+        let mut out = Vec::new();
+        self.rule_findings(&matched.event, rules, &mut out);
+        out
+    }
+
+    /// Appends the single-event finding of each of `rules` on `event`. What they share
+    /// (record identity, entities, evidence) is worked out once, and the last finding
+    /// takes it instead of a copy.
+    fn rule_findings(
+        &self,
+        event: &Event,
+        rules: impl Iterator<Item = RuleIndex>,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut rules = rules.peekable();
+        if rules.peek().is_none() {
+            return;
+        }
+        let shared = trustpath_report::EventFinding::new(event);
+        while let Some(r) = rules.next() {
+            let rule = &self.compiled.rules.rules[r];
+            let (rule_ref, attack) = (self.rule_ref(r), self.attack(r));
+            if rules.peek().is_none() {
+                let base = shared.into_finding(rule_ref, attack);
+                out.push(crate::why::sigma_finding(base, rule, event));
+                return;
+            }
+            out.push(crate::why::sigma_finding(
+                shared.finding(rule_ref, attack),
+                rule,
+                event,
+            ));
+        }
     }
 
     /// Attribute a kept host event that names no tenant (matched as it streamed)
@@ -539,22 +556,11 @@ impl Detector {
     fn user_findings(&self, matched: &[&Matched], results: &[CorrelationResult]) -> Vec<Finding> {
         let mut out = Vec::new();
         for m in matched {
-            let mut shared = None;
-            for &r in &m.rules {
-                let user_rule = self.rule_owner.get(r) == Some(&None);
-                if user_rule && self.correlations.rule_reports_standalone(CorrRuleRef(r)) {
-                    let rule = &self.compiled.rules.rules[r];
-                    let shared =
-                        shared.get_or_insert_with(|| trustpath_report::EventFinding::new(&m.event));
-                    out.push(crate::why::sigma_finding(
-                        shared,
-                        rule,
-                        self.rule_ref(r),
-                        self.attack(r),
-                        &m.event,
-                    ));
-                }
-            }
+            let rules = m.rules.iter().copied().filter(|&r| {
+                self.rule_owner.get(r) == Some(&None)
+                    && self.correlations.rule_reports_standalone(CorrRuleRef(r))
+            });
+            self.rule_findings(&m.event, rules, &mut out);
         }
         for result in results {
             if self.correlation_owner.get(&result.correlation) == Some(&None) {

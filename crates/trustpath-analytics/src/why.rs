@@ -4,20 +4,12 @@
 //! matching.
 
 use trustpath_event::Event;
-use trustpath_report::{Attack, EventFinding, FieldValue, Finding, MatchedField, RuleRef};
+use trustpath_report::{FieldValue, Finding, MatchedField};
 use trustpath_sigma::Rule;
 
-/// The single-event finding of `rule` on `event`, with why it matched.
-pub(crate) fn sigma_finding(
-    shared: &EventFinding,
-    rule: &Rule,
-    rule_ref: RuleRef,
-    attack: Attack,
-    event: &Event,
-) -> Finding {
-    shared
-        .finding(rule_ref, attack)
-        .with_match(matched_fields(rule, event), rule_fields(rule, event))
+/// `base` (the single-event finding of `rule` on `event`) with why it matched.
+pub(crate) fn sigma_finding(base: Finding, rule: &Rule, event: &Event) -> Finding {
+    base.with_match(matched_fields(rule, event), rule_fields(rule, event))
 }
 
 /// The (selection, field, value) triples that made `rule` match `event`.

@@ -468,10 +468,41 @@ impl EventFinding {
 
     /// The finding of `rule` for this event.
     pub fn finding(&self, rule: RuleRef, attack: Attack) -> Finding {
+        let (entities, evidence) = (self.entities.clone(), self.evidence.clone());
+        EventFinding::parts(
+            &self.record_key,
+            self.time,
+            rule,
+            attack,
+            entities,
+            evidence,
+        )
+    }
+
+    /// [`EventFinding::finding`] for the event's last rule: it takes the shared parts
+    /// instead of copies.
+    pub fn into_finding(self, rule: RuleRef, attack: Attack) -> Finding {
+        let EventFinding {
+            record_key,
+            time,
+            entities,
+            evidence,
+        } = self;
+        EventFinding::parts(&record_key, time, rule, attack, entities, evidence)
+    }
+
+    fn parts(
+        record_key: &str,
+        time: Timestamp,
+        rule: RuleRef,
+        attack: Attack,
+        entities: Entities,
+        evidence: Evidence,
+    ) -> Finding {
         let level = Level::from_sigma(Some(&rule.level));
         Finding {
-            id: finding_id(&rule.id, "", [self.record_key.as_str()]),
-            time: self.time,
+            id: finding_id(&rule.id, "", [record_key]),
+            time,
             analytic: None,
             title: rule.title.clone(),
             kind: FindingKind::Alert,
@@ -479,12 +510,12 @@ impl EventFinding {
             severity: Severity::base(level, format!("rule level {}", rule.level)),
             rule,
             authorized: None,
-            entities: self.entities.clone(),
+            entities,
             window: Window {
-                start: self.time,
-                end: self.time,
+                start: time,
+                end: time,
             },
-            evidence: vec![self.evidence.clone()],
+            evidence: vec![evidence],
             rollback: Vec::new(),
             matched: Vec::new(),
             fields: Vec::new(),
