@@ -427,7 +427,7 @@ pub fn anchor_key<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<Str
 
 /// A finding for a single event matched by a plain Sigma detection rule.
 pub fn single_event_finding(rule: RuleRef, attack: Attack, event: &Arc<Event>) -> Finding {
-    EventFinding::new(event).finding(rule, attack)
+    EventFinding::new(event).into_finding(rule, attack)
 }
 
 /// What every single-event finding of one event shares (its record's identity, entities
@@ -491,6 +491,7 @@ impl EventFinding {
         EventFinding::parts(&record_key, time, rule, attack, entities, evidence)
     }
 
+    /// A rule's finding from an event's shared parts.
     fn parts(
         record_key: &str,
         time: Timestamp,
