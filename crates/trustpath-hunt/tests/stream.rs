@@ -313,3 +313,124 @@ fn a_hunt_called_on_a_pool_thread_uses_the_spool_and_finishes() {
         serde_json::to_value(&streamed).expect("json")
     );
 }
+
+/// A sink that writes JSON Lines through the format's writer, as `trustpath hunt -f jsonl`
+/// does; with `encode`, it offers the format's encoder (the findings written while the
+/// scan runs then arrive as bytes made on the pool).
+struct Lines {
+    out: Vec<u8>,
+    encode: bool,
+    encoded: u64,
+    metas: Vec<trustpath_hunt::FindingMeta>,
+}
+
+impl Lines {
+    fn new(encode: bool) -> Self {
+        Lines {
+            out: Vec::new(),
+            encode,
+            encoded: 0,
+            metas: Vec::new(),
+        }
+    }
+}
+
+impl trustpath_hunt::FindingSink for Lines {
+    fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
+        self.metas.push(trustpath_hunt::FindingMeta::of(&finding));
+        trustpath_report::write_findings(
+            &mut self.out,
+            trustpath_report::OutputFormat::Jsonl,
+            &[finding],
+        )
+    }
+
+    fn encoder(&self) -> Option<trustpath_report::Encoder> {
+        self.encode.then_some(trustpath_report::encode_jsonl as _)
+    }
+
+    fn encoded(&mut self, meta: trustpath_hunt::FindingMeta, bytes: &[u8]) -> std::io::Result<()> {
+        self.encoded += 1;
+        self.metas.push(meta);
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+#[test]
+fn findings_encoded_on_the_pool_are_the_bytes_the_writer_would_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A mix of levels: medium from the rule, and more findings than one batch.
+    let file = one_input(dir.path(), encoded(1500));
+    let options = only(dir.path(), vec![file]);
+    let mut plain = Lines::new(false);
+    let plain_run = trustpath_hunt::hunt(&options, &mut plain).expect("hunt");
+    let mut bytes = Lines::new(true);
+    let bytes_run = trustpath_hunt::hunt(&options, &mut bytes).expect("hunt");
+    assert_eq!(plain_run.streamed, 1500, "written while the scan ran");
+    assert_eq!(bytes_run.streamed, 1500);
+    assert_eq!(plain.encoded, 0, "no encoder offered: findings");
+    assert_eq!(bytes.encoded, 1500, "every one arrived as bytes");
+    assert!(
+        plain.out == bytes.out,
+        "the same lines in the same order, byte for byte"
+    );
+    assert_eq!(plain.metas, bytes.metas);
+    assert_eq!(plain_run.counts, bytes_run.counts);
+    assert_eq!(bytes_run.counts.medium, 1500);
+}
+
+#[test]
+fn fail_on_sees_the_level_of_encoded_findings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = one_input(dir.path(), encoded(20));
+    let options = only(dir.path(), vec![file]);
+    for (level, hit) in [
+        (trustpath_report::Level::Medium, true),
+        (trustpath_report::Level::High, false),
+    ] {
+        let mut lines = Lines::new(true);
+        let mut sink = trustpath_hunt::FailOn {
+            inner: &mut lines,
+            level: Some(level),
+            hit: false,
+        };
+        trustpath_hunt::hunt(&options, &mut sink).expect("hunt");
+        assert_eq!(sink.hit, hit, "--fail-on {level:?} over medium findings");
+        assert_eq!(lines.encoded, 20, "FailOn passes the encoder on");
+    }
+}
+
+#[test]
+fn an_encoded_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
+    struct Failing(u64);
+    impl trustpath_hunt::FindingSink for Failing {
+        fn finding(&mut self, _: Finding) -> std::io::Result<()> {
+            panic!("offered an encoder: given bytes")
+        }
+        fn encoder(&self) -> Option<trustpath_report::Encoder> {
+            Some(trustpath_report::encode_jsonl)
+        }
+        fn encoded(&mut self, _: trustpath_hunt::FindingMeta, _: &[u8]) -> std::io::Result<()> {
+            self.0 += 1;
+            if self.0 > 10 {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = one_input(dir.path(), encoded(2000));
+    let mut sink = Failing(0);
+    let error = match trustpath_hunt::hunt(&only(dir.path(), vec![file]), &mut sink) {
+        Ok(_) => panic!("the sink failed"),
+        Err(e) => e,
+    };
+    assert_eq!(sink.0, 11, "nothing is written after the error");
+    assert_eq!(
+        error
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::BrokenPipe)
+    );
+}

@@ -8,8 +8,10 @@
 //!   (OCSF 1.x Detection Finding, class 2004).
 //!
 //! Every format has a streaming [`FindingWriter`] ([`writer`]): a hunt writes each
-//! finding as it is decided. Given findings sorted by [`Finding::sort_key`], output is
-//! deterministic.
+//! finding as it is decided. The line formats (`jsonl`, `ocsf`) also have an [`Encoder`]:
+//! each finding's line depends on that finding alone, so a hunt can make the lines on its
+//! worker threads and the writer only copies them ([`FindingWriter::write_encoded`]).
+//! Given findings sorted by [`Finding::sort_key`], output is deterministic.
 
 mod finding;
 mod ocsf;
@@ -67,6 +69,34 @@ pub trait FindingWriter {
     fn write(&mut self, finding: &Finding) -> io::Result<()>;
     /// The end of the findings (the table writes itself here).
     fn finish(self: Box<Self>) -> io::Result<()>;
+    /// How this format encodes one finding on its own, when it does (the line formats):
+    /// what [`FindingWriter::write`] would write for it, made on any thread.
+    fn encoder(&self) -> Option<Encoder> {
+        None
+    }
+    /// The bytes this writer's [`encoder`](FindingWriter::encoder) made for one or
+    /// more findings, written as they are. A writer without an encoder refuses them.
+    fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let _ = bytes;
+        Err(io::Error::other(
+            "this output format writes findings, not encoded lines",
+        ))
+    }
+}
+
+/// Appends what a line format writes for one finding to `out` (see
+/// [`FindingWriter::encoder`]). A plain function: it holds no state, so it can run on any
+/// thread, on findings in any order.
+pub type Encoder = fn(&Finding, &mut Vec<u8>) -> io::Result<()>;
+
+/// The `jsonl` [`Encoder`]: the finding as one line of JSON.
+pub fn encode_jsonl(finding: &Finding, out: &mut Vec<u8>) -> io::Result<()> {
+    encode_json_line(finding, out)
+}
+
+/// The `ocsf` [`Encoder`]: the finding's OCSF Detection Finding as one line of JSON.
+pub fn encode_ocsf(finding: &Finding, out: &mut Vec<u8>) -> io::Result<()> {
+    encode_json_line(&to_ocsf(finding), out)
 }
 
 /// A streaming writer of `format` to `out` (`table` laid out with `table`).
@@ -131,6 +161,14 @@ impl FindingWriter for JsonlWriter<'_> {
     fn finish(self: Box<Self>) -> io::Result<()> {
         self.out.flush()
     }
+
+    fn encoder(&self) -> Option<Encoder> {
+        Some(encode_jsonl)
+    }
+
+    fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
 }
 
 /// `value` as one line of JSON to `out`, encoded into `line` first: serde_json writes a
@@ -142,9 +180,19 @@ pub(crate) fn write_json_line(
     value: &impl serde::Serialize,
 ) -> io::Result<()> {
     line.clear();
-    serde_json::to_writer(&mut *line, value)?;
-    line.push(b'\n');
+    encode_json_line(value, line)?;
     out.write_all(line)
+}
+
+/// Appends `value` as one line of JSON to `out`; on an error `out` is left as it was.
+fn encode_json_line(value: &impl serde::Serialize, out: &mut Vec<u8>) -> io::Result<()> {
+    let start = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, value) {
+        out.truncate(start);
+        return Err(e.into());
+    }
+    out.push(b'\n');
+    Ok(())
 }
 
 /// Make a CSV cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or CR

@@ -330,4 +330,12 @@ impl FindingWriter for OcsfWriter<'_> {
     fn finish(self: Box<Self>) -> io::Result<()> {
         self.out.flush()
     }
+
+    fn encoder(&self) -> Option<crate::Encoder> {
+        Some(crate::encode_ocsf)
+    }
+
+    fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
 }

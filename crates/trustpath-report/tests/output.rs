@@ -294,6 +294,39 @@ fn streaming_writers_write_as_they_go() {
 }
 
 #[test]
+fn line_formats_encode_what_their_writers_write_and_the_others_do_not_encode() {
+    // A hostile value too: the encoded line escapes it exactly as the writer does.
+    let mut f = sigma("s1", "WS1\u{1b}]8;;http://evil\u{7}", Level::High, 1);
+    f.matched[1].value = "a\r\n\u{202E}\"}".to_owned();
+    for format in [OutputFormat::Jsonl, OutputFormat::Ocsf] {
+        let mut written = Vec::new();
+        let mut encoded = Vec::new();
+        {
+            let mut w = trustpath_report::writer(&mut written, format, TableOptions::default());
+            w.write(&f).unwrap();
+            let encode = w.encoder().expect("a line format has an encoder");
+            let mut more = Vec::new();
+            encode(&f, &mut encoded).unwrap();
+            encode(&f, &mut more).unwrap();
+            w.write_encoded(&more).unwrap();
+            w.finish().unwrap();
+        }
+        encoded.extend_from_slice(&encoded.clone());
+        assert_eq!(written, encoded, "{format:?}");
+        assert!(!written.contains(&0x1b), "{format:?}: no raw escape");
+    }
+    for format in [OutputFormat::Table, OutputFormat::Csv] {
+        let mut out = Vec::new();
+        let mut w = trustpath_report::writer(&mut out, format, TableOptions::default());
+        assert!(w.encoder().is_none(), "{format:?}");
+        assert!(
+            w.write_encoded(b"{}\n").is_err(),
+            "{format:?} refuses bytes"
+        );
+    }
+}
+
+#[test]
 fn hostile_values_stay_text_in_the_table() {
     let mut f = sigma("s1", "WS1\u{1b}]8;;http://evil\u{7}", Level::High, 1);
     f.matched[1].value = "a\r\nFAKE ROW\u{202E}".to_owned();

@@ -91,18 +91,16 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         // Every other format takes findings as they are decided: jsonl and ocsf write
         // each at once, the table and the HTML report keep a bounded set and counts.
         Output::Report(f) => {
-            let mut writer = trustpath_report::writer(&mut out, f, table_options(&args));
-            let mut lines = |finding: Finding| {
-                if min_level.is_some_and(|level| finding.severity.level < level) {
-                    below += 1;
-                    return Ok(());
-                }
-                writer.write(&finding)
+            let mut lines = Written {
+                writer: trustpath_report::writer(&mut out, f, table_options(&args)),
+                min_level,
+                below: 0,
             };
             let Some((run, hit)) = streamed(&options, threshold, &mut lines)? else {
                 return Ok(ExitCode::from(exit::OK));
             };
-            ignore_broken_pipe(writer.finish())?;
+            below = lines.below;
+            ignore_broken_pipe(lines.writer.finish())?;
             (run, hit)
         }
         Output::Html => {
@@ -142,6 +140,42 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(exit_code(&args, &run, hit))
+}
+
+/// The findings at or above `--min-level` to a format's writer, the others counted; the
+/// line formats' encoder is passed on, so the hunt encodes on its pool.
+struct Written<'a> {
+    writer: Box<dyn trustpath_report::FindingWriter + 'a>,
+    min_level: Option<Level>,
+    below: u64,
+}
+
+impl Written<'_> {
+    fn wanted(&mut self, level: Level) -> bool {
+        let below = self.min_level.is_some_and(|min| level < min);
+        self.below += u64::from(below);
+        !below
+    }
+}
+
+impl trustpath_hunt::FindingSink for Written<'_> {
+    fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
+        if !self.wanted(finding.severity.level) {
+            return Ok(());
+        }
+        self.writer.write(&finding)
+    }
+
+    fn encoder(&self) -> Option<trustpath_report::Encoder> {
+        self.writer.encoder()
+    }
+
+    fn encoded(&mut self, meta: trustpath_hunt::FindingMeta, bytes: &[u8]) -> std::io::Result<()> {
+        if !self.wanted(meta.level) {
+            return Ok(());
+        }
+        self.writer.write_encoded(bytes)
+    }
 }
 
 /// Run the hunt into `sink` with `--fail-on`; `None` when the reader of our output went
