@@ -434,3 +434,24 @@ fn an_encoded_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
         Some(std::io::ErrorKind::BrokenPipe)
     );
 }
+
+#[test]
+fn findings_drained_from_the_spool_are_encoded_on_the_pool_too() {
+    // A record naming a tenant: nothing streams during the scan, everything is spooled
+    // (here through the temporary file) and decided after it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    let options = options(dir.path(), Some(0));
+    let mut plain = Lines::new(false);
+    let plain_run = trustpath_hunt::hunt(&options, &mut plain).expect("hunt");
+    let mut bytes = Lines::new(true);
+    let bytes_run = trustpath_hunt::hunt(&options, &mut bytes).expect("hunt");
+    assert_eq!(bytes_run.streamed, 0, "not proven: through the spool");
+    assert_eq!(bytes_run.spooled, 50);
+    assert_eq!(
+        bytes.encoded, 40,
+        "every stateless finding arrived as bytes"
+    );
+    assert!(plain.out == bytes.out, "the same lines in the same order");
+    assert_eq!(plain_run.counts, bytes_run.counts);
+}
