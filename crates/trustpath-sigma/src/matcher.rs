@@ -235,22 +235,21 @@ struct FieldTable {
 }
 
 /// Collects the literal tests of one field while branches are built.
+///
+/// Called for every literal test of every rule while the matcher is built (on one
+/// thread, before any event is matched): the needle is looked up by reference, and a
+/// test is keyed by its needle's index, so a test seen before allocates nothing.
+/// foldhash: the keys are the rules' own needles.
 #[derive(Debug, Default)]
 struct TableBuilder {
     needles: Vec<String>,
-    needle_index: HashMap<String, usize>,
+    needle_index: foldhash::HashMap<String, usize>,
     tests: Vec<Vec<(u32, Option<Position>)>>,
-    bits: HashMap<(Option<Position>, String), u32>,
+    bits: foldhash::HashMap<(Option<Position>, usize), u32>,
 }
 
 impl TableBuilder {
     fn bit(&mut self, position: Option<Position>, needle: &str) -> u32 {
-        let key = (position, needle.to_owned());
-        if let Some(bit) = self.bits.get(&key) {
-            return *bit;
-        }
-        let bit = self.bits.len() as u32;
-        self.bits.insert(key, bit);
         let n = match self.needle_index.get(needle) {
             Some(n) => *n,
             None => {
@@ -261,7 +260,11 @@ impl TableBuilder {
                 self.needles.len() - 1
             }
         };
-        self.tests[n].push((bit, position));
+        let next = self.bits.len() as u32;
+        let bit = *self.bits.entry((position, n)).or_insert(next);
+        if bit == next {
+            self.tests[n].push((bit, position));
+        }
         bit
     }
 
