@@ -390,6 +390,9 @@ struct HuntSelector<'a> {
     detectors: &'a [Detector],
     assigned: &'a [usize],
     coverage: bool,
+    /// Whether an analytic is loaded: only analytics read the first-seen baseline, so a
+    /// hunt with user rules alone does not build it.
+    baseline: bool,
     spool: spool::SpoolShared,
     range: MatchRange,
     outside_range: AtomicU64,
@@ -444,7 +447,9 @@ impl Selector for HuntSelector<'_> {
     type Item = Picked;
 
     fn observe(&self, _input: usize, state: &mut InputState, event: &Event) {
-        state.baseline.observe_event(event);
+        if self.baseline {
+            state.baseline.observe_event(event);
+        }
         if self.coverage {
             state
                 .coverage
@@ -557,6 +562,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         detectors: &detectors,
         assigned: &assigned,
         coverage: options.coverage,
+        baseline: detectors.iter().any(|d| d.analytics().next().is_some()),
         spool: spool::SpoolShared::new(options.spool_memory.unwrap_or(spool::SPOOL_MEMORY_BYTES)),
         range: options.range,
         outside_range: AtomicU64::new(0),
