@@ -155,16 +155,7 @@ fn a_sink_error_stops_the_hunt_with_that_error() {
     let mut sink = |_: Finding| -> std::io::Result<()> {
         Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
     };
-    let error = match trustpath_hunt::hunt(&options(dir.path(), None), &mut sink) {
-        Ok(_) => panic!("the sink failed"),
-        Err(e) => e,
-    };
-    assert_eq!(
-        error
-            .downcast_ref::<std::io::Error>()
-            .map(std::io::Error::kind),
-        Some(std::io::ErrorKind::BrokenPipe)
-    );
+    stopped_by_broken_pipe(trustpath_hunt::hunt(&options(dir.path(), None), &mut sink));
 }
 
 /// Runs `hunt` with a sink that keeps every finding in the order it was given.
@@ -279,17 +270,11 @@ fn a_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
         }
         Ok(())
     };
-    let error = match trustpath_hunt::hunt(&only(dir.path(), vec![file]), &mut sink) {
-        Ok(_) => panic!("the sink failed"),
-        Err(e) => e,
-    };
+    stopped_by_broken_pipe(trustpath_hunt::hunt(
+        &only(dir.path(), vec![file]),
+        &mut sink,
+    ));
     assert_eq!(written, 11, "nothing is written after the error");
-    assert_eq!(
-        error
-            .downcast_ref::<std::io::Error>()
-            .map(std::io::Error::kind),
-        Some(std::io::ErrorKind::BrokenPipe)
-    );
 }
 
 #[test]
@@ -422,17 +407,11 @@ fn an_encoded_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = one_input(dir.path(), encoded(2000));
     let mut sink = Failing(0);
-    let error = match trustpath_hunt::hunt(&only(dir.path(), vec![file]), &mut sink) {
-        Ok(_) => panic!("the sink failed"),
-        Err(e) => e,
-    };
+    stopped_by_broken_pipe(trustpath_hunt::hunt(
+        &only(dir.path(), vec![file]),
+        &mut sink,
+    ));
     assert_eq!(sink.0, 11, "nothing is written after the error");
-    assert_eq!(
-        error
-            .downcast_ref::<std::io::Error>()
-            .map(std::io::Error::kind),
-        Some(std::io::ErrorKind::BrokenPipe)
-    );
 }
 
 #[test]
@@ -454,4 +433,18 @@ fn findings_drained_from_the_spool_are_encoded_on_the_pool_too() {
     );
     assert!(plain.out == bytes.out, "the same lines in the same order");
     assert_eq!(plain_run.counts, bytes_run.counts);
+}
+
+/// Asserts that a hunt stopped with the error its sink gave: a broken pipe.
+fn stopped_by_broken_pipe(result: anyhow::Result<trustpath_hunt::HuntRun>) {
+    let error = match result {
+        Ok(_) => panic!("the sink failed"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        error
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::BrokenPipe)
+    );
 }
