@@ -12,9 +12,8 @@
 //! * ATT&CK: `T1098.002` is `sub_technique` with `T1098` as its `technique`.
 //! * Rollback commands are the `remediation`.
 
-use crate::{Finding, FindingKind, FindingWriter, Level};
+use crate::{Finding, FindingKind, Level};
 use serde_json::{Map, Value, json};
-use std::io::{self, Write};
 use std::net::IpAddr;
 
 /// The OCSF schema version written in `metadata.version`.
@@ -313,29 +312,4 @@ pub fn to_ocsf(finding: &Finding) -> Value {
         }),
     );
     Value::Object(o)
-}
-
-/// OCSF objects, one per line, written as they come.
-pub(crate) struct OcsfWriter<'a> {
-    pub(crate) out: &'a mut dyn Write,
-    /// The line being written, reused.
-    pub(crate) line: Vec<u8>,
-}
-
-impl FindingWriter for OcsfWriter<'_> {
-    fn write(&mut self, finding: &Finding) -> io::Result<()> {
-        crate::write_json_line(&mut *self.out, &mut self.line, &to_ocsf(finding))
-    }
-
-    fn finish(self: Box<Self>) -> io::Result<()> {
-        self.out.flush()
-    }
-
-    fn encoder(&self) -> Option<crate::Encoder> {
-        Some(crate::encode_ocsf)
-    }
-
-    fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)
-    }
 }
