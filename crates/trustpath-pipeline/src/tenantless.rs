@@ -75,9 +75,7 @@ fn file_proven(
     if parts < 2 {
         return file_names_no_tenant(file, markers, pace);
     }
-    let mut head = Vec::new();
-    (&file).take(SNIFF_BYTES).read_to_end(&mut head)?;
-    if !plain_text(&head) {
+    if plain_text_head(&file)?.is_none() {
         return Ok(false);
     }
     drop(file);
@@ -181,13 +179,18 @@ fn file_names_no_tenant(
     markers: &Markers,
     pace: &Pace,
 ) -> std::io::Result<bool> {
-    // The format is told from the first 64 KiB, as the reader tells it.
-    let mut buffer = Vec::with_capacity(BUFFER);
-    file.by_ref().take(SNIFF_BYTES).read_to_end(&mut buffer)?;
-    if !plain_text(&buffer) {
+    let Some(head) = plain_text_head(file.by_ref())? else {
         return Ok(false);
-    }
-    scan_markers(file, buffer, markers, pace, &AtomicBool::new(false))
+    };
+    scan_markers(file, head, markers, pace, &AtomicBool::new(false))
+}
+
+/// The first bytes of `file`, when they are plain text: the format is told from the
+/// first 64 KiB, as the reader tells it.
+fn plain_text_head(file: impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = Vec::with_capacity(BUFFER);
+    file.take(SNIFF_BYTES).read_to_end(&mut head)?;
+    Ok(plain_text(&head).then_some(head))
 }
 
 /// Whether `buffer` and the rest of `file` hold no marker: false as soon as one is
