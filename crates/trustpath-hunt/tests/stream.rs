@@ -342,16 +342,29 @@ impl trustpath_hunt::FindingSink for Lines {
     }
 }
 
+/// The same hunt into a [`Lines`] sink that takes findings, then into one that offers
+/// the encoder.
+fn without_and_with_encoder(
+    options: &HuntOptions,
+) -> (
+    (Lines, trustpath_hunt::HuntRun),
+    (Lines, trustpath_hunt::HuntRun),
+) {
+    let run = |encode: bool| {
+        let mut lines = Lines::new(encode);
+        let run = trustpath_hunt::hunt(options, &mut lines).expect("hunt");
+        (lines, run)
+    };
+    (run(false), run(true))
+}
+
 #[test]
 fn findings_encoded_on_the_pool_are_the_bytes_the_writer_would_write() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // A mix of levels: medium from the rule, and more findings than one batch.
+    // More findings than one batch handed to the calling thread (512).
     let file = one_input(dir.path(), encoded(1500));
-    let options = only(dir.path(), vec![file]);
-    let mut plain = Lines::new(false);
-    let plain_run = trustpath_hunt::hunt(&options, &mut plain).expect("hunt");
-    let mut bytes = Lines::new(true);
-    let bytes_run = trustpath_hunt::hunt(&options, &mut bytes).expect("hunt");
+    let ((plain, plain_run), (bytes, bytes_run)) =
+        without_and_with_encoder(&only(dir.path(), vec![file]));
     assert_eq!(plain_run.streamed, 1500, "written while the scan ran");
     assert_eq!(bytes_run.streamed, 1500);
     assert_eq!(plain.encoded, 0, "no encoder offered: findings");
@@ -420,11 +433,8 @@ fn findings_drained_from_the_spool_are_encoded_on_the_pool_too() {
     // (here through the temporary file) and decided after it.
     let dir = tempfile::tempdir().expect("tempdir");
     setup(dir.path());
-    let options = options(dir.path(), Some(0));
-    let mut plain = Lines::new(false);
-    let plain_run = trustpath_hunt::hunt(&options, &mut plain).expect("hunt");
-    let mut bytes = Lines::new(true);
-    let bytes_run = trustpath_hunt::hunt(&options, &mut bytes).expect("hunt");
+    let ((plain, plain_run), (bytes, bytes_run)) =
+        without_and_with_encoder(&options(dir.path(), Some(0)));
     assert_eq!(bytes_run.streamed, 0, "not proven: through the spool");
     assert_eq!(bytes_run.spooled, 50);
     assert_eq!(
