@@ -122,7 +122,9 @@ impl Rule {
         };
         let mut fields = FieldCache::new(event);
         let positive = &detection.positive;
-        let results: Vec<Option<Vec<Pair<'a>>>> = detection
+        // Every search's pairs in one list: a search that holds has its range of it.
+        let mut pairs: Vec<Pair<'a>> = Vec::new();
+        let results: Vec<Option<std::ops::Range<usize>>> = detection
             .searches
             .iter()
             .enumerate()
@@ -130,7 +132,7 @@ impl Rule {
                 if matched && positive.binary_search(&i).is_err() {
                     return None;
                 }
-                search(s, &mut fields, &field_name)
+                search(s, &mut fields, &field_name, &mut pairs)
             })
             .collect();
         let holds = |i: usize| results.get(i).is_some_and(Option::is_some);
@@ -140,18 +142,18 @@ impl Rule {
             ..Explanation::default()
         };
         for &i in positive {
-            let (Some(Some(pairs)), Some(name)) = (results.get(i), detection.names.get(i)) else {
+            let (Some(Some(range)), Some(name)) = (results.get(i), detection.names.get(i)) else {
                 continue;
             };
             out.selections.push(name.clone());
-            for (field, value) in pairs {
+            for (field, value) in pairs.get(range.clone()).unwrap_or(&[]) {
                 if out.values.len() >= MAX_PAIRS {
                     break;
                 }
                 let seen = out
                     .values
                     .iter()
-                    .any(|p| p.selection == *name && p.field == *field && p.value == *value);
+                    .any(|p| p.value == *value && p.field == *field && p.selection == *name);
                 if !seen {
                     out.values.push(MatchedValue {
                         selection: name.clone(),
@@ -350,6 +352,9 @@ fn read_field<'a>(event: &'a Event, name: &str, out: &mut Vec<Val<'a>>) -> bool 
 }
 
 fn cut(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_VALUE_CHARS {
+        return Cow::Borrowed(text); // no more characters than bytes
+    }
     match text.char_indices().nth(MAX_VALUE_CHARS) {
         Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
         None => Cow::Borrowed(text),
@@ -366,44 +371,52 @@ fn cut_val<'a>(text: &Cow<'a, str>) -> Cow<'a, str> {
 
 const ABSENT: &str = "(absent)";
 
-/// The pairs of the first alternative of `search` whose items all hold, if one does.
+/// Appends to `out` the pairs of the first alternative of `search` whose items all
+/// hold, and returns their range of `out`, if one does (`out` is left as it was if not).
 fn search<'a>(
     search: &Search,
     fields: &mut FieldCache<'a>,
     field_name: &dyn Fn(usize) -> &'a str,
-) -> Option<Vec<Pair<'a>>> {
+    out: &mut Vec<Pair<'a>>,
+) -> Option<std::ops::Range<usize>> {
+    let start = out.len();
     search.alternatives.iter().find_map(|items| {
-        let mut pairs = Vec::new();
-        for item in items {
-            pairs.extend(self::item(item, fields, field_name)?);
+        if items
+            .iter()
+            .all(|item| self::item(item, fields, field_name, out))
+        {
+            Some(start..out.len())
+        } else {
+            out.truncate(start);
+            None
         }
-        Some(pairs)
     })
 }
 
-/// The pairs that make `item` hold, or `None` when it does not.
+/// Appends to `out` the pairs that make `item` hold; whether it holds.
 fn item<'a>(
     item: &Item,
     fields: &mut FieldCache<'a>,
     field_name: &dyn Fn(usize) -> &'a str,
-) -> Option<Vec<Pair<'a>>> {
+    out: &mut Vec<Pair<'a>>,
+) -> bool {
     match item.subject {
-        Subject::Keywords => keywords(&item.test, fields.event),
+        Subject::Keywords => keywords(&item.test, fields.event, out),
         Subject::Field(slot) => {
             let name = field_name(slot);
             let at = fields.load(name);
             match &item.test {
                 Test::Values(test) => {
                     let (exists, values) = fields.found(at);
-                    let hits = value_hits(test, exists, values)?;
-                    Some(pair_list(name, hits))
+                    value_hits(test, exists, values, name, out)
                 }
                 Test::Exists(want) => {
                     let (exists, values) = fields.found(at);
-                    (exists == *want).then(|| {
-                        let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
-                        pair_list(name, shown)
-                    })
+                    let holds = exists == *want;
+                    if holds {
+                        push_pairs(name, values.iter().filter(|v| !v.null).take(1), out);
+                    }
+                    holds
                 }
                 Test::FieldRef(test) => {
                     let others: Vec<usize> = test
@@ -413,40 +426,54 @@ fn item<'a>(
                         .collect();
                     let values = fields.found(at).1;
                     let others: Vec<&[Val]> = others.iter().map(|o| fields.found(*o).1).collect();
-                    fieldref(test, values, &others).then(|| {
-                        let shown: Vec<&Val> = values.iter().filter(|v| !v.null).take(1).collect();
-                        pair_list(name, shown)
-                    })
+                    let holds = fieldref(test, values, &others);
+                    if holds {
+                        push_pairs(name, values.iter().filter(|v| !v.null).take(1), out);
+                    }
+                    holds
                 }
             }
         }
     }
 }
 
-fn pair_list<'a>(name: &'a str, hits: Vec<&Val<'a>>) -> Vec<Pair<'a>> {
-    if hits.is_empty() {
-        return vec![(Cow::Borrowed(name), Cow::Borrowed(ABSENT))];
+/// Appends a pair of `name` for each of `hits`, or one `(absent)` pair when there are none.
+fn push_pairs<'v, 'a: 'v>(
+    name: &'a str,
+    hits: impl Iterator<Item = &'v Val<'a>>,
+    out: &mut Vec<Pair<'a>>,
+) {
+    let start = out.len();
+    out.extend(hits.map(|v| pair(name, v)));
+    if out.len() == start {
+        out.push((Cow::Borrowed(name), Cow::Borrowed(ABSENT)));
     }
-    hits.into_iter()
-        .map(|v| {
-            let text = if v.null {
-                Cow::Borrowed(ABSENT)
-            } else {
-                cut_val(&v.text)
-            };
-            (Cow::Borrowed(name), text)
-        })
-        .collect()
 }
 
-/// The values that make a value test hold (empty when it holds by absence), or `None`.
-fn value_hits<'v, 'a>(
+/// The pair of `name` and a value that made a test hold.
+fn pair<'a>(name: &'a str, value: &Val<'a>) -> Pair<'a> {
+    let text = if value.null {
+        Cow::Borrowed(ABSENT)
+    } else {
+        cut_val(&value.text)
+    };
+    (Cow::Borrowed(name), text)
+}
+
+/// Whether a value test holds; appends the pairs of the values that make it hold (one
+/// `(absent)` pair when it holds by absence).
+fn value_hits<'a>(
     test: &ValueTest,
     exists: bool,
-    values: &'v [Val<'a>],
-) -> Option<Vec<&'v Val<'a>>> {
+    values: &[Val<'a>],
+    name: &'a str,
+    out: &mut Vec<Pair<'a>>,
+) -> bool {
     if !exists {
-        return test.has_null.then(Vec::new);
+        if test.has_null {
+            push_pairs(name, std::iter::empty(), out);
+        }
+        return test.has_null;
     }
     let hit = |v: &Val| test.groups.iter().flatten().any(|p| v.matches(p));
     if test.all {
@@ -454,10 +481,14 @@ fn value_hits<'v, 'a>(
             .groups
             .iter()
             .all(|group| values.iter().any(|v| group.iter().any(|p| v.matches(p))));
-        return every.then(|| values.iter().filter(|v| hit(v)).collect());
+        if every {
+            push_pairs(name, values.iter().filter(|v| hit(v)), out);
+        }
+        return every;
     }
-    let hits: Vec<&Val> = values.iter().filter(|v| hit(v)).collect();
-    (!hits.is_empty()).then_some(hits)
+    let start = out.len();
+    out.extend(values.iter().filter(|v| hit(v)).map(|v| pair(name, v)));
+    out.len() > start
 }
 
 fn fieldref(test: &FieldRefTest, left: &[Val<'_>], others: &[&[Val<'_>]]) -> bool {
@@ -488,10 +519,11 @@ fn fieldref(test: &FieldRefTest, left: &[Val<'_>], others: &[&[Val<'_>]]) -> boo
     }
 }
 
-/// Keyword search: the (path, value) pairs of the event's scalar values that match.
-fn keywords<'a>(test: &Test, event: &'a Event) -> Option<Vec<Pair<'a>>> {
+/// Keyword search: whether it holds; appends the (path, value) pairs of the event's
+/// scalar values that match.
+fn keywords<'a>(test: &Test, event: &'a Event, out: &mut Vec<Pair<'a>>) -> bool {
     let Test::Values(test) = test else {
-        return None;
+        return false;
     };
     let mut scalars: Vec<(String, Val<'a>)> = Vec::new();
     for (key, value) in &event.fields {
@@ -505,13 +537,15 @@ fn keywords<'a>(test: &Test, event: &'a Event) -> Option<Vec<Pair<'a>>> {
     } else {
         scalars.iter().any(|(_, v)| hit(v))
     };
-    holds.then(|| {
-        scalars
-            .iter()
-            .filter(|(_, v)| hit(v))
-            .map(|(path, v)| (Cow::Owned(path.clone()), cut_val(&v.text)))
-            .collect()
-    })
+    if holds {
+        out.extend(
+            scalars
+                .iter()
+                .filter(|(_, v)| hit(v))
+                .map(|(path, v)| (Cow::Owned(path.clone()), cut_val(&v.text))),
+        );
+    }
+    holds
 }
 
 fn collect<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, Val<'a>)>) {
