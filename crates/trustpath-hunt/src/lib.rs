@@ -352,23 +352,16 @@ impl ToSink {
     }
 
     /// Gives each finding to `sink` in order, counted, until one fails.
-    fn write(
-        self,
-        sink: &mut dyn FindingSink,
-        counts: &mut FindingCounts,
-        written: &mut u64,
-    ) -> std::io::Result<()> {
+    fn write(self, sink: &mut dyn FindingSink, counts: &mut FindingCounts) -> std::io::Result<()> {
         match self {
             ToSink::Findings(findings) => {
                 for finding in findings {
-                    *written += 1;
                     counts.write(sink, finding)?;
                 }
             }
             ToSink::Encoded { bytes, ends } => {
                 let mut start = 0;
                 for (meta, end) in ends {
-                    *written += 1;
                     counts.write_encoded(sink, meta, bytes.get(start..end).unwrap_or(&[]))?;
                     start = end;
                 }
@@ -586,7 +579,8 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             for batch in from_scan.iter() {
                 for findings in batch {
                     if written.is_ok() {
-                        written = findings.write(sink, &mut counts, &mut streamed);
+                        streamed += findings.len() as u64;
+                        written = findings.write(sink, &mut counts);
                     }
                 }
             }
@@ -636,7 +630,8 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
         // Findings of the first input decided after it was read (script blocks completed
         // by a later input, attributed cloud records) follow those written during the scan.
         for findings in state.early {
-            findings.write(sink, &mut counts, &mut streamed)?;
+            streamed += findings.len() as u64;
+            findings.write(sink, &mut counts)?;
         }
         if selector.is_early(index) && !input.host_tenants.tenants().is_empty() {
             // Cannot happen while `TENANT_KEY_MARKERS` covers every tenant field; never silent.
@@ -664,13 +659,12 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
             (retained, ToSink::encode(findings, encoder))
         };
         let mut unreadable: Option<String> = None;
-        let mut drained_findings = 0;
         let mut emit = |decided: Decided| -> std::io::Result<()> {
             for item in decided {
                 match item {
                     Ok((now_retained, findings)) => {
                         extra.extend(now_retained);
-                        findings.write(sink, &mut counts, &mut drained_findings)?;
+                        findings.write(sink, &mut counts)?;
                     }
                     Err(e) => {
                         unreadable.get_or_insert(e);
