@@ -13,7 +13,8 @@ use trustpath_correlate::{
 use trustpath_event::Event;
 use trustpath_normalize::TenantCensus;
 use trustpath_report::{
-    Attack, Entities, Evidence, Finding, FindingKind, Level, RuleRef, Severity, Window, finding_id,
+    Attack, Entities, Evidence, Finding, FindingKind, Level, RuleJson, RuleRef, Severity, Window,
+    finding_id,
 };
 use trustpath_sigma::{LoadError, LoadOptions, Matcher, RuleIndex, RuleSet};
 
@@ -108,6 +109,9 @@ struct CompiledRules {
     /// Per rule, the ATT&CK techniques and tactics of its tags (each finding carries
     /// them; reading the tags again per finding was about 1 % of a Sigma hunt).
     attacks: Vec<Attack>,
+    /// Per rule, what its single-event findings share as JSON, made the first time one
+    /// is written ([`Detector::stateless_jsonl`]); `None` if it did not encode.
+    json: Vec<std::sync::OnceLock<Option<RuleJson>>>,
     /// Rules that did not load, and warnings.
     problems: Vec<LoadError>,
     left_out_by_status: usize,
@@ -156,9 +160,15 @@ fn compile_rules(
         .iter()
         .map(|r| trustpath_report::attack_from_tags(&r.tags))
         .collect();
+    let json = rules
+        .rules
+        .iter()
+        .map(|_| std::sync::OnceLock::new())
+        .collect();
     CompiledRules {
         key,
         attacks,
+        json,
         rules,
         matcher,
         problems,
@@ -362,12 +372,68 @@ impl Detector {
     /// findings [`Detector::findings`] gives them, so streaming them changes nothing but
     /// when they are written.
     pub fn stateless_findings(&self, matched: &Matched) -> Vec<Finding> {
-        let rules = matched.rules.iter().copied().filter(|&r| {
-            !self.needs_state(r) && self.correlations.rule_reports_standalone(CorrRuleRef(r))
-        });
+        let rules = matched
+            .rules
+            .iter()
+            .copied()
+            .filter(|&r| self.reports_alone(r));
         let mut out = Vec::new();
         self.rule_findings(&matched.event, rules, &mut out);
         out
+    }
+
+    /// [`Detector::stateless_findings`] as the lines [`trustpath_report::encode_jsonl`]
+    /// writes for them, byte for byte, appended to `out`, with each finding's level and
+    /// where its line ends in `out`. The findings are not built: the parts every finding
+    /// of the event shares are encoded once and each rule's are copied around them
+    /// ([`trustpath_report::EventJson`]). On an error `out` and `ends` may hold the lines
+    /// before it.
+    pub fn stateless_jsonl(
+        &self,
+        matched: &Matched,
+        out: &mut Vec<u8>,
+        ends: &mut Vec<(Level, usize)>,
+    ) -> std::io::Result<()> {
+        let mut rules = matched
+            .rules
+            .iter()
+            .copied()
+            .filter(|&r| self.reports_alone(r))
+            .peekable();
+        if rules.peek().is_none() {
+            return Ok(());
+        }
+        let event = &matched.event;
+        let shared = trustpath_report::EventFinding::new(event);
+        let json = shared.json()?;
+        for r in rules {
+            let (Some(rule), Some(rule_json)) =
+                (self.compiled.rules.rules.get(r), self.rule_json(r))
+            else {
+                return Err(std::io::Error::other("a rule's findings do not encode"));
+            };
+            let matched = crate::why::matched_fields(rule, event);
+            let fields = crate::why::rule_fields(rule, event);
+            json.encode_jsonl(rule_json, &matched, &fields, out)?;
+            ends.push((rule_json.level(), out.len()));
+        }
+        Ok(())
+    }
+
+    /// Rule `r`'s [`RuleJson`], made on first use.
+    fn rule_json(&self, r: RuleIndex) -> Option<&RuleJson> {
+        self.compiled
+            .json
+            .get(r)?
+            .get_or_init(|| RuleJson::new(&self.rule_ref(r), &self.attack(r)).ok())
+            .as_ref()
+    }
+
+    /// Whether a match of `rule` is a finding of its own, final at once: no analytic or
+    /// correlation waits on it ([`Detector::needs_state`]) and no correlation keeps it
+    /// from being reported.
+    fn reports_alone(&self, rule: RuleIndex) -> bool {
+        !self.needs_state(rule) && self.correlations.rule_reports_standalone(CorrRuleRef(rule))
     }
 
     /// Appends the single-event finding of each of `rules` on `event`. What they share

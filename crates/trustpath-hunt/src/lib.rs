@@ -24,6 +24,9 @@
 //!    one big export streams its findings with no spool and no drain after the scan.
 //!    When the sink writes a line format ([`FindingSink::encoder`]), the findings are
 //!    also encoded on the pool and dropped there; the calling thread copies their bytes.
+//!    `jsonl` lines are written from the findings' parts without building them
+//!    ([`Detector::stateless_jsonl`], the same bytes: `tests/stateless_jsonl.rs` in
+//!    trustpath-analytics).
 //! 4. The retained matches of each context go through [`Detector::findings`]
 //!    (correlations, the analytics' tuning, folding); those findings, sorted, go to the
 //!    sink last.
@@ -332,12 +335,49 @@ impl ToSink {
         let mut bytes = Vec::new();
         let mut ends = Vec::with_capacity(findings.len());
         for finding in &findings {
-            if encode(finding, &mut bytes).is_err() {
+            if encode.encode(finding, &mut bytes).is_err() {
                 return ToSink::Findings(findings);
             }
             ends.push((FindingMeta::of(finding), bytes.len()));
         }
         ToSink::Encoded { bytes, ends }
+    }
+
+    /// What becomes of `matched` now: the part that waits for other events, and the
+    /// findings of the rest, encoded with `encoder`. The `jsonl` lines are written
+    /// straight from the findings' parts ([`Detector::stateless_jsonl`]), the same bytes
+    /// without building each finding; where that fails, the findings are built.
+    fn decide(
+        detector: &Detector,
+        matched: Matched,
+        encoder: Option<Encoder>,
+    ) -> (Option<Matched>, Self) {
+        let (retained, stateless) = detector.split(matched);
+        let Some(stateless) = stateless else {
+            return (retained, ToSink::encode(Vec::new(), encoder));
+        };
+        if encoder == Some(Encoder::Jsonl) {
+            let (mut bytes, mut levels) = (Vec::new(), Vec::new());
+            if detector
+                .stateless_jsonl(&stateless, &mut bytes, &mut levels)
+                .is_ok()
+            {
+                let ends = levels
+                    .into_iter()
+                    .map(|(level, end)| {
+                        let meta = FindingMeta {
+                            level,
+                            authorized: false,
+                            lead: false,
+                        };
+                        (meta, end)
+                    })
+                    .collect();
+                return (retained, ToSink::Encoded { bytes, ends });
+            }
+        }
+        let findings = detector.stateless_findings(&stateless);
+        (retained, ToSink::encode(findings, encoder))
     }
 
     fn len(&self) -> usize {
@@ -474,12 +514,9 @@ impl Selector for HuntSelector<'_> {
         };
         // What the drain would do after the scan, here on the pool: the first input
         // has no earlier duplicates, and attribution is proven to change nothing.
-        let (retained, findings) = detector.split_findings(matched);
         let encoder = self.early.as_ref().and_then(|e| e.encoder);
-        Picked::Decided {
-            retained,
-            findings: ToSink::encode(findings, encoder),
-        }
+        let (retained, findings) = ToSink::decide(detector, matched, encoder);
+        Picked::Decided { retained, findings }
     }
 
     fn keep(
@@ -655,8 +692,7 @@ pub fn hunt(options: &HuntOptions, sink: &mut dyn FindingSink) -> anyhow::Result
                 return (None, ToSink::Findings(Vec::new()));
             }
             detector.attribute(&mut m, &shared.host_tenants);
-            let (retained, findings) = detector.split_findings(m);
-            (retained, ToSink::encode(findings, encoder))
+            ToSink::decide(detector, m, encoder)
         };
         let mut unreadable: Option<String> = None;
         let mut emit = |decided: Decided| -> std::io::Result<()> {

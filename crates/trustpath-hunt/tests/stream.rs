@@ -331,7 +331,7 @@ impl trustpath_hunt::FindingSink for Lines {
     }
 
     fn encoder(&self) -> Option<trustpath_report::Encoder> {
-        self.encode.then_some(trustpath_report::encode_jsonl as _)
+        self.encode.then_some(trustpath_report::Encoder::Jsonl)
     }
 
     fn encoded(&mut self, meta: trustpath_hunt::FindingMeta, bytes: &[u8]) -> std::io::Result<()> {
@@ -407,7 +407,7 @@ fn an_encoded_sink_error_while_the_scan_runs_stops_the_hunt_with_that_error() {
             panic!("offered an encoder: given bytes")
         }
         fn encoder(&self) -> Option<trustpath_report::Encoder> {
-            Some(trustpath_report::encode_jsonl)
+            Some(trustpath_report::Encoder::Jsonl)
         }
         fn encoded(&mut self, _: trustpath_hunt::FindingMeta, _: &[u8]) -> std::io::Result<()> {
             self.0 += 1;

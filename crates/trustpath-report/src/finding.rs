@@ -491,6 +491,30 @@ impl EventFinding {
         EventFinding::parts(&record_key, time, rule, attack, entities, evidence)
     }
 
+    /// The JSON of what every finding of the event shares, for
+    /// [`EventJson::encode_jsonl`].
+    pub fn json(&self) -> serde_json::Result<EventJson<'_>> {
+        let mut time = Vec::with_capacity(32);
+        serde_json::to_writer(&mut time, &self.time)?;
+        let mut tail = Vec::with_capacity(512);
+        tail.extend_from_slice(b"\"entities\":");
+        serde_json::to_writer(&mut tail, &self.entities)?;
+        tail.extend_from_slice(b",\"window\":");
+        let window = Window {
+            start: self.time,
+            end: self.time,
+        };
+        serde_json::to_writer(&mut tail, &window)?;
+        tail.extend_from_slice(b",\"evidence\":[");
+        serde_json::to_writer(&mut tail, &self.evidence)?;
+        tail.push(b']');
+        Ok(EventJson {
+            record_key: &self.record_key,
+            time,
+            tail,
+        })
+    }
+
     /// A rule's finding from an event's shared parts.
     fn parts(
         record_key: &str,
@@ -521,6 +545,108 @@ impl EventFinding {
             matched: Vec::new(),
             fields: Vec::new(),
         }
+    }
+}
+
+/// An [`EventFinding`]'s shared parts as JSON: a rule's finding is then written by
+/// copying them and its rule's ([`RuleJson`]) around the few parts of its own, without
+/// building it.
+pub struct EventJson<'a> {
+    record_key: &'a str,
+    /// The event time (the finding's `time`).
+    time: Vec<u8>,
+    /// `"entities":…,"window":…,"evidence":[…]`.
+    tail: Vec<u8>,
+}
+
+/// What a rule's single-event findings share as JSON, made once per rule.
+pub struct RuleJson {
+    id: String,
+    level: Level,
+    /// `"analytic":null,"title":…,"kind":…,"attack":…,"rule":…,"severity":…,"authorized":null,`
+    middle: Vec<u8>,
+}
+
+impl RuleJson {
+    /// The parts of the single-event findings of `rule` (with `attack`) that do not
+    /// depend on the event.
+    pub fn new(rule: &RuleRef, attack: &Attack) -> serde_json::Result<Self> {
+        let level = Level::from_sigma(Some(&rule.level));
+        let mut middle = Vec::with_capacity(256);
+        middle.extend_from_slice(b"\"analytic\":null,\"title\":");
+        serde_json::to_writer(&mut middle, &rule.title)?;
+        middle.extend_from_slice(b",\"kind\":");
+        serde_json::to_writer(&mut middle, &FindingKind::Alert)?;
+        middle.extend_from_slice(b",\"attack\":");
+        serde_json::to_writer(&mut middle, attack)?;
+        middle.extend_from_slice(b",\"rule\":");
+        serde_json::to_writer(&mut middle, rule)?;
+        middle.extend_from_slice(b",\"severity\":");
+        let severity = Severity::base(level, format!("rule level {}", rule.level));
+        serde_json::to_writer(&mut middle, &severity)?;
+        middle.extend_from_slice(b",\"authorized\":null,");
+        Ok(RuleJson {
+            id: rule.id.clone(),
+            level,
+            middle,
+        })
+    }
+
+    /// The findings' severity.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+}
+
+impl EventJson<'_> {
+    /// Appends what [`encode_jsonl`](crate::encode_jsonl) writes for
+    /// `event_finding.finding(rule, attack).with_match(matched, fields)`, byte for byte
+    /// (the fields in `Finding`'s order, each value by its own `Serialize`), where `rule`
+    /// is [`RuleJson::new`]`(rule, attack)`. On an error `out` is left as it was.
+    pub fn encode_jsonl(
+        &self,
+        rule: &RuleJson,
+        matched: &[MatchedField],
+        fields: &[FieldValue],
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        let start = out.len();
+        match self.write_json(rule, matched, fields, out) {
+            Ok(()) => {
+                out.push(b'\n');
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn write_json(
+        &self,
+        rule: &RuleJson,
+        matched: &[MatchedField],
+        fields: &[FieldValue],
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<()> {
+        out.extend_from_slice(b"{\"id\":");
+        serde_json::to_writer(&mut *out, &finding_id(&rule.id, "", [self.record_key]))?;
+        out.extend_from_slice(b",\"time\":");
+        out.extend_from_slice(&self.time);
+        out.push(b',');
+        out.extend_from_slice(&rule.middle);
+        out.extend_from_slice(&self.tail);
+        if !matched.is_empty() {
+            out.extend_from_slice(b",\"matched\":");
+            serde_json::to_writer(&mut *out, matched)?;
+        }
+        if !fields.is_empty() {
+            out.extend_from_slice(b",\"fields\":");
+            serde_json::to_writer(&mut *out, fields)?;
+        }
+        out.push(b'}');
+        Ok(())
     }
 }
 

@@ -25,9 +25,9 @@ pub use table::{
 pub use terminal::{is_unsafe_for_terminal, terminal_text};
 
 pub use finding::{
-    Attack, Effect, Entities, EventFinding, Evidence, FieldValue, Finding, FindingKind, Level,
-    MatchedField, Reason, RuleRef, Severity, Window, anchor_key, attack_from_tags, finding_id,
-    single_event_finding, summarize,
+    Attack, Effect, Entities, EventFinding, EventJson, Evidence, FieldValue, Finding, FindingKind,
+    Level, MatchedField, Reason, RuleJson, RuleRef, Severity, Window, anchor_key, attack_from_tags,
+    finding_id, single_event_finding, summarize,
 };
 
 use std::io::{self, Write};
@@ -84,10 +84,26 @@ pub trait FindingWriter {
     }
 }
 
-/// Appends what a line format writes for one finding to `out` (see
-/// [`FindingWriter::encoder`]). A plain function: it holds no state, so it can run on any
-/// thread, on findings in any order.
-pub type Encoder = fn(&Finding, &mut Vec<u8>) -> io::Result<()>;
+/// A line format's encoding of one finding (see [`FindingWriter::encoder`]). It holds no
+/// state, so it can run on any thread, on findings in any order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoder {
+    /// [`encode_jsonl`].
+    Jsonl,
+    /// [`encode_ocsf`].
+    Ocsf,
+}
+
+impl Encoder {
+    /// Appends what the format writes for `finding` to `out`; on an error `out` is left
+    /// as it was.
+    pub fn encode(self, finding: &Finding, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Encoder::Jsonl => encode_jsonl(finding, out),
+            Encoder::Ocsf => encode_ocsf(finding, out),
+        }
+    }
+}
 
 /// The `jsonl` [`Encoder`]: the finding as one line of JSON.
 pub fn encode_jsonl(finding: &Finding, out: &mut Vec<u8>) -> io::Result<()> {
@@ -107,9 +123,9 @@ pub fn writer<'a>(
 ) -> Box<dyn FindingWriter + 'a> {
     match format {
         OutputFormat::Table => Box::new(TableWriter::new(out, table)),
-        OutputFormat::Jsonl => Box::new(LineWriter::new(out, encode_jsonl)),
+        OutputFormat::Jsonl => Box::new(LineWriter::new(out, Encoder::Jsonl)),
         OutputFormat::Csv => Box::new(CsvWriter::new(out, table.time_zone)),
-        OutputFormat::Ocsf => Box::new(LineWriter::new(out, encode_ocsf)),
+        OutputFormat::Ocsf => Box::new(LineWriter::new(out, Encoder::Ocsf)),
     }
 }
 
@@ -165,7 +181,7 @@ impl<'a> LineWriter<'a> {
 impl FindingWriter for LineWriter<'_> {
     fn write(&mut self, finding: &Finding) -> io::Result<()> {
         self.line.clear();
-        (self.encode)(finding, &mut self.line)?;
+        self.encode.encode(finding, &mut self.line)?;
         self.out.write_all(&self.line)
     }
 

@@ -306,8 +306,8 @@ fn line_formats_encode_what_their_writers_write_and_the_others_do_not_encode() {
             w.write(&f).unwrap();
             let encode = w.encoder().expect("a line format has an encoder");
             let mut more = Vec::new();
-            encode(&f, &mut encoded).unwrap();
-            encode(&f, &mut more).unwrap();
+            encode.encode(&f, &mut encoded).unwrap();
+            encode.encode(&f, &mut more).unwrap();
             w.write_encoded(&more).unwrap();
             w.finish().unwrap();
         }
