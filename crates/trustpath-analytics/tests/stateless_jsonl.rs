@@ -1,9 +1,9 @@
 //! `Detector::stateless_jsonl` writes the lines `encode_jsonl` makes of
 //! `Detector::stateless_findings`, byte for byte, without building the findings. The hunt
 //! streams Sigma findings through it, so these tests hold the two paths to one output:
-//! over the bundled example logs (every format trustpath reads) and over flat Windows
-//! events whose values need escaping, with rules that have `fields:`, ATT&CK tags,
-//! several selections, no level and an unknown level.
+//! over the bundled example logs (UAL JSON, Purview CSV, Entra, Winlogbeat, evtx_dump)
+//! and over flat Windows events whose values need escaping, with rules that have
+//! `fields:`, ATT&CK tags, several selections, no level and an unknown level.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use trustpath_analytics::{Detector, DetectorOptions, Matched};
 use trustpath_event::Event;
 use trustpath_pipeline::{ScanConfig, scan};
-use trustpath_report::Encoder;
+use trustpath_report::{Encoder, FindingKind};
 
 const RULES: &[(&str, &str)] = &[
     (
@@ -177,6 +177,8 @@ fn compare(detector: &Detector, matched: &[Matched]) -> (usize, usize, usize) {
         let mut slow = Vec::new();
         let mut slow_ends = Vec::new();
         for finding in &findings {
+            // The hunt's jsonl path takes these as given for the lines' counts.
+            assert!(finding.authorized.is_none() && finding.kind == FindingKind::Alert);
             Encoder::Jsonl.encode(finding, &mut slow).unwrap();
             slow_ends.push((finding.severity.level, slow.len()));
             with_fields += usize::from(!finding.fields.is_empty());
