@@ -358,16 +358,6 @@ impl Detector {
         (part(state), part(free))
     }
 
-    /// [`Detector::split`], with the part that is final now made into its
-    /// [findings](Detector::stateless_findings) at once.
-    pub fn split_findings(&self, matched: Matched) -> (Option<Matched>, Vec<Finding>) {
-        let (retained, stateless) = self.split(matched);
-        let findings = stateless
-            .map(|s| self.stateless_findings(&s))
-            .unwrap_or_default();
-        (retained, findings)
-    }
-
     /// Findings of the stateless user rules `matched` names: the same single-event
     /// findings [`Detector::findings`] gives them, so streaming them changes nothing but
     /// when they are written.

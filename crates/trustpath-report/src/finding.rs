@@ -106,6 +106,12 @@ pub struct Severity {
 }
 
 impl Severity {
+    /// The severity of a Sigma rule's single-event finding: its `level`, as the base.
+    pub fn of_rule(rule: &RuleRef) -> Self {
+        let level = Level::from_sigma(Some(&rule.level));
+        Severity::base(level, format!("rule level {}", rule.level))
+    }
+
     /// A severity at `level` with its base reason.
     pub fn base(level: Level, reason: impl Into<String>) -> Self {
         Severity {
@@ -270,6 +276,16 @@ pub struct Window {
     pub start: Timestamp,
     /// Last evidence time.
     pub end: Timestamp,
+}
+
+impl Window {
+    /// The window of one instant (a single-event finding's).
+    pub fn at(time: Timestamp) -> Self {
+        Window {
+            start: time,
+            end: time,
+        }
+    }
 }
 
 /// A field value that made a selection of a Sigma rule hold: why the rule fired.
@@ -500,11 +516,7 @@ impl EventFinding {
         tail.extend_from_slice(b"\"entities\":");
         serde_json::to_writer(&mut tail, &self.entities)?;
         tail.extend_from_slice(b",\"window\":");
-        let window = Window {
-            start: self.time,
-            end: self.time,
-        };
-        serde_json::to_writer(&mut tail, &window)?;
+        serde_json::to_writer(&mut tail, &Window::at(self.time))?;
         tail.extend_from_slice(b",\"evidence\":[");
         serde_json::to_writer(&mut tail, &self.evidence)?;
         tail.push(b']');
@@ -524,7 +536,6 @@ impl EventFinding {
         entities: Entities,
         evidence: Evidence,
     ) -> Finding {
-        let level = Level::from_sigma(Some(&rule.level));
         Finding {
             id: finding_id(&rule.id, "", [record_key]),
             time,
@@ -532,14 +543,11 @@ impl EventFinding {
             title: rule.title.clone(),
             kind: FindingKind::Alert,
             attack,
-            severity: Severity::base(level, format!("rule level {}", rule.level)),
+            severity: Severity::of_rule(&rule),
             rule,
             authorized: None,
             entities,
-            window: Window {
-                start: time,
-                end: time,
-            },
+            window: Window::at(time),
             evidence: vec![evidence],
             rollback: Vec::new(),
             matched: Vec::new(),
@@ -571,7 +579,8 @@ impl RuleJson {
     /// The parts of the single-event findings of `rule` (with `attack`) that do not
     /// depend on the event.
     pub fn new(rule: &RuleRef, attack: &Attack) -> serde_json::Result<Self> {
-        let level = Level::from_sigma(Some(&rule.level));
+        let severity = Severity::of_rule(rule);
+        let level = severity.level;
         let mut middle = Vec::with_capacity(256);
         middle.extend_from_slice(b"\"analytic\":null,\"title\":");
         serde_json::to_writer(&mut middle, &rule.title)?;
@@ -582,7 +591,6 @@ impl RuleJson {
         middle.extend_from_slice(b",\"rule\":");
         serde_json::to_writer(&mut middle, rule)?;
         middle.extend_from_slice(b",\"severity\":");
-        let severity = Severity::base(level, format!("rule level {}", rule.level));
         serde_json::to_writer(&mut middle, &severity)?;
         middle.extend_from_slice(b",\"authorized\":null,");
         Ok(RuleJson {
