@@ -65,7 +65,7 @@ pub fn record_key(event: &Event) -> String {
 
 /// A 128-bit digest of [`record_key`], for sets of seen records.
 pub fn record_digest(event: &Event) -> u128 {
-    let digest = Sha256::digest(record_key(event).as_bytes());
+    let digest = Sha256::digest(event.record_key_str().as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     u128::from_be_bytes(bytes)

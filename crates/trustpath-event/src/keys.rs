@@ -96,7 +96,7 @@ fn failed(event: &Event) -> bool {
 /// The cache slot inside [`Event`]: empty until [`Event::keys`] fills it. A clone starts
 /// empty (a clone is how an event gets changed), and it is never serialised or compared.
 #[derive(Default)]
-pub struct KeysCell(OnceLock<Box<Keys>>);
+pub struct KeysCell(OnceLock<Box<Keys>>, OnceLock<Box<str>>);
 
 impl KeysCell {
     pub(crate) fn get_or_init(&self, event: &Event) -> &Keys {
@@ -107,6 +107,20 @@ impl KeysCell {
             event.origin
         );
         keys
+    }
+
+    /// The event's record key ([`crate::identity::record_key`]), kept: the hunt takes it
+    /// to drop duplicates and again for the ids of the event's findings.
+    pub(crate) fn record_key(&self, event: &Event) -> &str {
+        let key = self
+            .1
+            .get_or_init(|| crate::identity::record_key(event).into_boxed_str());
+        debug_assert!(
+            **key == *crate::identity::record_key(event),
+            "an event changed after its record key was read: {}",
+            event.origin
+        );
+        key
     }
 }
 
@@ -124,7 +138,7 @@ impl PartialEq for KeysCell {
 
 impl std::fmt::Debug for KeysCell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() {
+        f.write_str(if self.0.get().is_some() || self.1.get().is_some() {
             "KeysCell(cached)"
         } else {
             "KeysCell"

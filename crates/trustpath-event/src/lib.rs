@@ -319,7 +319,13 @@ impl Event {
     /// The identity of the record this event came from ([`identity`]): its own id, else
     /// a content hash; never its origin.
     pub fn record_key(&self) -> String {
-        identity::record_key(self)
+        self.record_key_str().to_owned()
+    }
+
+    /// [`Event::record_key`], computed on the first call and kept with the event (like
+    /// [`Event::keys`]: change an event only before its key is read, or change a clone).
+    pub fn record_key_str(&self) -> &str {
+        self.keys.record_key(self)
     }
 
     /// The first value at `path` (see the crate docs for the lookup rules).

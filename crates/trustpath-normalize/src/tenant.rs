@@ -206,6 +206,9 @@ pub fn apply_attribution(event: &mut Event, (tenant, how): (String, Attribution)
     );
     clear_partner_tenant(event);
     add_partner_tenant(event);
+    // The tenant is part of the event's keys and record key: those read before (the
+    // pipeline reads the record key of a held event to drop duplicates) are stale now.
+    event.keys = trustpath_event::KeysCell::default();
     how
 }
 
