@@ -93,8 +93,10 @@ fn failed(event: &Event) -> bool {
     }
 }
 
-/// The cache slot inside [`Event`]: empty until [`Event::keys`] fills it. A clone starts
-/// empty (a clone is how an event gets changed), and it is never serialised or compared.
+/// The cache slots inside [`Event`]: its [`Keys`] and its record key, each empty until
+/// [`Event::keys`] / [`Event::record_key_str`] fills it. A clone starts empty (a clone is
+/// how an event gets changed); code that changes an event in place after they may have
+/// been read resets the cell. Never serialised or compared.
 #[derive(Default)]
 pub struct KeysCell(OnceLock<Box<Keys>>, OnceLock<Box<str>>);
 

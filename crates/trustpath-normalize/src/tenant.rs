@@ -268,6 +268,22 @@ mod tests {
     }
 
     #[test]
+    fn attribution_drops_keys_read_before_it() {
+        // The pipeline reads a held record's key (to drop duplicates) before the record
+        // is attributed; its findings' ids must then use the attributed key.
+        let mut census = TenantCensus::default();
+        census.observe(&ual("a", "x@a.example"));
+        let mut e = audit(None, "y@elsewhere.example");
+        let before = e.record_key_str().to_owned();
+        assert_eq!(e.keys().tenant, None);
+        assert_eq!(census.attribute(&mut e), Some(Attribution::Group));
+        assert_eq!(e.record_key(), trustpath_event::record_key(&e));
+        assert_ne!(e.record_key(), before);
+        assert!(e.record_key().starts_with("a/"));
+        assert_eq!(e.keys().tenant.as_deref(), Some("a"));
+    }
+
+    #[test]
     fn several_tenants_need_the_records_own_evidence() {
         let mut census = TenantCensus::default();
         census.observe(&ual("a", "x@a.example"));
