@@ -29,7 +29,7 @@ fn event(source: SourceKind, time: &str, fields: Value) -> Event {
         source,
         format,
         origin: Origin::file("test.json").with_line(1),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     }
 }

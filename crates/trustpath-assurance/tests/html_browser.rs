@@ -180,7 +180,7 @@ fn coverage_without_sign_ins() -> trustpath_assurance::CoverageReport {
         source: SourceKind::M365Audit,
         format: trustpath_event::Format::UalJson,
         origin: Origin::file("ual.json").with_line(1),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     });
     collector.report(

@@ -188,7 +188,7 @@ fn coverage() -> trustpath_assurance::CoverageReport {
                     source,
                     format,
                     origin: Origin::file("x").with_line(1),
-                    fields: serde_json::Map::new(),
+                    fields: Default::default(),
                     keys: Default::default(),
                 });
             }

@@ -18,7 +18,7 @@ fn event(source: SourceKind, time: &str, line: u64, fields: Value) -> Event {
         source,
         format,
         origin: Origin::file("t.json").with_line(line),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     }
 }

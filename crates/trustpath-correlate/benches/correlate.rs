@@ -97,7 +97,7 @@ fn events(n: usize) -> Vec<(Arc<Event>, [RuleRef; 1])> {
                     offset: None,
                     record: None,
                 },
-                fields: fields.as_object().cloned().unwrap_or_default(),
+                fields: trustpath_event::fields_from(fields),
                 keys: Default::default(),
             };
             (Arc::new(event), [RuleRef((i / KEYS) % 3)])

@@ -684,7 +684,7 @@ mod tests {
                 source: trustpath_event::SourceKind::M365Audit,
                 format: trustpath_event::Format::UalJson,
                 origin: trustpath_event::Origin::file("a.json").with_line(line),
-                fields: serde_json::Map::new(),
+                fields: Default::default(),
                 keys: Default::default(),
             }),
             rules: RuleList::One(RuleRef(0)),

@@ -260,7 +260,6 @@ impl Evicted {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use serde_json::Map;
     use trustpath_event::{Format, SourceKind};
 
     fn evidence(secs: i64, line: u64, rule: usize) -> Evidence {
@@ -269,7 +268,7 @@ mod tests {
             source: SourceKind::M365Audit,
             format: Format::UalJson,
             origin: Origin::file("a.json").with_line(line),
-            fields: Map::new(),
+            fields: Default::default(),
             keys: Default::default(),
         };
         Evidence {

@@ -199,7 +199,7 @@ mod tests {
             source,
             format,
             origin: Origin::file(file).with_line(3),
-            fields: fields.as_object().cloned().unwrap_or_default(),
+            fields: crate::fields_from(fields),
             keys: Default::default(),
         }
     }

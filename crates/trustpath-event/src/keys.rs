@@ -160,7 +160,7 @@ mod tests {
             source,
             format: Format::UalJson,
             origin: Origin::file("t.json"),
-            fields: fields.as_object().cloned().unwrap_or_default(),
+            fields: crate::fields_from(fields),
             keys: KeysCell::default(),
         }
     }

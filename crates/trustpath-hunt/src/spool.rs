@@ -322,7 +322,7 @@ mod tests {
     use trustpath_event::{Event, Format, Origin, SourceKind};
 
     fn matched(n: u64) -> Matched {
-        let mut fields = serde_json::Map::new();
+        let mut fields = trustpath_event::Fields::default();
         fields.insert("n".into(), n.into());
         fields.insert("pad".into(), "x".repeat(200).into());
         Matched {

@@ -292,7 +292,8 @@ fn run_normalize(lines: &[Vec<u8>], file: &Arc<str>, format: Format) -> usize {
     let mut out = Vec::with_capacity(4);
     let mut n = 0;
     for (i, line) in lines.iter().enumerate() {
-        let Ok(value) = serde_json::from_slice::<Value>(line) else {
+        // Into the reader's map type, as the reader parses a top-level object.
+        let Ok(fields) = serde_json::from_slice::<trustpath_event::Fields>(line) else {
             continue;
         };
         let origin = Origin {
@@ -305,7 +306,7 @@ fn run_normalize(lines: &[Vec<u8>], file: &Arc<str>, format: Format) -> usize {
             RawRecord {
                 origin,
                 format,
-                value,
+                fields,
             },
             &mut out,
         );

@@ -99,10 +99,10 @@ fn add_status_error_code(map: &mut Fields) {
         map.insert("status".to_owned(), Value::Object(status));
     }
     let status = map
-        .entry("status")
+        .entry("status".to_owned())
         .or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(status) = status {
-        status.entry("errorCode").or_insert(code);
+        status.entry("errorCode".to_owned()).or_insert(code);
     }
 }
 

@@ -7,7 +7,10 @@ use crate::ip::normalize_ip_text;
 use serde_json::{Map, Value};
 
 /// A record's field map.
-pub(crate) type Fields = Map<String, Value>;
+pub(crate) use trustpath_event::{Fields, fields_with_capacity, to_fields};
+
+/// A JSON object nested in a field's value.
+pub(crate) type Object = Map<String, Value>;
 
 /// The string at `key` if present and not blank (Graph writes `""` for missing values).
 pub(crate) fn text<'a>(map: &'a Fields, key: &str) -> Option<&'a str> {
@@ -150,16 +153,13 @@ mod tests {
 
     #[test]
     fn json_strings_are_parsed_only_when_they_parse() {
-        let mut map = json!({
+        let mut map = trustpath_event::fields_from(json!({
             "Parameters": "[{\"Name\":\"Identity\",\"Value\":\"a@b\"}]",
             "Status": " {\"errorCode\":0}",
             "Broken": "[not json",
             "Plain": "hello",
             "Quoted": "\"x\"",
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+        }));
         parse_json_strings(&mut map);
         assert_eq!(
             bag_value(&map["Parameters"], "Identity"),
@@ -172,10 +172,9 @@ mod tests {
 
     #[test]
     fn numbers_and_aliases() {
-        let mut map = json!({"RecordType": "50", "UserType": "Regular", "A": 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let mut map = trustpath_event::fields_from(
+            json!({"RecordType": "50", "UserType": "Regular", "A": 1}),
+        );
         numberize(&mut map, "RecordType");
         numberize(&mut map, "UserType");
         alias(&mut map, "A", "B");

@@ -1,7 +1,7 @@
 //! The normalize stage: every [`RawRecord`] becomes an [`Event`].
 //!
 //! ```text
-//! RawRecord { origin, format, value } ──► Normalizer::push ──► Event { time, source, fields, …, keys: Default::default(),  }
+//! RawRecord { origin, format, fields } ──► Normalizer::push ──► Event { time, source, fields, …, keys: Default::default(),  }
 //! ```
 //!
 //! * **Time** comes from the record, never from arrival ([`parse_time`] reads every shape
@@ -64,7 +64,7 @@ pub(crate) fn test_event(
         source,
         format: trustpath_event::Format::GenericJson,
         origin: trustpath_event::Origin::file("t"),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     }
 }
@@ -239,22 +239,8 @@ pub fn normalize(raw: RawRecord, opts: &NormalizeOptions) -> Result<Event, Recor
     let RawRecord {
         origin,
         format,
-        value,
+        fields: map,
     } = raw;
-    let map = match value {
-        Value::Object(map) => map,
-        other => {
-            return Err(RecordError::new(
-                origin,
-                ErrorKind::Malformed,
-                format!(
-                    "a {} record must be a JSON object, found {}",
-                    format.as_str(),
-                    time::excerpt(&other)
-                ),
-            ));
-        }
-    };
     let (mut fields, time) = normalize_fields(map, format, &origin, opts)?;
     fields.insert(
         norm::SOURCE.to_owned(),

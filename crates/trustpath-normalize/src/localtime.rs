@@ -110,10 +110,9 @@ mod tests {
     use serde_json::json;
 
     fn nxlog(event_time: &str) -> Fields {
-        json!({"EventTime": event_time, "Computer": "WS-NY-01.contoso.local", "EventID": 4104})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
+        trustpath_event::fields_from(
+            json!({"EventTime": event_time, "Computer": "WS-NY-01.contoso.local", "EventID": 4104}),
+        )
     }
 
     fn new_york() -> HostTimeZones {

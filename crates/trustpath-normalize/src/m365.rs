@@ -13,7 +13,7 @@
 
 use crate::fields::{
     Fields, alias, bag_value, first_text, non_blank, number_in_string, numberize,
-    parse_json_strings, path_text, set_first_ip, set_norm_as_is, text,
+    parse_json_strings, path_text, set_first_ip, set_norm_as_is, text, to_fields,
 };
 use serde_json::Value;
 use trustpath_event::ual::{LOGON_TYPES, USER_TYPES};
@@ -38,9 +38,9 @@ const NUMBER_FIELDS: [&str; 2] = ["RecordType", "AzureActiveDirectoryEventType"]
 /// export) is used as is.
 pub(crate) fn purview_audit_data(mut row: Fields, origin: &Origin) -> Result<Fields, RecordError> {
     match row.shift_remove("AuditData") {
-        Some(Value::Object(map)) => Ok(map),
+        Some(Value::Object(map)) => Ok(to_fields(map)),
         Some(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(map)) => Ok(map),
+            Ok(Value::Object(map)) => Ok(to_fields(map)),
             Ok(other) => Err(RecordError::new(
                 origin.clone(),
                 ErrorKind::Malformed,

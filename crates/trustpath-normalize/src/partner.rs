@@ -29,8 +29,8 @@
 //! first-party app, or is made from the named tenant itself. A B2B setting changed by the
 //! tenant's own admin sets neither field.
 
-use serde_json::{Map, Value};
-use trustpath_event::{Event, SourceKind, norm};
+use serde_json::Value;
+use trustpath_event::{Event, Fields, SourceKind, norm};
 
 /// Field naming the partner tenant.
 pub const PARTNER_TENANT: &str = trustpath_event::norm::PARTNER_TENANT;
@@ -90,11 +90,11 @@ pub fn add_partner_tenant(event: &mut Event) {
 
 /// Forget the derived partner fields (before re-deriving them under another tenant).
 pub fn clear_partner_tenant(event: &mut Event) {
-    event.fields.remove(PARTNER_TENANT);
-    event.fields.remove(PARTNER_RELATIONSHIP);
+    event.fields.swap_remove(PARTNER_TENANT);
+    event.fields.swap_remove(PARTNER_RELATIONSHIP);
 }
 
-fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+fn text<'a>(fields: &'a Fields, key: &str) -> Option<&'a str> {
     fields
         .get(key)
         .and_then(Value::as_str)
@@ -116,13 +116,13 @@ fn tenant_id(s: &str) -> Option<String> {
 }
 
 /// The actor's home tenant when it differs from a known record tenant.
-fn from_actor(fields: &Map<String, Value>, tenant: Option<&str>) -> Option<String> {
+fn from_actor(fields: &Fields, tenant: Option<&str>) -> Option<String> {
     let tenant = tenant?;
     let actor_tenant = text(fields, norm::ACTOR_TENANT)?;
     (!actor_tenant.eq_ignore_ascii_case(tenant)).then(|| actor_tenant.to_lowercase())
 }
 
-fn from_signin(fields: &Map<String, Value>, tenant: Option<&str>) -> Option<String> {
+fn from_signin(fields: &Fields, tenant: Option<&str>) -> Option<String> {
     let kind =
         text(fields, "crossTenantAccessType").or_else(|| text(fields, "CrossTenantAccessType"))?;
     if !kind.eq_ignore_ascii_case("serviceProvider") {
@@ -264,7 +264,7 @@ fn bag<'a>(list: Option<&'a Value>, name: &str) -> Option<&'a Value> {
 }
 
 /// Unified audit log (AzureActiveDirectory workload and the rest).
-fn ual(fields: &Map<String, Value>, tenant: Option<&str>) -> Option<(String, bool)> {
+fn ual(fields: &Fields, tenant: Option<&str>) -> Option<(String, bool)> {
     let op = op_kind(text(fields, "Operation").unwrap_or(""));
     let actor_partner = from_actor(fields, tenant);
     let actor_ids = fields
@@ -306,7 +306,7 @@ fn ual(fields: &Map<String, Value>, tenant: Option<&str>) -> Option<(String, boo
 }
 
 /// Graph `directoryAudit` / Sentinel `AuditLogs`.
-fn directory_audit(fields: &Map<String, Value>, tenant: Option<&str>) -> Option<(String, bool)> {
+fn directory_audit(fields: &Fields, tenant: Option<&str>) -> Option<(String, bool)> {
     let op = op_kind(text(fields, "activityDisplayName").unwrap_or(""));
     let actor_partner = from_actor(fields, tenant);
     let app = fields

@@ -20,10 +20,12 @@
 //! case, backticks, abbreviations, splatting and aliases do not hide a change. Every
 //! cmdlet found in host PowerShell text is listed in `tp.ps_cmdlets`.
 
+use serde_json::Value;
 #[cfg(test)]
 use serde_json::json;
-use serde_json::{Map, Value};
-use trustpath_event::{Event, Params, PermissionAction, PermissionChange, SourceKind, norm};
+use trustpath_event::{
+    Event, Fields, Params, PermissionAction, PermissionChange, SourceKind, norm,
+};
 use trustpath_powershell::Invocation;
 
 /// Field with the list of permission changes.
@@ -76,7 +78,7 @@ pub fn add_permission_changes(event: &mut Event) {
 }
 
 /// Changes recorded by a unified-audit-log record.
-fn audit_changes(fields: &Map<String, Value>) -> Vec<PermissionChange> {
+fn audit_changes(fields: &Fields) -> Vec<PermissionChange> {
     let Some(operation) = fields.get("Operation").and_then(Value::as_str) else {
         return Vec::new();
     };
@@ -157,7 +159,7 @@ fn value_text(value: Option<&Value>) -> String {
 }
 
 /// Mailbox-audit delegate actions made from Outlook or other clients.
-fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<PermissionChange> {
+fn folder_audit_change(operation: &str, fields: &Fields) -> Option<PermissionChange> {
     use PermissionAction::{Grant, Remove};
     const ACTIONS: [(&str, PermissionAction); 6] = [
         ("AddFolderPermissions", Grant),
@@ -197,7 +199,7 @@ fn folder_audit_change(operation: &str, fields: &Map<String, Value>) -> Option<P
 }
 
 /// Changes in PowerShell text carried by a Windows event, and every cmdlet seen.
-fn host_changes(fields: &Map<String, Value>) -> (Vec<PermissionChange>, Vec<String>) {
+fn host_changes(fields: &Fields) -> (Vec<PermissionChange>, Vec<String>) {
     let mut invocations = Vec::new();
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
     // Text that cannot name a cmdlet (`notepad.exe C:\notes.txt`: no dash, `+` or
@@ -238,7 +240,7 @@ fn host_changes(fields: &Map<String, Value>) -> (Vec<PermissionChange>, Vec<Stri
 
 /// MSExchange Management writes event 1 for a cmdlet that succeeded and 6 for one that
 /// failed.
-fn exchange_cmdlet_failed(fields: &Map<String, Value>) -> bool {
+fn exchange_cmdlet_failed(fields: &Fields) -> bool {
     let channel = fields.get("Channel").and_then(Value::as_str).unwrap_or("");
     channel.eq_ignore_ascii_case("MSExchange Management")
         && fields.get("EventID").and_then(Value::as_u64) == Some(6)
@@ -262,7 +264,7 @@ fn failed_in_payload(payload: &str) -> Vec<String> {
 
 /// Unnamed `Data` of the MSExchange Management channel (cmdlet, parameters) and of
 /// classic PowerShell event 800 (pipeline details).
-fn data_invocations(fields: &Map<String, Value>, data: &[Value]) -> Vec<Invocation> {
+fn data_invocations(fields: &Fields, data: &[Value]) -> Vec<Invocation> {
     let strings: Vec<&str> = data.iter().filter_map(Value::as_str).collect();
     let channel = fields.get("Channel").and_then(Value::as_str).unwrap_or("");
     if channel.eq_ignore_ascii_case("MSExchange Management") {

@@ -10,8 +10,8 @@
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::Offset;
-use serde_json::{Map, Value};
-use trustpath_event::{ErrorKind, Origin, RecordError};
+use serde_json::Value;
+use trustpath_event::{ErrorKind, Fields, Origin, RecordError};
 
 /// The instant `v` names, if it is a timestamp in one of the accepted shapes.
 pub fn parse_time(v: &Value) -> Option<Timestamp> {
@@ -48,7 +48,7 @@ pub(crate) fn parse_time_str(s: &str) -> Option<Timestamp> {
 /// The error names every field looked at: `MissingField` when none is present,
 /// `Malformed` (quoting the value) when one is present but is not a time.
 pub(crate) fn find_time(
-    map: &Map<String, Value>,
+    map: &Fields,
     fields: &[&str],
     origin: &Origin,
 ) -> Result<Timestamp, RecordError> {
@@ -454,7 +454,7 @@ mod tests {
     #[test]
     fn find_time_names_the_fields() {
         let origin = Origin::file("x.json").with_line(3);
-        let map = json!({"a": 1}).as_object().cloned().unwrap_or_default();
+        let map = trustpath_event::fields_from(json!({"a": 1}));
         let err =
             find_time(&map, &["CreationTime", "TimeGenerated"], &origin).expect_err("no time");
         assert_eq!(err.kind, ErrorKind::MissingField);
@@ -463,15 +463,12 @@ mod tests {
             "{}",
             err.reason
         );
-        let map = json!({"CreationTime": "soon"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let map = trustpath_event::fields_from(json!({"CreationTime": "soon"}));
         let err = find_time(&map, &["CreationTime"], &origin).expect_err("no time");
         assert_eq!(err.kind, ErrorKind::Malformed);
         assert!(err.to_string().starts_with("x.json:3"), "{err}");
         let map = json!({"CreationTime": "", "TimeGenerated": "2021-08-02T13:32:07Z"});
-        let map = map.as_object().cloned().unwrap_or_default();
+        let map = trustpath_event::fields_from(map);
         assert!(find_time(&map, &["CreationTime", "TimeGenerated"], &origin).is_ok());
     }
 }

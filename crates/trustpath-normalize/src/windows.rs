@@ -29,11 +29,12 @@
 //! `winlog.user`).
 
 use crate::fields::{
-    Fields, alias, json_in_string, non_blank, numberize, path_text, set_norm, text,
+    Fields, Object, alias, fields_with_capacity, json_in_string, non_blank, numberize, path_text,
+    set_norm, text, to_fields,
 };
+use indexmap::map::Entry;
 use serde_json::Value;
-use serde_json::map::Entry;
-use trustpath_event::{Format, norm};
+use trustpath_event::{FieldMap, Format, norm};
 
 /// Where each rendering keeps its time, after flattening.
 ///
@@ -139,7 +140,7 @@ fn data_width(data: Option<&Value>) -> usize {
 
 fn flatten_evtx(mut top: Fields) -> Fields {
     let mut root = match top.shift_remove("Event") {
-        Some(Value::Object(event)) => event,
+        Some(Value::Object(event)) => to_fields(event),
         Some(other) => {
             top.insert("Event".to_owned(), other);
             top
@@ -159,7 +160,7 @@ fn flatten_evtx(mut top: Fields) -> Fields {
             .and_then(Value::as_object)
             .map_or(0, |user| user.values().map(|v| data_width(Some(v))).sum())
         + root.len();
-    let mut out = Fields::with_capacity(width + ADDED_FIELDS);
+    let mut out = fields_with_capacity(width + ADDED_FIELDS);
     if let Some(Value::Object(system)) = system {
         flatten_system(system, &mut out);
     }
@@ -189,7 +190,7 @@ fn is_attribute_key(key: &str) -> bool {
 }
 
 /// The `System` element: plain children, `<X attr=…>` as `X.#attributes` or `X_attributes`.
-fn flatten_system(system: Fields, out: &mut Fields) {
+fn flatten_system(system: Object, out: &mut Fields) {
     for (key, value) in system {
         if let Some(element) = key.strip_suffix("_attributes") {
             if let Value::Object(attrs) = value {
@@ -218,7 +219,7 @@ fn flatten_system(system: Fields, out: &mut Fields) {
 
 /// Attributes of a System child: `Provider` → `Provider_Name`/`Provider_Guid`,
 /// `TimeCreated` → `TimeCreated`, others (`ProcessID`, `UserID`, `Qualifiers` …) by name.
-fn system_attributes(element: &str, attrs: Fields, out: &mut Fields) {
+fn system_attributes(element: &str, attrs: Object, out: &mut Fields) {
     for (name, value) in attrs {
         if value.is_null() {
             continue;
@@ -315,7 +316,7 @@ fn flatten_winlogbeat(mut top: Fields) -> Fields {
         return top;
     };
     let width = WINLOG_SYSTEM.len() + data_width(winlog.get("event_data")) + top.len() + 1;
-    let mut out = Fields::with_capacity(width + ADDED_FIELDS);
+    let mut out = fields_with_capacity(width + ADDED_FIELDS);
     for (path, name) in WINLOG_SYSTEM {
         if let Some(value) = value_at(&winlog, path) {
             out.insert(name.to_owned(), value.clone());
@@ -398,9 +399,9 @@ fn invocation_payload(details: &[Value]) -> String {
     lines.join("\n")
 }
 
-fn value_at<'a>(map: &'a Fields, path: &[&str]) -> Option<&'a Value> {
+fn value_at<'a>(map: &'a impl FieldMap, path: &[&str]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
-    let mut value = map.get(*first)?;
+    let mut value = map.field(first)?;
     for key in rest {
         value = value.as_object()?.get(*key)?;
     }
@@ -549,12 +550,13 @@ fn exchange_management(map: &mut Fields) {
         set_norm(map, norm::OPERATION, cmdlet);
     }
     if let Some(parameters) = parameters {
-        map.entry("CmdletParameters")
+        map.entry("CmdletParameters".to_owned())
             .or_insert(Value::String(parameters));
     }
     if let Some(caller) = caller {
         set_actor(map, Some(caller.clone()));
-        map.entry("Caller").or_insert(Value::String(caller));
+        map.entry("Caller".to_owned())
+            .or_insert(Value::String(caller));
     }
 }
 
@@ -569,11 +571,13 @@ fn powershell_800(map: &mut Fields) {
         None => (None, None),
     };
     if let Some(app) = host_application {
-        map.entry("HostApplication").or_insert(Value::String(app));
+        map.entry("HostApplication".to_owned())
+            .or_insert(Value::String(app));
     }
     if let Some(user) = user {
         set_actor(map, Some(user.clone()));
-        map.entry("UserId").or_insert(Value::String(user));
+        map.entry("UserId".to_owned())
+            .or_insert(Value::String(user));
     }
 }
 
@@ -586,7 +590,8 @@ fn powershell_4103(map: &mut Fields) {
     let host_application = detail_value(context, "Host Application", &['=', ':']);
     let command = detail_value(context, "Command Name", &['=', ':']);
     if let Some(app) = host_application {
-        map.entry("HostApplication").or_insert(Value::String(app));
+        map.entry("HostApplication".to_owned())
+            .or_insert(Value::String(app));
     }
     if let Some(command) = command {
         set_norm(map, norm::OPERATION, command);
@@ -632,7 +637,7 @@ mod tests {
 
     #[test]
     fn unnamed_data_shapes() {
-        let mut out = Fields::new();
+        let mut out = Fields::default();
         append_unnamed(&mut out, json!({"#text": ["a", null, 3]}));
         append_unnamed(&mut out, json!("b"));
         assert_eq!(out["Data"], json!(["a", "", "3", "b"]));
@@ -642,10 +647,7 @@ mod tests {
     fn clashing_event_data_keeps_both() {
         let raw = json!({"Event": {"System": {"EventID": 1, "Channel": "Security"},
             "EventData": {"Channel": "from-data", "X": 1}}});
-        let out = flatten(
-            raw.as_object().cloned().unwrap_or_default(),
-            Format::EvtxJson,
-        );
+        let out = flatten(trustpath_event::fields_from(raw), Format::EvtxJson);
         assert_eq!(out["Channel"], json!("Security"));
         assert_eq!(out["EventData.Channel"], json!("from-data"));
         assert_eq!(out["X"], json!(1));

@@ -13,7 +13,7 @@ fn part(file: &str, record: u64, id: &str, number: u32, total: u32, text: &str) 
     RawRecord {
         origin: Origin::file(file).with_line(record),
         format: Format::EvtxJson,
-        value: json!({"Event": {
+        fields: trustpath_event::fields_from(json!({"Event": {
             "System": {
                 "Provider": {"#attributes": {"Name": "Microsoft-Windows-PowerShell"}},
                 "EventID": 4104,
@@ -29,7 +29,7 @@ fn part(file: &str, record: u64, id: &str, number: u32, total: u32, text: &str) 
                 "ScriptBlockId": id,
                 "Path": ""
             }
-        }}),
+        }})),
     }
 }
 

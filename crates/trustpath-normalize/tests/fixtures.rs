@@ -22,7 +22,7 @@ fn normalize_fixture(name: &str, format: Format) -> Value {
             RawRecord {
                 origin,
                 format,
-                value,
+                fields: trustpath_event::fields_from(value),
             },
             &mut out,
         );

@@ -96,7 +96,7 @@ proptest! {
         let mut out = Vec::new();
         for (i, value) in values.into_iter().enumerate() {
             let origin = Origin::file("prop.json").with_line(i as u64 + 1);
-            normalizer.push(RawRecord { origin, format, value }, &mut out);
+            normalizer.push(RawRecord { origin, format, fields: trustpath_event::fields_from(value) }, &mut out);
         }
         normalizer.finish(&mut out);
         for item in out {

@@ -26,7 +26,7 @@ fn normalize(format: Format, value: Value) -> Event {
         RawRecord {
             origin: Origin::file("t.json"),
             format,
-            value,
+            fields: trustpath_event::fields_from(value),
         },
         &mut out,
     );

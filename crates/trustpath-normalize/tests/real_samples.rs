@@ -18,7 +18,7 @@ fn normalize_all(name: &str, format: Format, records: Vec<Value>) -> Vec<Event> 
             RawRecord {
                 origin,
                 format,
-                value,
+                fields: trustpath_event::fields_from(value),
             },
             &mut out,
         );

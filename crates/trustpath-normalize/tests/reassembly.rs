@@ -11,7 +11,7 @@ fn part(id: &str, number: u32, total: u32, text: &str, line: u64) -> RawRecord {
     RawRecord {
         origin: Origin::file("ps.json").with_line(line),
         format: Format::FlatWindowsJson,
-        value: json!({
+        fields: trustpath_event::fields_from(json!({
             "EventID": 4104,
             "Channel": "Microsoft-Windows-PowerShell/Operational",
             "Hostname": "WS01.corp.contoso.com",
@@ -20,7 +20,7 @@ fn part(id: &str, number: u32, total: u32, text: &str, line: u64) -> RawRecord {
             "MessageTotal": total.to_string(),
             "ScriptBlockId": id,
             "ScriptBlockText": text,
-        }),
+        })),
     }
 }
 
@@ -106,7 +106,9 @@ fn blocks_on_different_hosts_or_ids_do_not_mix() {
     let mut n = Normalizer::new(NormalizeOptions::default());
     let mut out = Vec::new();
     let mut other_host = part("B4", 2, 2, "B", 2);
-    other_host.value["Hostname"] = json!("WS02");
+    other_host
+        .fields
+        .insert("Hostname".to_owned(), json!("WS02"));
     n.push(part("B4", 1, 2, "a", 1), &mut out);
     n.push(other_host, &mut out);
     n.push(part("B5", 2, 2, "y", 3), &mut out);

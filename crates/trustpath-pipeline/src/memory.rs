@@ -157,7 +157,7 @@ mod tests {
     /// hide a per-field one below a bucket.
     #[test]
     fn the_estimate_covers_the_buckets_and_their_text() {
-        let mut fields = serde_json::Map::new();
+        let mut fields = trustpath_event::Fields::default();
         for n in 0..40 {
             fields.insert(format!("Field{n}"), Value::String(format!("value {n}")));
         }

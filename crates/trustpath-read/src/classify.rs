@@ -1,7 +1,7 @@
 //! Deciding a record's [`Format`] from its own keys.
 
-use serde_json::{Map, Value};
-use trustpath_event::Format;
+use serde_json::Value;
+use trustpath_event::{FieldMap, Format};
 
 /// The [`Format`] of one record, judged by its keys alone (never by the file it came from).
 ///
@@ -29,10 +29,10 @@ pub fn classify(value: &Value) -> Format {
     }
 }
 
-pub(crate) fn classify_map(m: &Map<String, Value>) -> Format {
-    let has = |k: &str| m.contains_key(k);
+pub(crate) fn classify_map(m: &impl FieldMap) -> Format {
+    let has = |k: &str| m.has(k);
 
-    if let Some(t) = m.get("Type").and_then(Value::as_str) {
+    if let Some(t) = m.field("Type").and_then(Value::as_str) {
         match t {
             "OfficeActivity" => return Format::SentinelOfficeActivity,
             "SigninLogs"
@@ -83,10 +83,10 @@ pub(crate) fn classify_map(m: &Map<String, Value>) -> Format {
     if has("activityDisplayName") && has("activityDateTime") {
         return Format::GraphDirectoryAudit;
     }
-    if m.get("Event").is_some_and(|e| e.get("System").is_some()) || has("Event_attributes") {
+    if m.field("Event").is_some_and(|e| e.get("System").is_some()) || has("Event_attributes") {
         return Format::EvtxJson;
     }
-    if m.get("winlog").is_some_and(Value::is_object) || has("winlog.event_id") {
+    if m.field("winlog").is_some_and(Value::is_object) || has("winlog.event_id") {
         return Format::Winlogbeat;
     }
     if has("EventID") && has("Channel") {

@@ -12,7 +12,7 @@ use crate::json::emit_object;
 use crate::sniff::clean_header;
 use crate::{ReadOptions, Sink};
 use csv_core::ReadRecordResult;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::{self, BufRead};
 use trustpath_event::{ErrorKind, Format};
 
@@ -271,7 +271,7 @@ impl Table {
             );
             return;
         }
-        let mut map = Map::with_capacity(names.len());
+        let mut map = trustpath_event::fields_with_capacity(names.len());
         for (name, field) in names.iter().zip(&row.fields) {
             match std::str::from_utf8(field) {
                 Ok(s) => {
@@ -375,7 +375,7 @@ mod tests {
         assert_eq!(recs[1].origin.line, Some(3));
         assert_eq!(recs[2].origin.line, Some(5));
         assert_eq!(recs[0].format, Format::PurviewCsv);
-        assert_eq!(recs[0].value["AuditData"]["CreationTime"], "x");
+        assert_eq!(recs[0].to_value()["AuditData"]["CreationTime"], "x");
         assert_eq!(recs[2].origin.record, Some(2));
     }
 
@@ -386,7 +386,7 @@ mod tests {
         let r = out[0].as_ref().expect("ok");
         assert_eq!(r.origin.line, Some(3));
         assert_eq!(r.format, Format::SentinelSignIn);
-        assert_eq!(r.value["TimeGenerated"], "2024-01-01T00:00:00Z");
+        assert_eq!(r.to_value()["TimeGenerated"], "2024-01-01T00:00:00Z");
     }
 
     #[test]

@@ -82,7 +82,18 @@ pub(crate) fn read_evtx<R: Read + Seek>(sink: &mut Sink<'_>, mut r: R) {
                     record: Some(rec.event_record_id),
                 };
                 sink.next_record += 1;
-                sink.record(origin, Format::Evtx, rec.data);
+                match rec.data {
+                    serde_json::Value::Object(map) => {
+                        sink.record(origin, Format::Evtx, trustpath_event::to_fields(map));
+                    }
+                    // The crate renders every record as an object; kept as an error, not
+                    // dropped, should one ever not be.
+                    _ => sink.error(
+                        origin,
+                        ErrorKind::Malformed,
+                        "EVTX: the record did not render as a JSON object",
+                    ),
+                }
             }
             Err(e) => {
                 let (offset, record) = locate(&e);

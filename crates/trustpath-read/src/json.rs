@@ -17,9 +17,9 @@
 use crate::classify::classify_map;
 use crate::{ReadOptions, Sink};
 use memchr::{memchr, memchr3};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::{self, BufRead};
-use trustpath_event::{ErrorKind, Format};
+use trustpath_event::{ErrorKind, Fields, Format, to_fields};
 
 /// Reads every record of a UTF-8 JSON stream into `sink`; `base` is the byte offset of the
 /// stream's first byte (after a BOM).
@@ -596,10 +596,11 @@ fn parse_record(sink: &mut Sink<'_>, rec: &Rec, bytes: &[u8]) {
         }
     };
     match parse_sized(text, sink.last_width) {
-        Ok(v) => {
-            if let Value::Object(map) = &v {
-                sink.last_width = map.len();
-            }
+        Ok(Parsed::Object(fields)) => {
+            sink.last_width = fields.len();
+            emit_fields(sink, fields, Some(rec.start_line), Some(rec.start_offset));
+        }
+        Ok(Parsed::Other(v)) => {
             emit_value(sink, v, Some(rec.start_line), Some(rec.start_offset));
         }
         Err(e) => {
@@ -617,17 +618,26 @@ const ROOM: usize = 16;
 /// Most fields a top-level map is made with room for, whatever the last record had.
 const MAX_WIDTH: usize = 256;
 
+/// One JSON text, parsed.
+enum Parsed {
+    /// A top-level object, parsed straight into an event's [`Fields`].
+    Object(Fields),
+    /// Anything else (an array of records, or a value that is not a record).
+    Other(Value),
+}
+
 /// Parses one JSON text as `serde_json::from_str::<Value>` does (same values, same
-/// errors), except that a top-level object's map is made with room for `last_width`
-/// fields (the previous record's) plus [`ROOM`]: grown entry by entry, the map of a
-/// Windows event is re-hashed four or five times while parsed and again when
-/// normalization adds its fields.
-fn parse_sized(text: &str, last_width: usize) -> serde_json::Result<Value> {
+/// errors), except that a top-level object is parsed straight into [`Fields`] (no second
+/// map built from serde_json's), made with room for `last_width` fields (the previous
+/// record's) plus [`ROOM`]: grown entry by entry, the map of a Windows event is
+/// re-hashed four or five times while parsed and again when normalization adds its
+/// fields.
+fn parse_sized(text: &str, last_width: usize) -> serde_json::Result<Parsed> {
     if !text
         .trim_start_matches([' ', '\t', '\r', '\n'])
         .starts_with('{')
     {
-        return serde_json::from_str(text);
+        return serde_json::from_str(text).map(Parsed::Other);
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let map = serde::Deserializer::deserialize_map(
@@ -635,7 +645,7 @@ fn parse_sized(text: &str, last_width: usize) -> serde_json::Result<Value> {
         trustpath_event::SizedMap(last_width.min(MAX_WIDTH) + ROOM),
     )?;
     de.end()?;
-    Ok(Value::Object(map))
+    Ok(Parsed::Object(map))
 }
 
 /// Kind and message for a serde_json error in a record that starts at `start_line`.
@@ -659,22 +669,26 @@ pub(crate) fn json_error(e: &serde_json::Error, start_line: u64) -> (ErrorKind, 
     )
 }
 
+/// Emits a parsed top-level object: a record, or a Graph `{"value":[…]}` page, whose
+/// elements are the records.
+fn emit_fields(sink: &mut Sink<'_>, mut fields: Fields, line: Option<u64>, offset: Option<u64>) {
+    if is_graph_page(&fields) {
+        if let Some(Value::Array(items)) = fields.swap_remove("value") {
+            for item in items {
+                emit_element(sink, item, line, offset);
+            }
+        }
+    } else {
+        emit_object(sink, fields, line, offset, None);
+    }
+}
+
 /// Emits a parsed top-level value: an object is a record (a Graph `{"value":[…]}` page is
 /// unwrapped into its elements), an array's elements are records, anything else is an
 /// error.
 pub(crate) fn emit_value(sink: &mut Sink<'_>, v: Value, line: Option<u64>, offset: Option<u64>) {
     match v {
-        Value::Object(mut map) => {
-            if is_graph_page(&map) {
-                if let Some(Value::Array(items)) = map.remove("value") {
-                    for item in items {
-                        emit_element(sink, item, line, offset);
-                    }
-                }
-            } else {
-                emit_object(sink, map, line, offset, None);
-            }
-        }
+        Value::Object(map) => emit_fields(sink, to_fields(map), line, offset),
         Value::Array(items) => {
             for item in items {
                 emit_element(sink, item, line, offset);
@@ -686,7 +700,7 @@ pub(crate) fn emit_value(sink: &mut Sink<'_>, v: Value, line: Option<u64>, offse
 
 fn emit_element(sink: &mut Sink<'_>, v: Value, line: Option<u64>, offset: Option<u64>) {
     match v {
-        Value::Object(map) => emit_object(sink, map, line, offset, None),
+        Value::Object(map) => emit_object(sink, to_fields(map), line, offset, None),
         other => not_a_record(sink, &other, line, offset),
     }
 }
@@ -709,7 +723,7 @@ fn not_a_record(sink: &mut Sink<'_>, v: &Value, line: Option<u64>, offset: Optio
 }
 
 /// A Microsoft Graph page: `{"@odata.context": …, "value": [ … ]}`.
-fn is_graph_page(map: &Map<String, Value>) -> bool {
+fn is_graph_page(map: &Fields) -> bool {
     map.get("value").is_some_and(Value::is_array) && map.keys().any(|k| k.starts_with("@odata."))
 }
 
@@ -717,7 +731,7 @@ fn is_graph_page(map: &Map<String, Value>) -> bool {
 /// `AuditData` is a JSON string gets it parsed into an object.
 pub(crate) fn emit_object(
     sink: &mut Sink<'_>,
-    mut map: Map<String, Value>,
+    mut map: Fields,
     line: Option<u64>,
     offset: Option<u64>,
     forced: Option<Format>,
@@ -750,7 +764,7 @@ pub(crate) fn emit_object(
             }
         }
     }
-    sink.record(origin, format, Value::Object(map));
+    sink.record(origin, format, map);
 }
 
 #[cfg(test)]
@@ -779,7 +793,12 @@ mod tests {
         for text in texts {
             let want = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
             for width in [0, 3, 10_000] {
-                let got = parse_sized(text, width).map_err(|e| e.to_string());
+                let got = parse_sized(text, width)
+                    .map(|parsed| match parsed {
+                        Parsed::Object(fields) => Value::Object(fields.into_iter().collect()),
+                        Parsed::Other(v) => v,
+                    })
+                    .map_err(|e| e.to_string());
                 assert_eq!(got, want, "{text:?} at width {width}");
                 if let (Ok(Value::Object(g)), Ok(Value::Object(w))) = (&got, &want) {
                     let (g, w): (Vec<_>, Vec<_>) = (g.keys().collect(), w.keys().collect());
@@ -836,7 +855,7 @@ mod tests {
         assert_eq!(recs[1].origin.offset, Some(8));
         assert_eq!(recs[2].origin.line, Some(4));
         assert_eq!(recs[2].origin.record, Some(2));
-        assert_eq!(recs[2].value["a"], "}\"{");
+        assert_eq!(recs[2].to_value()["a"], "}\"{");
     }
 
     #[test]
@@ -1031,7 +1050,7 @@ mod tests {
         let recs = oks(&out);
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].format, Format::PurviewCsv);
-        assert_eq!(recs[0].value["AuditData"]["Operation"], "o");
+        assert_eq!(recs[0].to_value()["AuditData"]["Operation"], "o");
         assert_eq!(errs(&out)[0].kind, ErrorKind::Malformed);
     }
 

@@ -10,7 +10,7 @@
 //!          CSV with a known header ─► CSV reader (Purview, Log Analytics exports;
 //!                                     `,` `;` or tab, sniffed from the header)
 //!                                      ▼
-//!                      classify(record) ─► RawRecord { origin, format, value }
+//!                      classify(record) ─► RawRecord { origin, format, fields }
 //! ```
 //!
 //! * The format of a file is sniffed from its content, never from its extension; the
@@ -48,7 +48,7 @@ pub use inputs::{Input, expand_inputs, not_a_log};
 pub use sniff::{Sniffed, TextEncoding, sniff};
 
 use std::sync::Arc;
-pub use trustpath_event::{ErrorKind, Format, Origin, RawRecord, RecordError};
+pub use trustpath_event::{ErrorKind, Fields, Format, Origin, RawRecord, RecordError};
 
 /// Limits that keep one bad record from exhausting memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,11 +194,11 @@ impl<'a> Sink<'a> {
         o
     }
 
-    pub(crate) fn record(&mut self, origin: Origin, format: Format, value: serde_json::Value) {
+    pub(crate) fn record(&mut self, origin: Origin, format: Format, fields: Fields) {
         (self.emit)(Ok(RawRecord {
             origin,
             format,
-            value,
+            fields,
         }));
     }
 

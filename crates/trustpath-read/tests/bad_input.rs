@@ -118,7 +118,7 @@ fn invalid_utf8() {
     assert!(
         out.records
             .iter()
-            .any(|r| r.value.to_string().contains("€dmin")),
+            .any(|r| r.to_value().to_string().contains("€dmin")),
         "decoded as Windows-1252"
     );
 }

@@ -54,7 +54,7 @@ fn read(path: &Path) -> (Vec<serde_json::Value>, Vec<String>) {
     let mut errors = Vec::new();
     for item in read_input_to_vec(&Input::File(path.to_path_buf()), &ReadOptions::default()) {
         match item {
-            Ok(raw) => values.push(raw.value),
+            Ok(raw) => values.push(raw.to_value()),
             Err(e) => errors.push(e.to_string()),
         }
     }

@@ -57,7 +57,12 @@ fn fifty_megabyte_line() {
     let mut ops = Vec::new();
     let mut errors = Vec::new();
     read_input(&input, &opts, &mut |r| match r {
-        Ok(rec) => ops.push(rec.value["Operation"].as_str().unwrap_or("").to_string()),
+        Ok(rec) => ops.push(
+            rec.to_value()["Operation"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        ),
         Err(e) => errors.push(e),
     });
     assert_eq!(ops, ["a", "c"]);
@@ -83,7 +88,7 @@ fn fifty_megabyte_line() {
     read_input(&input, &ReadOptions::default(), &mut |r| {
         let rec = r.expect("no errors under the default limit");
         sizes.push(
-            rec.value
+            rec.to_value()
                 .get("blob")
                 .and_then(|b| b.as_str())
                 .map_or(0, str::len),

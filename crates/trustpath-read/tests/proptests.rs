@@ -22,9 +22,9 @@ fn check(name: &str, data: &[u8], opts: &ReadOptions) -> Result<(), TestCaseErro
         let origin = match item {
             Ok(rec) => {
                 prop_assert!(
-                    rec.value.is_object(),
+                    rec.to_value().is_object(),
                     "record is not an object: {}",
-                    rec.value
+                    rec.to_value()
                 );
                 &rec.origin
             }

@@ -188,7 +188,7 @@ fn every_sample_reads_without_errors_with_the_right_counts() {
         assert!(errors.is_empty(), "{rel}: {errors:#?}");
         assert_eq!(records.len(), count, "{rel}: record count");
         for r in &records {
-            assert_eq!(r.format, format, "{rel} {}: {}", r.origin, r.value);
+            assert_eq!(r.format, format, "{rel} {}: {}", r.origin, r.to_value());
         }
         assert_eq!(sniff(&prefix(path)).as_str(), kind, "{rel}: sniffed kind");
         seen.insert(rel, records.len());
@@ -212,7 +212,7 @@ fn origins_name_the_place() {
         assert_eq!(r.origin.line, Some(i as u64 + 2));
         assert_eq!(r.origin.record, Some(i as u64));
     }
-    let first = &records[0].value;
+    let first = &records[0].to_value();
     assert_eq!(first["RecordId"], "538815b7-273a-4a3f-9957-c86897966eec");
     assert_eq!(first["AuditData"]["Operation"], "Add service principal.");
     // JSON Lines: one record per line.
@@ -277,7 +277,7 @@ fn evtx_json_matches_evtx_dump_output() {
     let (from_evtx, _) = read(&base.with_extension("evtx"));
     let (from_json, _) = read(&base.with_extension("json"));
     assert_eq!(from_evtx.len(), 1);
-    let ours = &from_evtx[0].value;
+    let ours = from_evtx[0].to_value();
     assert_eq!(
         ours["Event"]["System"]["Provider"]["#attributes"]["Guid"],
         "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"
@@ -286,10 +286,7 @@ fn evtx_json_matches_evtx_dump_output() {
         ours["Event"]["System"]["TimeCreated"]["#attributes"]["SystemTime"],
         "2025-12-15T11:40:20.6819776Z"
     );
-    assert_eq!(
-        canonical(ours.clone()),
-        canonical(from_json[0].value.clone())
-    );
+    assert_eq!(canonical(ours.clone()), canonical(from_json[0].to_value()));
 }
 
 /// GUIDs upper-case without braces; timestamps cut to microseconds.
@@ -341,12 +338,12 @@ fn samples_through_gzip_and_stdin_like_streams() {
         let a: Vec<_> = plain
             .records
             .iter()
-            .map(|r| (&r.value, r.format, &r.origin))
+            .map(|r| (r.to_value(), r.format, &r.origin))
             .collect();
         let b: Vec<_> = gz
             .records
             .iter()
-            .map(|r| (&r.value, r.format, &r.origin))
+            .map(|r| (r.to_value(), r.format, &r.origin))
             .collect();
         assert_eq!(a, b, "{rel}");
     }

@@ -68,7 +68,7 @@ fn synthetic(i: usize) -> Event {
         source: SourceKind::Windows,
         format: Format::Evtx,
         origin: Origin::file("synthetic"),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     }
 }

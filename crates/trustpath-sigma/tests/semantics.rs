@@ -13,7 +13,7 @@ fn event(fields: Value) -> Event {
         source: SourceKind::Windows,
         format: Format::Evtx,
         origin: Origin::file("test"),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     }
 }

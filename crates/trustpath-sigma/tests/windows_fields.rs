@@ -51,7 +51,7 @@ fn normalize(format: Format, value: Value) -> Event {
         RawRecord {
             origin: Origin::file("test").with_line(1),
             format,
-            value,
+            fields: trustpath_event::fields_from(value),
         },
         &NormalizeOptions::default(),
     )
@@ -226,7 +226,9 @@ fn flat_sysmon_takes_utctime_or_is_kept_without_a_time() {
         RawRecord {
             origin: Origin::file("ual").with_line(1),
             format: Format::UalJson,
-            value: json!({"Id": "x", "Operation": "MailItemsAccessed", "RecordType": 50}),
+            fields: trustpath_event::fields_from(
+                json!({"Id": "x", "Operation": "MailItemsAccessed", "RecordType": 50}),
+            ),
         },
         &NormalizeOptions::default(),
     );

@@ -382,7 +382,7 @@ mod tests {
             source: SourceKind::EntraSignIn,
             format: Format::GenericJson,
             origin: Origin::file("t"),
-            fields: fields.as_object().cloned().unwrap_or_default(),
+            fields: trustpath_event::fields_from(fields),
             keys: Default::default(),
         }
     }

@@ -43,7 +43,7 @@ pub fn event(n: u64, secs: i64, fields: Value) -> Arc<Event> {
         source: SourceKind::M365Audit,
         format: Format::UalJson,
         origin: Origin::file("test.jsonl").with_line(n),
-        fields: fields.as_object().cloned().unwrap_or_default(),
+        fields: trustpath_event::fields_from(fields),
         keys: Default::default(),
     })
 }
