@@ -123,10 +123,7 @@ mod tests {
     use serde_json::json;
 
     fn all(v: &Value, path: &str) -> Vec<Value> {
-        let map: Fields = v
-            .as_object()
-            .map(|o| o.clone().into_iter().collect())
-            .unwrap_or_default();
+        let map = crate::fields_from(v.clone());
         let mut out = Vec::new();
         for_each_value(&map, path, &mut |x| out.push(x.clone()));
         out
