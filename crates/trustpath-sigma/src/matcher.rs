@@ -109,8 +109,15 @@ impl Clone for LazyTable {
 /// every key, ignoring case). [`Ctx::load`] reads it; the result is the same as
 /// [`Event::for_each_value`]'s: the key spelled exactly as the field, else the first key
 /// equal to it ignoring ASCII case. Dotted names (nested paths) are looked up as before.
+///
+/// The positions found for one event are kept for the next (per thread, in [`Scratch`]):
+/// events of one log mostly have the same keys in the same order, and then the pass is
+/// a comparison of the key lists (see [`index_keys`]).
 #[derive(Debug, Clone, Default)]
 struct FieldIndex {
+    /// Tells indexes apart in a thread's [`Scratch`] (from [`FieldIndex::new`]; 0 for the
+    /// empty default). A clone has its original's id: the same fields, the same answers.
+    id: u64,
     /// ASCII-lower-cased one-segment field name -> the ids of the fields spelled so in any
     /// case. foldhash: the names are the rules', fixed before any event is read; an event's
     /// keys only look up, so a hostile key costs one probe.
@@ -133,7 +140,13 @@ impl FieldIndex {
             }
             indexed.push(one_segment);
         }
-        FieldIndex { by_lower, indexed }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        FieldIndex {
+            id,
+            by_lower,
+            indexed,
+        }
     }
 
     fn is_indexed(&self, id: u32) -> bool {
@@ -1087,8 +1100,12 @@ struct Scratch {
     /// Field id -> position of the first event key equal to the field ignoring ASCII
     /// case, or [`NOT_LOADED`].
     folded: Vec<u32>,
-    /// Field ids set in `exact` or `folded` for the current event (to reset them).
+    /// Field ids set in `exact` or `folded` (to reset them).
     found: Vec<u32>,
+    /// The [`FieldIndex::id`] and the keys, in order, of the event `exact` and `folded`
+    /// were filled from: they hold for any event with the same keys in the same order.
+    keyed_by: u64,
+    keyed: Vec<String>,
     /// An event key's ASCII lower case.
     key: String,
     /// The keyword values' ASCII lower case, joined by [`JOIN`] (see [`Ctx::joined`]).
@@ -1133,15 +1150,31 @@ fn recycle<T, U>(vals: Vec<T>) -> Vec<U> {
 }
 
 /// Fills `scratch.exact` and `scratch.folded` with where each indexed field's key is in
-/// `event` (see [`FieldIndex`]): one hashed lookup per event key.
+/// `event` (see [`FieldIndex`]): one hashed lookup per event key, unless they already
+/// hold the positions of the same keys in the same order (the previous event's, as a
+/// log's events mostly are), which costs a comparison of the key lists.
 fn index_keys(event: &Event, names: &[String], index: &FieldIndex, scratch: &mut Scratch) {
     let Scratch {
         exact,
         folded,
         found,
         key: lower,
+        keyed_by,
+        keyed,
         ..
     } = scratch;
+    if *keyed_by == index.id && event.fields.keys().eq(keyed.iter()) {
+        return;
+    }
+    for id in found.drain(..) {
+        for table in [&mut *exact, &mut *folded] {
+            if let Some(p) = table.get_mut(id as usize) {
+                *p = NOT_LOADED;
+            }
+        }
+    }
+    // A pass that does not finish leaves no key list to be trusted.
+    *keyed_by = UNKEYED;
     for (at, key) in event.fields.keys().enumerate() {
         lower.clear();
         lower.push_str(key);
@@ -1160,7 +1193,22 @@ fn index_keys(event: &Event, names: &[String], index: &FieldIndex, scratch: &mut
             }
         }
     }
+    // The key list kept in place (its strings' room reused) for the next comparison.
+    keyed.truncate(event.fields.len());
+    for (at, key) in event.fields.keys().enumerate() {
+        match keyed.get_mut(at) {
+            Some(kept) => {
+                kept.clear();
+                kept.push_str(key);
+            }
+            None => keyed.push(key.clone()),
+        }
+    }
+    *keyed_by = index.id;
 }
+
+/// [`Scratch::keyed_by`] of no index ([`FieldIndex::new`] counts from 1).
+const UNKEYED: u64 = u64::MAX;
 
 /// Cache position meaning "not loaded yet".
 const NOT_LOADED: u32 = u32::MAX;
@@ -1221,19 +1269,7 @@ impl<'e, 's> Ctx<'e, 's> {
                 *p = NOT_LOADED;
             }
         }
-        let Scratch {
-            exact,
-            folded,
-            found,
-            ..
-        } = &mut *self.scratch;
-        for id in found.drain(..) {
-            for table in [&mut *exact, &mut *folded] {
-                if let Some(p) = table.get_mut(id as usize) {
-                    *p = NOT_LOADED;
-                }
-            }
-        }
+        // `exact` and `folded` stay for the next event (see `index_keys`).
         self.vals.clear();
         self.scratch.vals = recycle(std::mem::take(&mut self.vals));
         self.by_position.clear();

@@ -678,6 +678,89 @@ fn field_names_resolve_like_the_event_lookup() {
 }
 
 #[test]
+fn field_positions_kept_between_events_only_for_the_same_keys() {
+    // The matcher keeps where the fields were in one event for the next one with the
+    // same keys in the same order (per thread). Two matchers of different fields take
+    // turns on this thread; events change values, key order, key case and key count.
+    let images = rule("sel:\n  Image|endswith: '\\evil.exe'\ncondition: sel");
+    let users = rule("sel:\n  User: alice\n  Image|contains: tool\ncondition: sel");
+    let (m_images, m_users) = (images.compile(), users.compile());
+    let hit = |m: &trustpath_sigma::Matcher, fields: &Value| {
+        let mut out = Vec::new();
+        m.matches(&event(fields.clone()), &mut out);
+        !out.is_empty()
+    };
+    let events = [
+        (
+            json!({"A": "x", "Image": "C:\\evil.exe", "User": "alice"}),
+            true,
+            false,
+        ),
+        (
+            json!({"A": "x", "Image": "C:\\good.exe", "User": "alice"}),
+            false,
+            false,
+        ),
+        (
+            json!({"A": "x", "Image": "C:\\tool.exe", "User": "alice"}),
+            false,
+            true,
+        ),
+        // Same keys, another order: positions must be found again.
+        (
+            json!({"Image": "C:\\evil.exe", "A": "x", "User": "bob"}),
+            true,
+            false,
+        ),
+        (
+            json!({"User": "alice", "A": "C:\\evil.exe", "Image": "tool"}),
+            false,
+            true,
+        ),
+        // A key that differs in case only, then the exact spelling back.
+        (
+            json!({"User": "alice", "A": "x", "IMAGE": "C:\\evil.exe"}),
+            true,
+            false,
+        ),
+        (
+            json!({"User": "alice", "A": "x", "Image": "C:\\good.exe"}),
+            false,
+            false,
+        ),
+        // Fewer keys, then more.
+        (json!({"User": "alice"}), false, false),
+        (
+            json!({"User": "alice", "A": "x", "Image": "tool", "Z": 1}),
+            false,
+            true,
+        ),
+        (json!({}), false, false),
+        (
+            json!({"A": "x", "Image": "C:\\evil.exe", "User": "alice"}),
+            true,
+            false,
+        ),
+    ];
+    // One matcher at a time over the whole sequence (positions kept from event to
+    // event), then both taking turns (each finds the other's positions in the scratch).
+    for (fields, want, _) in &events {
+        assert_eq!(hit(&m_images, fields), *want, "images rule on {fields}");
+    }
+    for (fields, _, want) in &events {
+        assert_eq!(hit(&m_users, fields), *want, "users rule on {fields}");
+    }
+    for (fields, want_images, want_users) in &events {
+        assert_eq!(
+            hit(&m_images, fields),
+            *want_images,
+            "images rule on {fields}"
+        );
+        assert_eq!(hit(&m_users, fields), *want_users, "users rule on {fields}");
+    }
+}
+
+#[test]
 fn long_value_lists_are_one_or() {
     // Literal needles of a list are folded into word masks of the field's bits: every
     // one of many needles, across several 64-bit words, still matches on its own, and
