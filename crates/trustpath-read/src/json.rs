@@ -295,8 +295,7 @@ impl<'o> Scanner<'o> {
         if 1 + fields.values().map(nesting).max().unwrap_or(0) > self.opts.max_depth {
             return None;
         }
-        sink.last_width = fields.len();
-        emit_fields(sink, fields, Some(self.line), Some(self.pos));
+        emit_parsed_object(sink, fields, Some(self.line), Some(self.pos));
         self.pos += line.len() as u64;
         self.col0 = false;
         Some(line.len())
@@ -643,8 +642,7 @@ fn parse_record(sink: &mut Sink<'_>, rec: &Rec, bytes: &[u8]) {
     };
     match parse_sized(text, sink.last_width) {
         Ok(Parsed::Object(fields)) => {
-            sink.last_width = fields.len();
-            emit_fields(sink, fields, Some(rec.start_line), Some(rec.start_offset));
+            emit_parsed_object(sink, fields, Some(rec.start_line), Some(rec.start_offset));
         }
         Ok(Parsed::Other(v)) => {
             emit_value(sink, v, Some(rec.start_line), Some(rec.start_offset));
@@ -722,6 +720,13 @@ pub(crate) fn json_error(e: &serde_json::Error, start_line: u64) -> (ErrorKind, 
         kind,
         format!("invalid JSON: {msg} (line {line}, column {})", e.column()),
     )
+}
+
+/// Emits a top-level object [`parse_sized`] parsed, and keeps its width for sizing the
+/// next one.
+fn emit_parsed_object(sink: &mut Sink<'_>, fields: Fields, line: Option<u64>, offset: Option<u64>) {
+    sink.last_width = fields.len();
+    emit_fields(sink, fields, line, offset);
 }
 
 /// Emits a parsed top-level object: a record, or a Graph `{"value":[…]}` page, whose
