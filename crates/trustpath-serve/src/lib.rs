@@ -93,10 +93,10 @@ pub async fn serve_with(
     );
     let client = connect(&config.nats_url, Arc::clone(&metrics)).await?;
     let js = jetstream::new(client.clone());
-    if let Err(error) = ensure_streams(&js, &config).await {
+    if let Err(error) = ensure_streams(&js, &client, &config).await {
         return Err(explain_unreachable(error, &client, &config.nats_url));
     }
-    let leases = lease_bucket(&js, config.lease_ttl).await?;
+    let leases = lease_bucket(&js, &client, config.lease_ttl).await?;
     tracing::info!(
         "serving partitions {:?} of {}; state in {}",
         config.partitions_owned,
@@ -280,7 +280,6 @@ async fn connect(url: &str, metrics: Arc<Metrics>) -> anyhow::Result<async_nats:
     Ok(client)
 }
 
-/// Create the streams when missing.
 /// A start-up JetStream failure said in the user's terms: no server answering at the URL,
 /// or a server without JetStream (a bare "request timed out" names neither).
 fn explain_unreachable(
@@ -300,7 +299,12 @@ fn explain_unreachable(
     }
 }
 
-async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow::Result<()> {
+/// Create the streams when missing.
+async fn ensure_streams(
+    js: &jetstream::Context,
+    client: &async_nats::Client,
+    config: &ServeConfig,
+) -> anyhow::Result<()> {
     let streams = [
         (
             worker::EVENTS_STREAM,
@@ -322,17 +326,71 @@ async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow
         ),
     ];
     for (name, subjects, duplicate_window) in streams {
-        js.get_or_create_stream(stream::Config {
+        let config = stream::Config {
             name: name.to_owned(),
             subjects,
             storage: stream::StorageType::File,
             duplicate_window,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create stream {name}: {e}"))?;
+        };
+        create_stream(js, client, config)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create stream {name}: {e}"))?;
     }
     Ok(())
+}
+
+/// How long start-up keeps asking a connected server's JetStream that does not answer in
+/// time. A server just started, recovering its streams or on a loaded machine can let a
+/// first request time out; a server with no JetStream answers "no responders" at once
+/// and is not waited for.
+const JETSTREAM_PATIENCE: Duration = Duration::from_secs(30);
+
+/// `get_or_create_stream`, asked again while the server is connected and its JetStream
+/// only timed out, for up to [`JETSTREAM_PATIENCE`].
+async fn create_stream(
+    js: &jetstream::Context,
+    client: &async_nats::Client,
+    config: stream::Config,
+) -> Result<stream::Stream, jetstream::context::CreateStreamError> {
+    let name = config.name.clone();
+    patiently(
+        &format!("creating stream {name}"),
+        JETSTREAM_PATIENCE,
+        |e: &jetstream::context::CreateStreamError| {
+            e.kind() == jetstream::context::CreateStreamErrorKind::TimedOut
+                && client.connection_state() == async_nats::connection::State::Connected
+        },
+        || js.get_or_create_stream(config.clone()),
+    )
+    .await
+}
+
+/// Run `op` until it succeeds, fails in a way `transient` rejects, or `patience` would
+/// be exceeded by the next wait; waits double from 250 ms up to 4 s, each one logged.
+async fn patiently<T, E, F, Fut>(
+    what: &str,
+    patience: Duration,
+    transient: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match op().await {
+            Err(e) if transient(&e) && tokio::time::Instant::now() + wait <= deadline => {
+                tracing::warn!("{what}: {e}; asking again in {wait:?}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(4));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Bind the HTTP port and serve the router on it: HTTPS when `tls` is set, else HTTP.
@@ -375,10 +433,11 @@ async fn start_http(
 /// form older servers (2.9) do not answer.
 async fn lease_bucket(
     js: &jetstream::Context,
+    client: &async_nats::Client,
     ttl: Duration,
 ) -> anyhow::Result<jetstream::kv::Store> {
     let bucket = worker::LEASES_BUCKET;
-    js.get_or_create_stream(stream::Config {
+    let config = stream::Config {
         name: format!("KV_{bucket}"),
         description: Some("trustpath serve: one live worker per partition".to_owned()),
         subjects: vec![format!("$KV.{bucket}.>")],
@@ -390,9 +449,10 @@ async fn lease_bucket(
         discard: stream::DiscardPolicy::New,
         num_replicas: 1,
         ..Default::default()
-    })
-    .await
-    .context("cannot create the partition lease bucket")?;
+    };
+    create_stream(js, client, config)
+        .await
+        .context("cannot create the partition lease bucket")?;
     js.get_key_value(bucket)
         .await
         .context("cannot open the partition lease bucket")
@@ -416,6 +476,65 @@ mod tests {
              [partitions]\ntotal = 1\nowned = [0]\n"
         );
         ServeConfig::from_toml_str(&text, &dir.join("serve.toml")).unwrap()
+    }
+
+    /// A JetStream request that times out is asked again within the patience, waits
+    /// doubling; any other error, or one more wait past the patience, ends it.
+    #[tokio::test(start_paused = true)]
+    async fn start_up_asks_again_only_after_timeouts_and_within_the_patience() {
+        use std::cell::Cell;
+        let calls = Cell::new(0u32);
+        let start = tokio::time::Instant::now();
+        // Two timeouts, then success: three calls, 250 + 500 ms waited.
+        let done: Result<u32, String> = patiently(
+            "test",
+            Duration::from_secs(30),
+            |e: &String| e == "timed out",
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 3 {
+                        Err("timed out".to_owned())
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(done, Ok(3));
+        assert_eq!(start.elapsed(), Duration::from_millis(750));
+        // A lasting error that is not a timeout: one call.
+        calls.set(0);
+        let done: Result<(), String> = patiently(
+            "test",
+            Duration::from_secs(30),
+            |e: &String| e == "timed out",
+            || {
+                calls.set(calls.get() + 1);
+                async { Err("no responders".to_owned()) }
+            },
+        )
+        .await;
+        assert_eq!((done, calls.get()), (Err("no responders".to_owned()), 1));
+        // Timeouts forever: waits 0.25+0.5+1+2+4+4+4+4+4+4 = 27.75 s; the next 4 s
+        // would pass 30 s, so the eleventh call's timeout is returned.
+        calls.set(0);
+        let start = tokio::time::Instant::now();
+        let done: Result<(), String> = patiently(
+            "test",
+            Duration::from_secs(30),
+            |e: &String| e == "timed out",
+            || {
+                calls.set(calls.get() + 1);
+                async { Err("timed out".to_owned()) }
+            },
+        )
+        .await;
+        assert_eq!(done, Err("timed out".to_owned()));
+        assert_eq!(calls.get(), 11);
+        assert_eq!(start.elapsed(), Duration::from_millis(27_750));
     }
 
     #[test]
