@@ -329,6 +329,17 @@ impl Detector {
         self.analytics.iter().map(|a| &a.meta)
     }
 
+    /// Scan ahead for a chunk of events about to be matched on this thread, until
+    /// [`Detector::unprepare`] (see `trustpath_sigma::Matcher::prepare`).
+    pub fn prepare<'a>(&self, events: impl Iterator<Item = &'a Event> + Clone) {
+        self.compiled.matcher.prepare(events);
+    }
+
+    /// Forget what [`Detector::prepare`] kept on this thread.
+    pub fn unprepare(&self) {
+        self.compiled.matcher.unprepare();
+    }
+
     /// The rules `event` matches, with the event (stateless; call from any thread).
     pub fn match_shared(&self, event: Arc<Event>) -> Option<Matched> {
         let mut rules = Vec::new();

@@ -502,6 +502,18 @@ impl Selector for HuntSelector<'_> {
             .map(Picked::Match)
     }
 
+    fn prepare(&self, input: usize, events: &[(std::sync::Arc<Event>, u128, u64)]) {
+        if let Some(detector) = self.detectors.get(self.which(input)) {
+            detector.prepare(events.iter().map(|(event, _, _)| &**event));
+        }
+    }
+
+    fn chunk_done(&self, input: usize) {
+        if let Some(detector) = self.detectors.get(self.which(input)) {
+            detector.unprepare();
+        }
+    }
+
     fn settle(&self, input: usize, picked: Picked) -> Picked {
         if !self.is_early(input) {
             return picked;

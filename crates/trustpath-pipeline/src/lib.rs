@@ -247,6 +247,17 @@ pub trait Selector: Sync {
     /// Stateless per-event work (may run on any thread, in any order).
     fn select(&self, input: usize, event: &Arc<Event>) -> Option<Self::Item>;
 
+    /// Called on a thread before it selects a chunk of `events` one after another, and
+    /// [`Selector::chunk_done`] after (also when selecting panics); the events are alive
+    /// in between. A selector may work over the whole chunk here (the hunt's matcher
+    /// scans ahead the large field tables most events of the last chunk needed, one
+    /// table over every event while it is in cache). Nothing it does may change what
+    /// `select` returns.
+    fn prepare(&self, _input: usize, _events: &[(Arc<Event>, u128, u64)]) {}
+
+    /// See [`Selector::prepare`].
+    fn chunk_done(&self, _input: usize) {}
+
     /// More stateless work on what `select` returned, done on the pool once every event
     /// of its chunk was selected (a second pass keeps the matcher's tables warm in the
     /// first); the cross-input passes call it right after `select`.
@@ -939,12 +950,24 @@ fn select_events<Sel: Selector>(
         items.par_iter_mut().with_min_len(16).for_each(settle);
         items
     } else {
+        selector.prepare(index, events);
+        let done = ChunkDone(selector, index);
         let mut items: Vec<Option<Sel::Item>> = events
             .iter()
             .map(|(event, _, _)| selector.select(index, event))
             .collect();
+        drop(done);
         items.iter_mut().for_each(settle);
         items
+    }
+}
+
+/// Calls [`Selector::chunk_done`] when dropped, also while unwinding.
+struct ChunkDone<'a, Sel: Selector>(&'a Sel, usize);
+
+impl<Sel: Selector> Drop for ChunkDone<'_, Sel> {
+    fn drop(&mut self) {
+        self.0.chunk_done(self.1);
     }
 }
 

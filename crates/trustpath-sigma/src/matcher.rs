@@ -60,6 +60,9 @@ pub struct Matcher {
     provider_field: u32,
     /// Shared literal tests per field id, built on first use.
     tables: Vec<LazyTable>,
+    /// Fields whose table has more needles than [`DFA_NEEDLES`] (an NFA larger than the
+    /// caches), ascending: what [`Matcher::prepare`] may scan ahead over a chunk.
+    heavy: Vec<u32>,
 }
 
 /// A field's [`FieldTable`], built the first time an event needs it: the automatons of
@@ -511,6 +514,7 @@ impl Matcher {
             channel_field: 0,
             provider_field: 0,
             tables: Vec::new(),
+            heavy: Vec::new(),
         };
         let mut builders: HashMap<u32, TableBuilder> = HashMap::new();
         m.event_id_field = m.intern(EVENT_ID);
@@ -523,6 +527,15 @@ impl Matcher {
         }
         m.tables = (0..m.fields.len()).map(|_| LazyTable::default()).collect();
         for (field, builder) in builders {
+            // Scanned ahead only by the key spelled exactly as the field (a dotted name
+            // is a nested path, left to the lookup).
+            let one_segment = m
+                .fields
+                .get(field as usize)
+                .is_some_and(|f| !f.contains('.'));
+            if builder.needles.len() > DFA_NEEDLES && one_segment {
+                m.heavy.push(field);
+            }
             if let Some(slot) = m.tables.get_mut(field as usize) {
                 *slot = LazyTable::new(builder);
             }
@@ -536,6 +549,7 @@ impl Matcher {
         for list in lists {
             list.index(branches);
         }
+        m.heavy.sort_unstable();
         m.field_index = FieldIndex::new(&m.fields);
         m
     }
@@ -655,14 +669,112 @@ impl Matcher {
     /// Fills `out` (cleared first) with the indices of the rules that match `event`,
     /// ascending and without duplicates.
     pub fn matches(&self, event: &Event, out: &mut Vec<RuleIndex>) {
-        thread_local! {
-            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-        }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => self.matches_in(event, out, &mut scratch),
             // Re-entered on this thread (a matcher called from inside a match): own scratch.
             Err(_) => self.matches_in(event, out, &mut Scratch::default()),
         });
+    }
+
+    /// Scans ahead, over every one of `events`, the fields with large tables
+    /// ([`Matcher::heavy`]) that matching scanned for at least half of the events of the
+    /// previous chunk on this thread, one table at a time, and keeps the bits in this
+    /// thread's scratch for [`Matcher::matches`] on those events until
+    /// [`Matcher::unprepare`]. Matching one event after another, a large automaton is
+    /// out of cache by the time the next event needs it (the `CommandLine` table of
+    /// SigmaHQ's Windows rules has thousands of needles); one table over a chunk of
+    /// events stays in cache. Only the fields most events need are worth it: scanning a
+    /// field no candidate rule reads is pure cost, so the choice follows what matching
+    /// did (the first chunk of a thread scans nothing ahead and only counts).
+    ///
+    /// The bits are the same ([`scan`] of the same values: those of the key spelled
+    /// exactly as the field, the one [`Ctx::load`] takes when there is one), so nothing
+    /// but the time changes; a field spelled otherwise or absent, a field not chosen,
+    /// and an event not prepared are looked up and scanned as before.
+    ///
+    /// The events must stay alive until [`Matcher::unprepare`] (they are recognised by
+    /// address): call both around a chunk on the same thread.
+    pub fn prepare<'a>(&self, events: impl Iterator<Item = &'a Event> + Clone) {
+        if self.heavy.is_empty() {
+            return;
+        }
+        SCRATCH.with(|cell| {
+            if let Ok(mut scratch) = cell.try_borrow_mut() {
+                self.prepare_in(events, &mut scratch.pre);
+            }
+        });
+    }
+
+    /// Ends the chunk [`Matcher::prepare`] began on this thread: forgets its bits and
+    /// chooses, from what matching scanned in it, the fields to scan ahead next.
+    pub fn unprepare(&self) {
+        if self.heavy.is_empty() {
+            return;
+        }
+        SCRATCH.with(|cell| {
+            if let Ok(mut scratch) = cell.try_borrow_mut() {
+                scratch.pre.chunk_done();
+            }
+        });
+    }
+
+    /// The fields this thread scans ahead for this matcher's next chunk (what
+    /// [`Matcher::prepare`] chose; for tests and diagnostics).
+    pub fn scanning_ahead(&self) -> Vec<&str> {
+        SCRATCH.with(|cell| match cell.try_borrow() {
+            Ok(scratch) if scratch.pre.owner == self.field_index.id => scratch
+                .pre
+                .fields
+                .iter()
+                .filter_map(|&id| self.fields.get(id as usize).map(String::as_str))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    fn prepare_in<'a>(&self, events: impl Iterator<Item = &'a Event> + Clone, pre: &mut Prescan) {
+        pre.begin(self.field_index.id, &self.heavy);
+        pre.events.extend(events.clone().map(address));
+        let width = pre.fields.len();
+        if width == 0 {
+            return; // nothing chosen: the chunk's events are only counted
+        }
+        pre.ranges.resize(pre.events.len() * width, (0, 0));
+        let mut vals: Vec<Val<'a>> = Vec::new();
+        let mut lower = std::mem::take(&mut pre.lower);
+        for f in 0..width {
+            let Some(&id) = pre.fields.get(f) else {
+                continue;
+            };
+            let (Some(name), Some(table)) = (
+                self.fields.get(id as usize),
+                self.tables.get(id as usize).and_then(LazyTable::get),
+            ) else {
+                continue;
+            };
+            let words = table.bits.div_ceil(64);
+            for (i, event) in events.clone().enumerate() {
+                // Only a key spelled exactly as the field: that is the one the lookup
+                // takes when there is one. Another spelling, or no key, is left to it.
+                let Some(value) = event.fields.get(name.as_str()) else {
+                    continue;
+                };
+                vals.clear();
+                trustpath_event::fan_out(value, &mut |v| vals.extend(Val::from_json(v)));
+                if vals.is_empty() {
+                    continue;
+                }
+                let start = pre.words.len();
+                pre.words.resize(start + words, 0);
+                if let Some(bits) = pre.words.get_mut(start..) {
+                    scan(table, &vals, bits, &mut lower);
+                }
+                if let Some(range) = pre.ranges.get_mut(i * width + f) {
+                    *range = (start as u32, (start + words) as u32);
+                }
+            }
+        }
+        pre.lower = lower;
     }
 
     fn matches_in(&self, event: &Event, out: &mut Vec<RuleIndex>, scratch: &mut Scratch) {
@@ -1070,6 +1182,8 @@ impl<'e> Val<'e> {
 /// Where one looked-up field's values and literal bits are, for one event.
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
+    /// The field's id ([`NOT_LOADED`] for the keyword values).
+    id: u32,
     exists: bool,
     /// Range of [`Ctx::vals`].
     start: u32,
@@ -1110,6 +1224,108 @@ struct Scratch {
     key: String,
     /// The keyword values' ASCII lower case, joined by [`JOIN`] (see [`Ctx::joined`]).
     joined: Vec<u8>,
+    /// What [`Matcher::prepare`] scanned ahead.
+    pre: Prescan,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// One thread's scan-ahead ([`Matcher::prepare`]): which large fields to scan ahead and
+/// why, and the literal bits of the chunk being matched.
+#[derive(Debug, Default)]
+struct Prescan {
+    /// The [`FieldIndex::id`] of the matcher all this belongs to (0: none yet).
+    owner: u64,
+    /// That matcher's [`Matcher::heavy`] fields.
+    candidates: Vec<u32>,
+    /// Per candidate: the events of the current chunk for which matching scanned it.
+    used: Vec<u32>,
+    /// The candidates scanned ahead in the current chunk (ascending).
+    fields: Vec<u32>,
+    /// The current chunk's events' addresses, in chunk order.
+    events: Vec<usize>,
+    /// Per event and field (`event * fields.len() + field`): the range of `words`, or
+    /// `(0, 0)` when not scanned.
+    ranges: Vec<(u32, u32)>,
+    words: Vec<u64>,
+    /// Where the next event is expected in `events` (events are matched in order).
+    next: usize,
+    /// A value's ASCII lower case, for [`scan`].
+    lower: Vec<u8>,
+}
+
+impl Prescan {
+    /// Start a chunk for the matcher `owner` (with large fields `heavy`): another
+    /// matcher than the last one's starts over, choosing nothing until it has counted.
+    fn begin(&mut self, owner: u64, heavy: &[u32]) {
+        if self.owner != owner {
+            self.owner = owner;
+            self.candidates.clear();
+            self.candidates.extend_from_slice(heavy);
+            self.used.clear();
+            self.used.resize(heavy.len(), 0);
+            self.fields.clear();
+        }
+        self.events.clear();
+        self.ranges.clear();
+        self.words.clear();
+        self.next = 0;
+    }
+
+    /// End the chunk: the fields matching scanned for at least half of its events are
+    /// the next chunk's.
+    fn chunk_done(&mut self) {
+        let events = self.events.len();
+        self.fields.clear();
+        for (&field, used) in self.candidates.iter().zip(self.used.iter_mut()) {
+            if *used > 0 && (*used as usize) * 2 >= events {
+                self.fields.push(field);
+            }
+            *used = 0;
+        }
+        self.events.clear();
+        self.ranges.clear();
+        self.words.clear();
+        self.next = 0;
+    }
+
+    /// Matching scanned field `id` for a prepared event.
+    fn note(&mut self, id: u32) {
+        if let Ok(c) = self.candidates.binary_search(&id)
+            && let Some(used) = self.used.get_mut(c)
+        {
+            *used += 1;
+        }
+    }
+
+    /// The position of `event` among the prepared events of the matcher of `index`.
+    fn find(&mut self, index: &FieldIndex, event: &Event) -> Option<usize> {
+        if self.owner != index.id || self.events.is_empty() || index.id == 0 {
+            return None;
+        }
+        let at = address(event);
+        let i = if self.events.get(self.next) == Some(&at) {
+            self.next
+        } else {
+            self.events.iter().position(|e| *e == at)?
+        };
+        self.next = i + 1;
+        Some(i)
+    }
+
+    /// The bits scanned ahead for field `id` of the event at `i`.
+    fn bits(&self, i: usize, id: u32) -> Option<&[u64]> {
+        let f = self.fields.binary_search(&id).ok()?;
+        let &(start, end) = self.ranges.get(i * self.fields.len() + f)?;
+        (end > start).then(|| self.words.get(start as usize..end as usize))?
+    }
+}
+
+/// An event's address: what tells the prepared events apart while they are alive.
+fn address(event: &Event) -> usize {
+    std::ptr::from_ref(event) as usize
 }
 
 /// Sets the bit of every literal test of `table` that holds for one of `values`.
@@ -1227,6 +1443,8 @@ struct Ctx<'e, 's> {
     keywords: Option<usize>,
     /// Whether `scratch.joined` holds this event's keyword values.
     joined: bool,
+    /// The event's position among the prepared events ([`Matcher::prepare`]).
+    prepared: Option<usize>,
 }
 
 impl<'e, 's> Ctx<'e, 's> {
@@ -1249,6 +1467,7 @@ impl<'e, 's> Ctx<'e, 's> {
         scratch.bits.clear();
         // Reuse the buffer's allocation under this event's lifetime (it is empty).
         let vals = recycle(std::mem::take(&mut scratch.vals));
+        let prepared = scratch.pre.find(index, event);
         Ctx {
             event,
             names,
@@ -1259,6 +1478,7 @@ impl<'e, 's> Ctx<'e, 's> {
             scratch,
             keywords: None,
             joined: false,
+            prepared,
         }
     }
 
@@ -1328,6 +1548,7 @@ impl<'e, 's> Ctx<'e, 's> {
             exists = self.event.for_each_value(name, &mut push);
         }
         self.scratch.slots.push(Slot {
+            id,
             exists,
             start,
             end: self.vals.len() as u32,
@@ -1351,6 +1572,7 @@ impl<'e, 's> Ctx<'e, 's> {
             collect_scalars(value, &mut self.vals);
         }
         self.scratch.slots.push(Slot {
+            id: NOT_LOADED,
             exists: true,
             start,
             end: self.vals.len() as u32,
@@ -1400,9 +1622,22 @@ impl<'e, 's> Ctx<'e, 's> {
             .vals
             .get(slot.start as usize..slot.end as usize)
             .unwrap_or(&[]);
-        let Scratch { bits, lower, .. } = &mut *self.scratch;
+        let Scratch {
+            bits, lower, pre, ..
+        } = &mut *self.scratch;
         if let Some(words) = bits.get_mut(start..end) {
-            scan(table, values, words, lower);
+            match self.prepared {
+                Some(i) => {
+                    pre.note(slot.id);
+                    match pre.bits(i, slot.id) {
+                        Some(ahead) if ahead.len() == words.len() => {
+                            words.copy_from_slice(ahead);
+                        }
+                        _ => scan(table, values, words, lower),
+                    }
+                }
+                None => scan(table, values, words, lower),
+            }
         }
         if let Some(s) = self.scratch.slots.get_mut(pos) {
             s.bits = Some((start as u32, end as u32));

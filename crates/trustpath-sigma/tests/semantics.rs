@@ -863,3 +863,132 @@ fn matcher_and_explain_agree(set: &RuleSet, cases: &[(Value, bool)]) {
         }
     }
 }
+
+#[test]
+fn matching_with_fields_scanned_ahead_agrees_with_matching_one_event_at_a_time() {
+    // `Matcher::prepare` scans the large field tables ahead over a chunk of events (the
+    // fields matching needed for most events of the thread's previous chunk); what
+    // `matches` returns for those events must not change. Two fields have tables larger
+    // than the automaton limit (150 `CommandLine` needles, 120 `Image` needles); events
+    // hold them spelled exactly, in another case, absent, as lists, as numbers.
+    let mut set = RuleSet::default();
+    let mut add = |yaml: String| {
+        let (one, errors) = RuleSet::from_str("r.yml", &yaml, &LoadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        set.extend(one);
+    };
+    let list = |prefix: &str, n: usize| -> String {
+        (0..n).map(|i| format!("'{prefix}{i}x', ")).collect()
+    };
+    let head = "title: t\nlogsource: {product: windows}\ndetection:\n";
+    add(format!(
+        "{head}  s: {{CommandLine|contains: [{}]}}\n  condition: s\n",
+        list("cmd", 150)
+    ));
+    add(format!(
+        "{head}  s: {{Image|endswith: [{}]}}\n  condition: s\n",
+        list("img", 120)
+    ));
+    add(format!(
+        "{head}  a: {{CommandLine|contains|all: [cmd7x, cmd9x]}}\n  b: {{Image|endswith: img3x}}\n  condition: a and not b\n"
+    ));
+    add(format!(
+        "{head}  a: {{CommandLine|startswith: 'run '}}\n  b: {{User: alice}}\n  condition: a or b\n"
+    ));
+    let matcher = set.compile();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let events: Vec<Event> = (0..700)
+        .map(|_| {
+            let mut fields = serde_json::Map::new();
+            let cmd = format!("run cmd{}x and cmd{}x", next(170), next(170));
+            let cmd_key = ["CommandLine", "commandline", "COMMANDLINE"]
+                [usize::from(next(8) == 0) * (1 + next(2) as usize)];
+            match next(10) {
+                0 => {}
+                1 => {
+                    fields.insert(cmd_key.into(), json!([cmd, "cmd9x"]));
+                }
+                2 => {
+                    fields.insert(cmd_key.into(), json!(7));
+                }
+                _ => {
+                    fields.insert(cmd_key.into(), json!(cmd));
+                }
+            }
+            let image = format!("C:\\img{}x", next(140));
+            match next(6) {
+                0 => {}
+                1 => {
+                    fields.insert("image".into(), json!(image));
+                }
+                _ => {
+                    fields.insert("Image".into(), json!(image));
+                }
+            }
+            if next(5) == 0 {
+                fields.insert("User".into(), json!("alice"));
+            }
+            event(Value::Object(fields))
+        })
+        .collect();
+    let one_at_a_time: Vec<Vec<trustpath_sigma::RuleIndex>> = events
+        .iter()
+        .map(|e| {
+            let mut out = Vec::new();
+            matcher.matches(e, &mut out);
+            out
+        })
+        .collect();
+    assert!(
+        one_at_a_time.iter().filter(|m| !m.is_empty()).count() > 300,
+        "the events must match often to test anything"
+    );
+    let mut chose = Vec::new();
+    for size in [1, 7, 64, 256] {
+        for (c, chunk) in events.chunks(size).enumerate() {
+            let base = events
+                .iter()
+                .position(|e| std::ptr::eq(e, &chunk[0]))
+                .unwrap();
+            matcher.prepare(chunk.iter());
+            chose.push(matcher.scanning_ahead().len());
+            // In order, except every third chunk backwards and with an event of
+            // another chunk in the middle (matched as if not prepared).
+            let mut order: Vec<usize> = (0..chunk.len()).collect();
+            if c % 3 == 2 {
+                order.reverse();
+                let outside = (base + chunk.len()) % events.len();
+                let mut out = Vec::new();
+                matcher.matches(&events[outside], &mut out);
+                assert_eq!(out, one_at_a_time[outside], "event {outside} outside chunk");
+            }
+            for i in order {
+                let mut out = Vec::new();
+                matcher.matches(&chunk[i], &mut out);
+                assert_eq!(
+                    out,
+                    one_at_a_time[base + i],
+                    "chunk size {size}, event {}",
+                    base + i
+                );
+            }
+            matcher.unprepare();
+        }
+    }
+    assert!(
+        chose.iter().any(|n| *n == 2),
+        "both large fields were scanned ahead in some chunk (most in one: {:?})",
+        chose.iter().max()
+    );
+    // Another matcher on the same thread starts its own choice over.
+    let other = set.compile();
+    other.prepare(events[..10].iter());
+    assert!(other.scanning_ahead().is_empty());
+    other.unprepare();
+}
