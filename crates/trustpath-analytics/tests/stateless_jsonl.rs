@@ -98,6 +98,27 @@ detection:
 "#,
     ),
     (
+        "process-cmd-twice.yml",
+        r#"title: Registry tool whose command line is read by two selections
+id: 0f6c3a52-7a4e-4f51-9b0e-0d7c1f5e2a06
+status: test
+level: high
+logsource:
+    category: process_creation
+    product: windows
+detection:
+    tool:
+        CommandLine|contains: 'reg'
+    action:
+        CommandLine|contains: ' add '
+    image:
+        Image|endswith: 'reg.exe'
+    also_tool:
+        CommandLine|contains: 'exe'
+    condition: tool and action and image and also_tool
+"#,
+    ),
+    (
         "entra-signin.yml",
         r#"title: Entra sign-in or directory change
 id: 0f6c3a52-7a4e-4f51-9b0e-0d7c1f5e2a05
@@ -168,10 +189,11 @@ fn matches(detector: &Detector, input: &Path) -> Vec<Matched> {
     matched
 }
 
-/// Every match's stateless findings both ways; returns how many findings were compared
-/// and how many carried `fields` and `matched`.
-fn compare(detector: &Detector, matched: &[Matched]) -> (usize, usize, usize) {
-    let (mut compared, mut with_fields, mut with_matched) = (0, 0, 0);
+/// Every match's stateless findings both ways; returns how many findings were compared,
+/// how many carried `fields` and `matched`, and how many repeated a matched value (the
+/// fast path copies a value equal to the one before it).
+fn compare(detector: &Detector, matched: &[Matched]) -> (usize, usize, usize, usize) {
+    let (mut compared, mut with_fields, mut with_matched, mut repeated) = (0, 0, 0, 0);
     for m in matched {
         let findings = detector.stateless_findings(m);
         let mut slow = Vec::new();
@@ -183,6 +205,12 @@ fn compare(detector: &Detector, matched: &[Matched]) -> (usize, usize, usize) {
             slow_ends.push((finding.severity.level, slow.len()));
             with_fields += usize::from(!finding.fields.is_empty());
             with_matched += usize::from(!finding.matched.is_empty());
+            repeated += usize::from(
+                finding
+                    .matched
+                    .windows(2)
+                    .any(|pair| pair[0].value == pair[1].value),
+            );
         }
         let (mut fast, mut fast_ends) = (Vec::new(), Vec::new());
         detector
@@ -197,7 +225,7 @@ fn compare(detector: &Detector, matched: &[Matched]) -> (usize, usize, usize) {
         assert_eq!(fast_ends, slow_ends);
         compared += findings.len();
     }
-    (compared, with_fields, with_matched)
+    (compared, with_fields, with_matched, repeated)
 }
 
 fn rules_dir(dir: &Path) -> PathBuf {
@@ -215,7 +243,7 @@ fn the_example_logs_give_the_same_lines_both_ways() {
     let detector = detector(&rules_dir(tmp.path()));
     let examples = trustpath_testkit::workspace_root().join("examples/logs");
     let matched = matches(&detector, &examples);
-    let (compared, with_fields, with_matched) = compare(&detector, &matched);
+    let (compared, with_fields, with_matched, _) = compare(&detector, &matched);
     // Not vacuous: the rules match audit, Windows and Entra records of the examples.
     assert!(compared >= 50, "only {compared} findings compared");
     assert!(with_fields > 0 && with_matched > 0);
@@ -228,7 +256,11 @@ fn values_that_need_escaping_give_the_same_lines_both_ways() {
     let events = windows_events(tmp.path());
     let matched = matches(&detector, &events);
     assert_eq!(matched.len(), 5, "every event matches");
-    let (compared, with_fields, with_matched) = compare(&detector, &matched);
-    assert_eq!(compared, 10, "two rules per event");
-    assert!(with_fields == 5 && with_matched == 10);
+    let (compared, with_fields, with_matched, repeated) = compare(&detector, &matched);
+    assert_eq!(
+        compared, 11,
+        "two rules per event, three on the `reg add` one"
+    );
+    assert!(with_fields == 5 && with_matched == 11);
+    assert_eq!(repeated, 1, "the command line read by three selections");
 }

@@ -647,7 +647,7 @@ impl EventJson<'_> {
         out.extend_from_slice(&self.tail);
         if !matched.is_empty() {
             out.extend_from_slice(b",\"matched\":");
-            serde_json::to_writer(&mut *out, matched)?;
+            write_matched(matched, out)?;
         }
         if !fields.is_empty() {
             out.extend_from_slice(b",\"fields\":");
@@ -656,6 +656,37 @@ impl EventJson<'_> {
         out.push(b'}');
         Ok(())
     }
+}
+
+/// `matched` as `serde_json::to_writer` writes it (a [`MatchedField`] is its three
+/// fields in order), with a value equal to the one before it copied instead of escaped
+/// again: a rule's selections often hold on the same long command line.
+fn write_matched(matched: &[MatchedField], out: &mut Vec<u8>) -> serde_json::Result<()> {
+    let mut last: Option<(&str, std::ops::Range<usize>)> = None;
+    out.push(b'[');
+    for (i, m) in matched.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"selection\":");
+        serde_json::to_writer(&mut *out, &m.selection)?;
+        out.extend_from_slice(b",\"field\":");
+        serde_json::to_writer(&mut *out, &m.field)?;
+        out.extend_from_slice(b",\"value\":");
+        match &last {
+            Some((value, written)) if *value == m.value => {
+                out.extend_from_within(written.clone());
+            }
+            _ => {
+                let start = out.len();
+                serde_json::to_writer(&mut *out, &m.value)?;
+                last = Some((&m.value, start..out.len()));
+            }
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+    Ok(())
 }
 
 /// Technique ids and tactics from Sigma `tags` (`attack.t1098.002`, `attack.persistence`).
