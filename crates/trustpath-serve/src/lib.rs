@@ -478,63 +478,60 @@ mod tests {
         ServeConfig::from_toml_str(&text, &dir.join("serve.toml")).unwrap()
     }
 
+    /// `patiently` over an operation whose `n`th call (from 1) answers `answer(n)`: what
+    /// it returned, how many calls it made and how long it waited (paused time).
+    async fn patient_run(
+        answer: fn(u32) -> Result<u32, String>,
+    ) -> (Result<u32, String>, u32, Duration) {
+        let calls = std::cell::Cell::new(0u32);
+        let start = tokio::time::Instant::now();
+        let done = patiently(
+            "test",
+            Duration::from_secs(30),
+            |e: &String| e == "timed out",
+            || {
+                calls.set(calls.get() + 1);
+                let answer = answer(calls.get());
+                async move { answer }
+            },
+        )
+        .await;
+        (done, calls.get(), start.elapsed())
+    }
+
     /// A JetStream request that times out is asked again within the patience, waits
     /// doubling; any other error, or one more wait past the patience, ends it.
     #[tokio::test(start_paused = true)]
     async fn start_up_asks_again_only_after_timeouts_and_within_the_patience() {
-        use std::cell::Cell;
-        let calls = Cell::new(0u32);
-        let start = tokio::time::Instant::now();
         // Two timeouts, then success: three calls, 250 + 500 ms waited.
-        let done: Result<u32, String> = patiently(
-            "test",
-            Duration::from_secs(30),
-            |e: &String| e == "timed out",
-            || {
-                calls.set(calls.get() + 1);
-                let n = calls.get();
-                async move {
-                    if n < 3 {
-                        Err("timed out".to_owned())
-                    } else {
-                        Ok(n)
-                    }
-                }
-            },
-        )
-        .await;
-        assert_eq!(done, Ok(3));
-        assert_eq!(start.elapsed(), Duration::from_millis(750));
-        // A lasting error that is not a timeout: one call.
-        calls.set(0);
-        let done: Result<(), String> = patiently(
-            "test",
-            Duration::from_secs(30),
-            |e: &String| e == "timed out",
-            || {
-                calls.set(calls.get() + 1);
-                async { Err("no responders".to_owned()) }
-            },
-        )
-        .await;
-        assert_eq!((done, calls.get()), (Err("no responders".to_owned()), 1));
+        let timeouts_then_ok = |n| {
+            if n < 3 {
+                Err("timed out".to_owned())
+            } else {
+                Ok(n)
+            }
+        };
+        assert_eq!(
+            patient_run(timeouts_then_ok).await,
+            (Ok(3), 3, Duration::from_millis(750))
+        );
+        // A lasting error that is not a timeout: one call, no wait.
+        let refused = |_| Err("no responders".to_owned());
+        assert_eq!(
+            patient_run(refused).await,
+            (Err("no responders".to_owned()), 1, Duration::ZERO)
+        );
         // Timeouts forever: waits 0.25+0.5+1+2+4+4+4+4+4+4 = 27.75 s; the next 4 s
         // would pass 30 s, so the eleventh call's timeout is returned.
-        calls.set(0);
-        let start = tokio::time::Instant::now();
-        let done: Result<(), String> = patiently(
-            "test",
-            Duration::from_secs(30),
-            |e: &String| e == "timed out",
-            || {
-                calls.set(calls.get() + 1);
-                async { Err("timed out".to_owned()) }
-            },
-        )
-        .await;
-        assert_eq!(done, Err("timed out".to_owned()));
-        assert_eq!(calls.get(), 11);
-        assert_eq!(start.elapsed(), Duration::from_millis(27_750));
+        let timeouts = |_| Err("timed out".to_owned());
+        assert_eq!(
+            patient_run(timeouts).await,
+            (
+                Err("timed out".to_owned()),
+                11,
+                Duration::from_millis(27_750)
+            )
+        );
     }
 
     #[test]
