@@ -33,3 +33,26 @@ pub fn analytic_dirs(root: &Path) -> Vec<(String, PathBuf)> {
     dirs.sort();
     dirs
 }
+
+/// For the build scripts that embed the built-in analytics: the analytic folders of
+/// `analytics/` of trustpath-analytics, reached by `from_package` from the folder of
+/// the package whose build script runs. Asks Cargo to rerun the script when that folder
+/// changes, and stops the build when it holds no analytic.
+///
+/// The package's folder is the one Cargo gives this run of the script, not the one it
+/// had when the script was compiled: a compiled build script can be reused for another
+/// checkout of the workspace built into the same target folder (seen: a release build
+/// after one of a git worktree embedded the worktree's analytics, and none at all once
+/// the worktree was removed, with no error).
+#[allow(dead_code)] // used by the build scripts only
+pub fn builtin_dirs(from_package: &str) -> Vec<(String, PathBuf)> {
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let root = Path::new(&manifest).join(from_package);
+    println!("cargo::rerun-if-changed={}", root.display());
+    let dirs = analytic_dirs(&root);
+    if dirs.is_empty() {
+        panic!("no analytic folders under {}", root.display());
+    }
+    dirs
+}
