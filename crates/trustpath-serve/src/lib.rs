@@ -93,10 +93,10 @@ pub async fn serve_with(
     );
     let client = connect(&config.nats_url, Arc::clone(&metrics)).await?;
     let js = jetstream::new(client.clone());
-    if let Err(error) = ensure_streams(&js, &client, &config).await {
+    if let Err(error) = ensure_streams(&js, &config).await {
         return Err(explain_unreachable(error, &client, &config.nats_url));
     }
-    let leases = lease_bucket(&js, &client, config.lease_ttl).await?;
+    let leases = lease_bucket(&js, config.lease_ttl).await?;
     tracing::info!(
         "serving partitions {:?} of {}; state in {}",
         config.partitions_owned,
@@ -300,11 +300,7 @@ fn explain_unreachable(
 }
 
 /// Create the streams when missing.
-async fn ensure_streams(
-    js: &jetstream::Context,
-    client: &async_nats::Client,
-    config: &ServeConfig,
-) -> anyhow::Result<()> {
+async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow::Result<()> {
     let streams = [
         (
             worker::EVENTS_STREAM,
@@ -333,7 +329,7 @@ async fn ensure_streams(
             duplicate_window,
             ..Default::default()
         };
-        create_stream(js, client, config)
+        create_stream(js, config)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create stream {name}: {e}"))?;
     }
@@ -347,12 +343,13 @@ async fn ensure_streams(
 const JETSTREAM_PATIENCE: Duration = Duration::from_secs(30);
 
 /// `get_or_create_stream`, asked again while the server is connected and its JetStream
-/// only timed out, for up to [`JETSTREAM_PATIENCE`].
-async fn create_stream(
+/// only timed out, for up to [`JETSTREAM_PATIENCE`]: how the service creates its
+/// streams at start-up, and how a publisher that starts first may create them.
+pub async fn create_stream(
     js: &jetstream::Context,
-    client: &async_nats::Client,
     config: stream::Config,
 ) -> Result<stream::Stream, jetstream::context::CreateStreamError> {
+    let client = js.client();
     let name = config.name.clone();
     patiently(
         &format!("creating stream {name}"),
@@ -433,7 +430,6 @@ async fn start_http(
 /// form older servers (2.9) do not answer.
 async fn lease_bucket(
     js: &jetstream::Context,
-    client: &async_nats::Client,
     ttl: Duration,
 ) -> anyhow::Result<jetstream::kv::Store> {
     let bucket = worker::LEASES_BUCKET;
@@ -450,7 +446,7 @@ async fn lease_bucket(
         num_replicas: 1,
         ..Default::default()
     };
-    create_stream(js, client, config)
+    create_stream(js, config)
         .await
         .context("cannot create the partition lease bucket")?;
     js.get_key_value(bucket)

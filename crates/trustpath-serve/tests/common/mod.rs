@@ -348,29 +348,20 @@ pub async fn client(url: &str) -> async_nats::Client {
         .unwrap()
 }
 
-/// Create the event stream (the service does too; publishers may start first). A
-/// request that times out on a loaded machine is asked again, as the service does.
+/// Create the event stream (the service does too; publishers may start first), as the
+/// service creates it: a request that times out on a loaded machine is asked again.
 pub async fn ensure_events_stream(js: &jetstream::Context) {
-    let config = jetstream::stream::Config {
-        name: "TRUSTPATH_EVENTS".into(),
-        subjects: vec!["trustpath.part.>".into()],
-        storage: jetstream::stream::StorageType::File,
-        ..Default::default()
-    };
-    for attempt in 1.. {
-        match js.get_or_create_stream(config.clone()).await {
-            Err(e)
-                if attempt < 6
-                    && e.kind() == jetstream::context::CreateStreamErrorKind::TimedOut =>
-            {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            done => {
-                done.unwrap();
-                return;
-            }
-        }
-    }
+    trustpath_serve::create_stream(
+        js,
+        jetstream::stream::Config {
+            name: "TRUSTPATH_EVENTS".into(),
+            subjects: vec!["trustpath.part.>".into()],
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
 }
 
 /// Everything on a stream's subjects matching `filter`, in order: (subject, body, msg id).
