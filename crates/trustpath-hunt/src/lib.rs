@@ -437,6 +437,11 @@ impl HuntSelector<'_> {
         self.assigned.get(input).copied().unwrap_or(0)
     }
 
+    /// The detector of `input`'s context.
+    fn detector(&self, input: usize) -> Option<&Detector> {
+        self.detectors.get(self.which(input))
+    }
+
     fn is_early(&self, input: usize) -> bool {
         self.early.as_ref().is_some_and(|e| e.input == input)
     }
@@ -496,20 +501,19 @@ impl Selector for HuntSelector<'_> {
             self.outside_range.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        self.detectors
-            .get(self.which(input))?
+        self.detector(input)?
             .match_shared(std::sync::Arc::clone(event))
             .map(Picked::Match)
     }
 
     fn prepare(&self, input: usize, events: &[(std::sync::Arc<Event>, u128, u64)]) {
-        if let Some(detector) = self.detectors.get(self.which(input)) {
+        if let Some(detector) = self.detector(input) {
             detector.prepare(events.iter().map(|(event, _, _)| &**event));
         }
     }
 
     fn chunk_done(&self, input: usize) {
-        if let Some(detector) = self.detectors.get(self.which(input)) {
+        if let Some(detector) = self.detector(input) {
             detector.unprepare();
         }
     }
@@ -521,7 +525,7 @@ impl Selector for HuntSelector<'_> {
         let Picked::Match(matched) = picked else {
             return picked;
         };
-        let Some(detector) = self.detectors.get(self.which(input)) else {
+        let Some(detector) = self.detector(input) else {
             return Picked::Match(matched);
         };
         // What the drain would do after the scan, here on the pool: the first input
@@ -541,7 +545,7 @@ impl Selector for HuntSelector<'_> {
         state.matched += 1;
         match picked {
             Picked::Match(matched) => {
-                let detector = self.detectors.get(self.which(input))?;
+                let detector = self.detector(input)?;
                 let (retained, stateless) = detector.split(matched);
                 if let Some(stateless) = stateless {
                     state.spool.push(key, stateless, &self.spool);

@@ -1268,6 +1268,11 @@ impl Prescan {
             self.used.resize(heavy.len(), 0);
             self.fields.clear();
         }
+        self.forget_chunk();
+    }
+
+    /// Forget the current chunk's events and bits (the choice of fields stays).
+    fn forget_chunk(&mut self) {
         self.events.clear();
         self.ranges.clear();
         self.words.clear();
@@ -1285,10 +1290,7 @@ impl Prescan {
             }
             *used = 0;
         }
-        self.events.clear();
-        self.ranges.clear();
-        self.words.clear();
-        self.next = 0;
+        self.forget_chunk();
     }
 
     /// Matching scanned field `id` for a prepared event.
