@@ -215,10 +215,10 @@ impl Rule {
 type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// A scalar value of a field, as the matcher sees it, borrowed from the event (a number's
-/// text and a lower case that differs are made).
+/// text is made; the lower case only when a test needs it and it differs).
 struct Val<'a> {
     text: Cow<'a, str>,
-    lower: Cow<'a, str>,
+    lower: std::cell::OnceCell<Option<String>>,
     number: Option<f64>,
     null: bool,
 }
@@ -236,25 +236,54 @@ impl<'a> Val<'a> {
             Value::Null => (Cow::Borrowed(""), None, true),
             Value::Array(_) | Value::Object(_) => return None,
         };
-        let lower = match text {
-            Cow::Borrowed(t) if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => {
-                Cow::Borrowed(t)
-            }
-            ref t => Cow::Owned(t.to_lowercase()),
-        };
         Some(Val {
             text,
-            lower,
+            lower: std::cell::OnceCell::new(),
             number,
             null,
         })
+    }
+
+    /// The lower-cased text (made once, only if it differs).
+    fn lower(&self) -> &str {
+        let text: &str = &self.text;
+        match self.lower.get_or_init(|| {
+            text.bytes()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+                .then(|| text.to_lowercase())
+        }) {
+            Some(lower) => lower,
+            None => text,
+        }
+    }
+
+    /// What the grouped needles of a value test are searched in, as the matcher does:
+    /// the text when it is ASCII (the search lower-cases it), else its lower case.
+    fn ascii_or_lower(&self) -> &str {
+        if self.text.is_ascii() {
+            &self.text
+        } else {
+            self.lower()
+        }
     }
 
     fn matches(&self, pattern: &Pattern) -> bool {
         if self.null {
             return matches!(pattern, Pattern::Null);
         }
-        pattern.is_match(&self.text, &self.lower, self.number)
+        let lower = match pattern {
+            Pattern::Str(s) if !s.cased => self.lower(),
+            _ => "",
+        };
+        pattern.is_match(&self.text, lower, self.number)
+    }
+
+    /// Whether the value matches one of the patterns of `test` (without `all`): its
+    /// grouped substring needles in one search, then the other patterns, as the matcher
+    /// tests a value list.
+    fn matches_any(&self, test: &ValueTest) -> bool {
+        (!self.null && test.needles_match(self.ascii_or_lower()))
+            || test.rest.iter().any(|p| self.matches(p))
     }
 }
 
@@ -475,7 +504,13 @@ fn value_hits<'a>(
         }
         return test.has_null;
     }
-    let hit = |v: &Val| test.groups.iter().flatten().any(|p| v.matches(p));
+    let hit = |v: &Val| {
+        if test.all {
+            test.groups.iter().flatten().any(|p| v.matches(p))
+        } else {
+            v.matches_any(test)
+        }
+    };
     if test.all {
         let every = test
             .groups
@@ -501,7 +536,7 @@ fn fieldref(test: &FieldRefTest, left: &[Val<'_>], others: &[&[Val<'_>]]) -> boo
                 let (l, r): (&str, &str) = if test.cased {
                     (&l.text, &r.text)
                 } else {
-                    (&l.lower, &r.lower)
+                    (l.lower(), r.lower())
                 };
                 match test.position {
                     None => l == r,
@@ -529,7 +564,13 @@ fn keywords<'a>(test: &Test, event: &'a Event, out: &mut Vec<Pair<'a>>) -> bool 
     for (key, value) in &event.fields {
         collect(key, value, &mut scalars);
     }
-    let hit = |v: &Val| test.groups.iter().flatten().any(|p| v.matches(p));
+    let hit = |v: &Val| {
+        if test.all {
+            test.groups.iter().flatten().any(|p| v.matches(p))
+        } else {
+            v.matches_any(test)
+        }
+    };
     let holds = if test.all {
         test.groups
             .iter()

@@ -257,3 +257,31 @@ fn values_are_shown_as_written_in_any_case() {
         ]
     );
 }
+
+/// A value list of several substrings is searched with its grouped needles, as the
+/// matcher does: every value of a list field that holds one is shown, in any case, the
+/// values that hold none are not; each item of a selection shows its own values.
+#[test]
+fn grouped_substrings_show_each_value_that_holds_one() {
+    let set = rule(
+        "detection:\n  sel:\n    Tags|contains: ['müller', 'admin', '-enc ']\n  other:\n    Tags|contains: ['zz']\n    Tags|re: '^ID-\\d+$'\n  condition: sel and other",
+    );
+    let e = event(json!({
+        "Tags": ["CORP\\MÜLLER", "guest", "Domain ADMINS", "ID-42", "zz"],
+    }));
+    let rule = &set.rules[0];
+    let why = rule.explain(&e);
+    assert!(why.matched);
+    assert_eq!(
+        why.values,
+        vec![
+            pair("sel", "Tags", "CORP\\MÜLLER"),
+            pair("sel", "Tags", "Domain ADMINS"),
+            pair("other", "Tags", "zz"),
+            pair("other", "Tags", "ID-42"),
+        ]
+    );
+    assert_eq!(rule.explain_match(&e), why);
+    let none = event(json!({ "Tags": ["guest", "ID-x", "MÜLLE"] }));
+    assert!(!rule.explain(&none).matched);
+}
