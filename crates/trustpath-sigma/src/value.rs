@@ -448,17 +448,20 @@ pub(crate) struct RegexTest {
     /// The compiled expression.
     pub regex: Regex,
     /// Literals one of which every match contains (lower-cased ASCII, at least
-    /// [`MIN_ANCHOR`] bytes each): the expression's prefix literals, when they are a
-    /// finite set. The matcher tests them with the field's shared automaton before it
-    /// runs the expression, and uses them as the rule's prefilter.
+    /// [`MIN_ANCHOR`] bytes each): the more selective of the expression's prefix
+    /// literals and the literals it requires further on (see `regex_anchors`). The
+    /// matcher tests them with the field's shared automaton before it runs the
+    /// expression, and uses them as the rule's prefilter.
     pub anchors: Option<Vec<String>>,
 }
 
-/// The prefix literals of a `re` pattern (see [`RegexTest::anchors`]), parsed with the
-/// same case-insensitivity as the compiled expression: with `i`, the literal set holds
-/// every case variant, including non-ASCII ones (`(?i)k` matches the Kelvin sign), and a
-/// set with a non-ASCII literal gives no anchors. The haystack the anchors are searched
-/// in is the value lower-cased, so a literal found in the original text is found there.
+/// The anchors of a `re` pattern (see [`RegexTest::anchors`]): the better of its prefix
+/// literals and the literals one of which it requires anywhere ([`required_literals`]).
+/// Both come from the expression parsed with the same flags as the compiled one: with
+/// `i`, `(?i)k` also matches the Kelvin sign and `(?i)s` the long s, so a prefix set
+/// with a non-ASCII variant gives no anchors, and such a letter is no literal for
+/// `required_literals`. The haystack the anchors are searched in is the value
+/// lower-cased, so a literal found in the original text is found there.
 fn regex_anchors(pattern: &str, flags: RegexFlags) -> Option<Vec<String>> {
     use regex_syntax::hir::literal::Extractor;
     let hir = regex_syntax::ParserBuilder::new()
@@ -468,18 +471,136 @@ fn regex_anchors(pattern: &str, flags: RegexFlags) -> Option<Vec<String>> {
         .build()
         .parse(pattern)
         .ok()?;
-    let seq = Extractor::new().extract(&hir);
-    let mut anchors: Vec<String> = Vec::new();
-    for literal in seq.literals()? {
-        let bytes = literal.as_bytes();
-        if bytes.len() < MIN_ANCHOR || !bytes.is_ascii() {
-            return None;
+    let prefixes = Extractor::new()
+        .extract(&hir)
+        .literals()
+        .and_then(|literals| {
+            let mut anchors: Vec<String> = Vec::new();
+            for literal in literals {
+                let bytes = literal.as_bytes();
+                if !bytes.is_ascii() {
+                    return None;
+                }
+                anchors.push(String::from_utf8_lossy(bytes).to_ascii_lowercase());
+            }
+            Some(anchors)
+        });
+    let best = [prefixes, required_literals(&hir)]
+        .into_iter()
+        .flatten()
+        .map(|mut set| {
+            set.sort_unstable();
+            set.dedup();
+            set
+        })
+        .filter(|set| {
+            !set.is_empty() && set.len() <= MAX_ANCHORS && set.iter().all(|a| a.len() >= MIN_ANCHOR)
+        })
+        .reduce(better_anchors)?;
+    Some(best)
+}
+
+/// The more selective of two anchor sets: the longer shortest literal (`.exe` is in
+/// most command lines, `werfaultsecure` in few), then the fewer literals.
+fn better_anchors(a: Vec<String>, b: Vec<String>) -> Vec<String> {
+    let score = |set: &[String]| {
+        let shortest = set.iter().map(String::len).min().unwrap_or(0);
+        (shortest, std::cmp::Reverse(set.len()))
+    };
+    if score(&b) > score(&a) { b } else { a }
+}
+
+/// Literals (ASCII, lower-cased) one of which every match of `hir` contains, wherever
+/// in the match: the longest run of literal characters of a concatenation, or what one
+/// of its parts requires; for an alternation, the union of what each branch requires.
+/// `None` when nothing is required (an empty match, an optional part, a branch without
+/// a literal). A character counts as literal when it is one ASCII character or, under
+/// `i`, exactly its two ASCII cases (`[Ee]`); `(?i)s` (`[Ssſ]`) breaks a run.
+fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => None,
+        HirKind::Literal(_) | HirKind::Class(_) => hir_literal(hir).map(|t| vec![t]),
+        HirKind::Repetition(rep) if rep.min >= 1 => required_literals(&rep.sub),
+        HirKind::Repetition(_) => None,
+        HirKind::Capture(cap) => required_literals(&cap.sub),
+        HirKind::Concat(items) => {
+            let mut best: Option<Vec<String>> = None;
+            let mut run = String::new();
+            let keep = |best: &mut Option<Vec<String>>, set: Vec<String>| {
+                *best = Some(match best.take() {
+                    Some(old) => better_anchors(old, set),
+                    None => set,
+                });
+            };
+            for item in items {
+                if let Some(text) = hir_literal(item) {
+                    run.push_str(&text);
+                    continue;
+                }
+                if !run.is_empty() {
+                    keep(&mut best, vec![std::mem::take(&mut run)]);
+                }
+                if let Some(set) = required_literals(item) {
+                    keep(&mut best, set);
+                }
+            }
+            if !run.is_empty() {
+                keep(&mut best, vec![run]);
+            }
+            best
         }
-        anchors.push(String::from_utf8_lossy(bytes).to_ascii_lowercase());
+        HirKind::Alternation(branches) => {
+            let mut all = Vec::new();
+            for branch in branches {
+                all.extend(required_literals(branch)?);
+            }
+            all.sort_unstable();
+            all.dedup();
+            (all.len() <= MAX_ANCHORS).then_some(all)
+        }
     }
-    anchors.sort_unstable();
-    anchors.dedup();
-    (!anchors.is_empty() && anchors.len() <= MAX_ANCHORS).then_some(anchors)
+}
+
+/// The lower-cased text of a literal or of a class that is one ASCII character or
+/// exactly the two ASCII cases of a letter (see [`required_literals`]).
+fn hir_literal(hir: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::{Class, HirKind};
+    let pair = |chars: &[(u32, u32)]| -> Option<String> {
+        let one = |(a, b): (u32, u32)| (a == b && a < 0x80).then_some(a as u8);
+        match chars {
+            [single] => one(*single).map(|c| char::from(c).to_ascii_lowercase().to_string()),
+            [x, y] => {
+                let (x, y) = (one(*x)?, one(*y)?);
+                (x.is_ascii_alphabetic() && x != y && x.eq_ignore_ascii_case(&y))
+                    .then(|| char::from(x).to_ascii_lowercase().to_string())
+            }
+            _ => None,
+        }
+    };
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            let text = std::str::from_utf8(&lit.0).ok()?;
+            text.is_ascii().then(|| text.to_ascii_lowercase())
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            let ranges: Vec<(u32, u32)> = class
+                .ranges()
+                .iter()
+                .map(|r| (u32::from(r.start()), u32::from(r.end())))
+                .collect();
+            pair(&ranges)
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let ranges: Vec<(u32, u32)> = class
+                .ranges()
+                .iter()
+                .map(|r| (u32::from(r.start()), u32::from(r.end())))
+                .collect();
+            pair(&ranges)
+        }
+        _ => None,
+    }
 }
 
 /// Most anchors a regex may have (beyond, the gate costs more than it saves).
@@ -731,6 +852,52 @@ fn glob_regex(glob: &[Glob], fold: impl Fn(String) -> String) -> Result<Regex, R
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn anchors(pattern: &str, insensitive: bool) -> Option<Vec<String>> {
+        let flags = RegexFlags {
+            insensitive,
+            ..RegexFlags::default()
+        };
+        regex_anchors(pattern, flags)
+    }
+
+    fn set(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn regex_anchors_are_the_most_selective_required_literals() {
+        // A prefix when it is the best literal (lower-cased).
+        assert_eq!(anchors("Set-Mailbox\\s", false), set(&["set-mailbox"]));
+        assert_eq!(
+            anchors("(?:netsh|route)\\s+pr", false),
+            set(&["netsh", "route"])
+        );
+        // Of two sets as selective, the one of fewer literals.
+        assert_eq!(anchors("(?:netsh|route)\\s+print", false), set(&["print"]));
+        // A longer literal further on beats a short prefix; `(?i)s` breaks a run.
+        assert_eq!(
+            anchors(r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe"#, false),
+            set(&["ecure.exe"])
+        );
+        assert_eq!(
+            anchors(
+                r#"(?i)(?:set).*&&\s?set.*(?:environment|invoke|\$\{?input).*&&.*""#,
+                false
+            ),
+            set(&["environment", "input", "invo"])
+        );
+        assert_eq!(anchors("(?:\\d+|foo)barbaz", false), set(&["barbaz"]));
+        assert_eq!(anchors("(abc)?defg", false), set(&["defg"]));
+        assert_eq!(anchors("(?:abcd){2,}x", false), set(&["abcdabcd"]));
+        assert_eq!(anchors("\\w(?:abcd){1,3}x", false), set(&["abcd"]));
+        // Nothing required, too short, or not ASCII: no anchors.
+        assert_eq!(anchors("^$", false), None);
+        assert_eq!(anchors("(?:abc)*", false), None);
+        assert_eq!(anchors("a.b.c", false), None);
+        assert_eq!(anchors("kkkk", true), None);
+        assert_eq!(anchors("Δράση\\d+", false), None);
+    }
 
     fn strs(value: &str, mods: &[&str]) -> Vec<StrPattern> {
         let m = Modifiers::parse(mods).unwrap();

@@ -146,6 +146,51 @@ fn regexes_gated_by_their_prefix_literals() {
 }
 
 #[test]
+fn regexes_gated_by_a_literal_they_require_anywhere() {
+    // SigmaHQ's WSASS rule: its prefix `.exe` is in most command lines, the literal it
+    // requires further on (`ecure.exe`) in few; the gate is the latter, and must never
+    // hide a match, in any case or with the letters `(?i)` also matches outside ASCII.
+    let r = rule(
+        "sel:\n  F|re: '(?i)\\.exe[\"]?\\s+[^\"]{0,64}werfaultsecure\\.exe[\"]?\\s+\\d{2,10}'\ncondition: sel",
+    );
+    assert!(hits(
+        &r,
+        json!({"F": "wsass.exe C:\\x\\WerFaultSecure.exe 612"})
+    ));
+    assert!(hits(
+        &r,
+        json!({"F": "WSASS.EXE C:\\W\\WERFAULTSECURE.EXE\" 612"})
+    ));
+    assert!(hits(&r, json!({"F": "w.exe werfault\u{17F}ecure.exe 612"})));
+    assert!(!hits(&r, json!({"F": "w.exe werfaultsecure.exe x"})));
+    assert!(!hits(&r, json!({"F": "notepad.exe C:\\a.txt 612"})));
+    // Invoke-Obfuscation via stdin: `set` and `invoke` hold `(?i)s` and `(?i)k`; the
+    // gate is a branch literal of the alternation that has neither.
+    let r = rule(
+        "sel:\n  F|re: '(?i)(?:set).*&&\\s?set.*(?:environment|invoke|\\$\\{?input).*&&.*\"'\ncondition: sel",
+    );
+    assert!(hits(
+        &r,
+        json!({"F": "cmd /c set x=1&&set y=2 invoke&&echo \"a\""})
+    ));
+    assert!(hits(
+        &r,
+        json!({"F": "CMD /C SET X&& SET INVO\u{212A}E&&\""})
+    ));
+    assert!(hits(
+        &r,
+        json!({"F": "cmd /c \u{17F}et a&&set ${input}&&\""})
+    ));
+    assert!(hits(&r, json!({"F": "cmd /c set a&&set EnViRoNmEnT&&\""})));
+    assert!(!hits(&r, json!({"F": "cmd /c set a&&set b&&\""})));
+    // A branch with no literal leaves the alternation without one: the literal after it
+    // is the gate.
+    let r = rule("sel:\n  F|re: '(?:\\d+|foo)barbaz'\ncondition: sel");
+    assert!(hits(&r, json!({"F": "x12barbaz"})) && hits(&r, json!({"F": "foobarbaz"})));
+    assert!(!hits(&r, json!({"F": "foobar baz"})));
+}
+
+#[test]
 fn null_empty_and_missing() {
     let r = rule("sel:\n  F: null\ncondition: sel");
     assert!(hits(&r, json!({"G": 1})), "missing is null");
