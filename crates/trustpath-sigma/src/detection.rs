@@ -83,7 +83,7 @@ pub(crate) struct ValueTest {
     /// `all` modifier.
     pub all: bool,
     /// Without `all`: the plain case-insensitive substring needles, in one automaton
-    /// built on first use (see [`ValueTest::needles_match`]).
+    /// built on first use (see [`ValueTest::needles_match_lower`]).
     needles: Needles,
     /// Without `all`: the patterns not in `needles`.
     pub rest: Vec<Pattern>,
@@ -335,30 +335,10 @@ enum NeedleSearch {
     Each,
 }
 
-thread_local! {
-    /// A haystack's ASCII lower case, for [`NeedleSearch::Packed`].
-    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 impl ValueTest {
     /// Without `all`: whether any of the grouped case-insensitive substring needles is
-    /// in `hay`: the value itself when it is ASCII, else its lower-cased form. The
-    /// searcher ([`NeedleSearch`]) is built on first use, once per value list.
-    pub fn needles_match(&self, hay: &str) -> bool {
-        if self.needles.needles.is_empty() {
-            return false;
-        }
-        LOWER.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut buf) => {
-                buf.clear();
-                buf.extend(hay.bytes().map(|b| b.to_ascii_lowercase()));
-                self.needles_match_lower(&buf)
-            }
-            Err(_) => self.needles_match_lower(hay.to_ascii_lowercase().as_bytes()),
-        })
-    }
-
-    /// [`ValueTest::needles_match`] for a haystack already in ASCII lower case.
+    /// in `lower`, a value's lower case (the needles are lower-cased). The searcher
+    /// ([`NeedleSearch`]) is built on first use, once per value list.
     pub fn needles_match_lower(&self, lower: &[u8]) -> bool {
         let n = &self.needles;
         if n.needles.is_empty() {

@@ -257,16 +257,6 @@ impl<'a> Val<'a> {
         }
     }
 
-    /// What the grouped needles of a value test are searched in, as the matcher does:
-    /// the text when it is ASCII (the search lower-cases it), else its lower case.
-    fn ascii_or_lower(&self) -> &str {
-        if self.text.is_ascii() {
-            &self.text
-        } else {
-            self.lower()
-        }
-    }
-
     fn matches(&self, pattern: &Pattern) -> bool {
         if self.null {
             return matches!(pattern, Pattern::Null);
@@ -279,10 +269,10 @@ impl<'a> Val<'a> {
     }
 
     /// Whether the value matches one of the patterns of `test` (without `all`): its
-    /// grouped substring needles in one search, then the other patterns, as the matcher
-    /// tests a value list.
+    /// grouped substring needles in one search of its lower case, then the other
+    /// patterns, as the matcher tests a value list.
     fn matches_any(&self, test: &ValueTest) -> bool {
-        (!self.null && test.needles_match(self.ascii_or_lower()))
+        (!self.null && test.needles_match_lower(self.lower().as_bytes()))
             || test.rest.iter().any(|p| self.matches(p))
     }
 }

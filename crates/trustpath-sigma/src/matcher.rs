@@ -1028,7 +1028,7 @@ fn values_match(test: &ValueTest, ctx: &Ctx<'_, '_>, field: usize) -> bool {
         });
     }
     values.iter().any(|v| {
-        (!v.null && test.needles_match(v.ascii_or_lower()))
+        (!v.null && test.needles_match_lower(v.lower().as_bytes()))
             || test.rest.iter().any(|p| pattern_match(p, v))
     })
 }
