@@ -34,29 +34,27 @@ pub(crate) fn for_each_value<'a>(
         return fields
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(path))
-            .is_some_and(|(_, v)| walk(v, &[], f));
+            .is_some_and(|(_, v)| walk(v, None, f));
     }
-    let segments: Vec<&str> = path.split('.').collect();
-    object_walk(fields, &segments, f)
+    object_walk(fields, path, f)
 }
 
-/// In an object, the first key made of 1, 2, … leading segments (keys may contain dots,
-/// like `tp.permission_change`), then the rest of the path below it.
-fn object_walk<'a>(
-    map: &'a impl FieldMap,
-    segments: &[&str],
-    f: &mut dyn FnMut(&'a Value),
-) -> bool {
-    if let [only] = segments {
-        return object_get(map, only).is_some_and(|v| walk(v, &[], f));
-    }
-    for take in 1..=segments.len() {
-        let key = segments[..take].join(".");
-        if let Some(v) = object_get(map, &key) {
-            return walk(v, &segments[take..], f);
+/// In an object, the first key made of 1, 2, … leading segments of `path` (keys may
+/// contain dots, like `tp.permission_change`), then the rest of the path below it. The
+/// keys are slices of `path`: a lookup allocates nothing.
+fn object_walk<'a>(map: &'a impl FieldMap, path: &str, f: &mut dyn FnMut(&'a Value)) -> bool {
+    let mut from = 0;
+    loop {
+        let dot = path.get(from..).and_then(|p| p.find('.')).map(|i| from + i);
+        let key = path.get(..dot.unwrap_or(path.len())).unwrap_or(path);
+        if let Some(v) = object_get(map, key) {
+            return walk(v, dot.and_then(|i| path.get(i + 1..)), f);
+        }
+        match dot {
+            Some(i) => from = i + 1,
+            None => return false,
         }
     }
-    false
 }
 
 fn object_get<'a>(map: &'a impl FieldMap, key: &str) -> Option<&'a Value> {
@@ -76,10 +74,16 @@ pub fn fan_out<'a>(value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
     }
 }
 
-fn walk<'a>(value: &'a Value, rest: &[&str], f: &mut dyn FnMut(&'a Value)) -> bool {
-    let Some((segment, tail)) = rest.split_first() else {
+/// The values below `value` at `rest`, what is left of the path (`None`: `value`
+/// itself); whether anything was found.
+fn walk<'a>(value: &'a Value, rest: Option<&str>, f: &mut dyn FnMut(&'a Value)) -> bool {
+    let Some(rest) = rest else {
         fan_out(value, f);
         return true;
+    };
+    let (segment, tail) = match rest.split_once('.') {
+        Some((segment, tail)) => (segment, Some(tail)),
+        None => (rest, None),
     };
     match value {
         Value::Object(map) => object_walk(map, rest, f),
@@ -92,7 +96,7 @@ fn walk<'a>(value: &'a Value, rest: &[&str], f: &mut dyn FnMut(&'a Value)) -> bo
             }
             let mut any = false;
             for item in items {
-                any |= walk(item, rest, f);
+                any |= walk(item, Some(rest), f);
             }
             any
         }
@@ -176,6 +180,17 @@ mod tests {
         let v = json!({"tp.permission_change": [{"action": "grant"}], "a": {"b.c": {"d": 1}}});
         assert_eq!(all(&v, "tp.permission_change.action"), vec![json!("grant")]);
         assert_eq!(all(&v, "a.b.c.d"), vec![json!(1)]);
+    }
+
+    #[test]
+    fn odd_paths_resolve_segment_by_segment() {
+        // Empty segments, a trailing dot, and a dotted key in another case below the top.
+        assert_eq!(all(&json!({"a": {"": {"b": 1}}}), "a..b"), vec![json!(1)]);
+        assert_eq!(all(&json!({"a": {"": 2}}), "a."), vec![json!(2)]);
+        assert_eq!(all(&json!({"A": {"B.C": 3}}), "a.b.c"), vec![json!(3)]);
+        // The shortest leading key that exists is taken, even if the rest then fails.
+        assert!(all(&json!({"a": {"x": 1}, "a.b": {"c": 4}}), "a.b.c").is_empty());
+        assert_eq!(all(&json!({"a": [{"b": 5}, {"c": 6}]}), "a.b"), vec![json!(5)]);
     }
 
     #[test]
