@@ -35,7 +35,7 @@ pub const VARIANT_FIELD: &str = crate::norm::SCRIPT_BLOCK_VARIANT;
 pub fn record_key(event: &Event) -> String {
     // Written into one string: every event's key is taken for de-duplication and again
     // for its findings' ids.
-    let mut key = String::new();
+    let mut key = String::with_capacity(64);
     // The same record id in two tenants' data (a replayed or copied export, a test
     // tenant) is two records: findings of different tenants never share an id.
     if let Some(tenant) = event.tenant() {

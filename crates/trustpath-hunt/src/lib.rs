@@ -357,7 +357,11 @@ impl ToSink {
             return (retained, ToSink::encode(Vec::new(), encoder));
         };
         if encoder == Some(Encoder::Jsonl) {
-            let (mut bytes, mut levels) = (Vec::new(), Vec::new());
+            // Sized for the usual line (1–2 KiB for a Sysmon event), so that writing the
+            // event's lines does not grow the buffer (and copy it) several times.
+            let rules = stateless.rules.len();
+            let mut bytes = Vec::with_capacity(rules * LINE_BYTES);
+            let mut levels = Vec::with_capacity(rules);
             if detector
                 .stateless_jsonl(&stateless, &mut bytes, &mut levels)
                 .is_ok()
@@ -410,6 +414,9 @@ impl ToSink {
         Ok(())
     }
 }
+
+/// Bytes reserved per finding line of an event written as found ([`ToSink::decide`]).
+const LINE_BYTES: usize = 2048;
 
 /// The input whose stateless findings are written while the scan runs, the channel to
 /// the calling thread (closed when the scan ends), and the sink's encoder.

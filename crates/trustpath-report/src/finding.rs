@@ -512,7 +512,8 @@ impl EventFinding {
     pub fn json(&self) -> serde_json::Result<EventJson<'_>> {
         let mut time = Vec::with_capacity(32);
         serde_json::to_writer(&mut time, &self.time)?;
-        let mut tail = Vec::with_capacity(512);
+        // Entities, window and evidence: about 600 bytes for a Windows event.
+        let mut tail = Vec::with_capacity(1024);
         tail.extend_from_slice(b"\"entities\":");
         serde_json::to_writer(&mut tail, &self.entities)?;
         tail.extend_from_slice(b",\"window\":");
