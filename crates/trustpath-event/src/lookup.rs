@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(all(&json!({"A": {"B.C": 3}}), "a.b.c"), vec![json!(3)]);
         // The shortest leading key that exists is taken, even if the rest then fails.
         assert!(all(&json!({"a": {"x": 1}, "a.b": {"c": 4}}), "a.b.c").is_empty());
-        assert_eq!(all(&json!({"a": [{"b": 5}, {"c": 6}]}), "a.b"), vec![json!(5)]);
+        assert_eq!(
+            all(&json!({"a": [{"b": 5}, {"c": 6}]}), "a.b"),
+            vec![json!(5)]
+        );
     }
 
     #[test]
