@@ -110,7 +110,8 @@ fn only(set: &BTreeSet<String>) -> Option<String> {
 impl TenantCensus {
     /// Learn from one event that names its tenant (others are ignored).
     pub fn observe(&mut self, event: &Event) {
-        if event.get(TENANT_ATTRIBUTION).is_some() {
+        // Written by trustpath under exactly this key, and read so like every `tp.` field.
+        if event.fields.contains_key(TENANT_ATTRIBUTION) {
             return;
         }
         let Some(tenant) = event.tenant().map(str::to_ascii_lowercase) else {
