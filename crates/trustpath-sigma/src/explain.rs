@@ -268,10 +268,14 @@ impl<'a> Val<'a> {
         pattern.is_match(&self.text, lower, self.number)
     }
 
-    /// Whether the value matches one of the patterns of `test` (without `all`): its
-    /// grouped substring needles in one search of its lower case, then the other
-    /// patterns, as the matcher tests a value list.
+    /// Whether the value matches one of the patterns of `test` (without `all`): when
+    /// matching has built the list's needle searcher, its grouped substring needles in
+    /// one search of the lower case, then the other patterns, as the matcher tests a
+    /// value list; else each pattern (an explanation does not build searchers).
     fn matches_any(&self, test: &ValueTest) -> bool {
+        if !test.needles_built() {
+            return test.groups.iter().flatten().any(|p| self.matches(p));
+        }
         (!self.null && test.needles_match_lower(self.lower().as_bytes()))
             || test.rest.iter().any(|p| self.matches(p))
     }

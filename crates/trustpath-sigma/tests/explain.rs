@@ -285,3 +285,31 @@ fn grouped_substrings_show_each_value_that_holds_one() {
     let none = event(json!({ "Tags": ["guest", "ID-x", "MÜLLE"] }));
     assert!(!rule.explain(&none).matched);
 }
+
+/// Matching a keyword list builds its needle searcher, which explanations then use
+/// (they never build one): the explanation is the same before and after.
+#[test]
+fn explanations_are_the_same_once_matching_built_a_searcher() {
+    let set = rule(
+        "detection:\n  keywords:\n    - 'müller'\n    - 'admin'\n    - '-enc '\n  condition: keywords",
+    );
+    let e = event(json!({
+        "Tags": ["CORP\\MÜLLER", "guest"],
+        "Cmd": "powershell -ENC abc",
+    }));
+    let rule = &set.rules[0];
+    let before = rule.explain(&e);
+    assert!(before.matched);
+    assert_eq!(
+        before.values,
+        vec![
+            pair("keywords", "Tags", "CORP\\MÜLLER"),
+            pair("keywords", "Cmd", "powershell -ENC abc"),
+        ]
+    );
+    let mut out = Vec::new();
+    set.compile().matches(&e, &mut out);
+    assert_eq!(out, vec![0]);
+    assert_eq!(rule.explain(&e), before);
+    assert_eq!(rule.explain_match(&e), before);
+}
