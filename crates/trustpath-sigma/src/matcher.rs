@@ -1135,11 +1135,10 @@ impl<'e> Val<'e> {
     /// The lower-cased text (made once, only if it differs).
     fn lower(&self) -> &str {
         let text = self.text.as_str();
-        match self.lower.get_or_init(|| {
-            text.bytes()
-                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-                .then(|| text.to_lowercase())
-        }) {
+        match self
+            .lower
+            .get_or_init(|| crate::value::lower_if_differs(text))
+        {
             Some(lower) => lower,
             None => text,
         }

@@ -583,24 +583,27 @@ fn hir_literal(hir: &regex_syntax::hir::Hir) -> Option<String> {
             let text = std::str::from_utf8(&lit.0).ok()?;
             text.is_ascii().then(|| text.to_ascii_lowercase())
         }
-        HirKind::Class(Class::Unicode(class)) => {
-            let ranges: Vec<(u32, u32)> = class
-                .ranges()
-                .iter()
-                .map(|r| (u32::from(r.start()), u32::from(r.end())))
-                .collect();
-            pair(&ranges)
-        }
-        HirKind::Class(Class::Bytes(class)) => {
-            let ranges: Vec<(u32, u32)> = class
-                .ranges()
-                .iter()
-                .map(|r| (u32::from(r.start()), u32::from(r.end())))
-                .collect();
-            pair(&ranges)
-        }
+        HirKind::Class(Class::Unicode(class)) => pair(&ranges(class.ranges(), |r| {
+            (u32::from(r.start()), u32::from(r.end()))
+        })),
+        HirKind::Class(Class::Bytes(class)) => pair(&ranges(class.ranges(), |r| {
+            (u32::from(r.start()), u32::from(r.end()))
+        })),
         _ => None,
     }
+}
+
+/// A class's ranges as (first, last) code points.
+fn ranges<R>(ranges: &[R], bounds: impl Fn(&R) -> (u32, u32)) -> Vec<(u32, u32)> {
+    ranges.iter().map(bounds).collect()
+}
+
+/// `text` lower-cased, when that differs from `text` (upper case or any non-ASCII
+/// character): what the matcher and explanations cache per value.
+pub(crate) fn lower_if_differs(text: &str) -> Option<String> {
+    text.bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+        .then(|| text.to_lowercase())
 }
 
 /// Most anchors a regex may have (beyond, the gate costs more than it saves).
