@@ -109,15 +109,11 @@ fn config(url: &str, store: &Path) -> trustpath_serve::ServeConfig {
     trustpath_serve::ServeConfig::from_toml_str(&text, Path::new("bench.toml")).unwrap()
 }
 
+/// The event stream as the service creates it (the publisher may start first).
 async fn ensure_stream(js: &jetstream::Context) {
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: "TRUSTPATH_EVENTS".into(),
-        subjects: vec!["trustpath.part.>".into()],
-        storage: jetstream::stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    trustpath_serve::create_stream(js, trustpath_serve::events_stream_config())
+        .await
+        .unwrap();
 }
 
 async fn drained(js: &jetstream::Context) -> bool {

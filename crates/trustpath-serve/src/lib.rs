@@ -302,17 +302,13 @@ fn explain_unreachable(
 /// Create the streams when missing.
 async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow::Result<()> {
     let streams = [
-        (
-            worker::EVENTS_STREAM,
-            vec!["trustpath.part.>".to_owned()],
-            Duration::from_secs(120),
-        ),
-        (
+        events_stream_config(),
+        stream_config(
             worker::FINDINGS_STREAM,
             vec!["trustpath.findings.>".to_owned()],
             Duration::try_from(config.duplicate_window).unwrap_or(Duration::from_secs(86_400)),
         ),
-        (
+        stream_config(
             worker::REJECTS_STREAM,
             vec![
                 "trustpath.late.>".to_owned(),
@@ -321,19 +317,34 @@ async fn ensure_streams(js: &jetstream::Context, config: &ServeConfig) -> anyhow
             Duration::from_secs(3600),
         ),
     ];
-    for (name, subjects, duplicate_window) in streams {
-        let config = stream::Config {
-            name: name.to_owned(),
-            subjects,
-            storage: stream::StorageType::File,
-            duplicate_window,
-            ..Default::default()
-        };
+    for config in streams {
+        let name = config.name.clone();
         create_stream(js, config)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create stream {name}: {e}"))?;
     }
     Ok(())
+}
+
+/// The event stream as the service creates it: what a publisher that starts before the
+/// service passes to [`create_stream`] (the tests and benches do).
+pub fn events_stream_config() -> stream::Config {
+    stream_config(
+        worker::EVENTS_STREAM,
+        vec!["trustpath.part.>".to_owned()],
+        Duration::from_secs(120),
+    )
+}
+
+/// A file-backed stream of `subjects` de-duplicating message ids over `duplicate_window`.
+fn stream_config(name: &str, subjects: Vec<String>, duplicate_window: Duration) -> stream::Config {
+    stream::Config {
+        name: name.to_owned(),
+        subjects,
+        storage: stream::StorageType::File,
+        duplicate_window,
+        ..Default::default()
+    }
 }
 
 /// How long start-up keeps asking a connected server's JetStream that does not answer in

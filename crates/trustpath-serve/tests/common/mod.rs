@@ -351,17 +351,9 @@ pub async fn client(url: &str) -> async_nats::Client {
 /// Create the event stream (the service does too; publishers may start first), as the
 /// service creates it: a request that times out on a loaded machine is asked again.
 pub async fn ensure_events_stream(js: &jetstream::Context) {
-    trustpath_serve::create_stream(
-        js,
-        jetstream::stream::Config {
-            name: "TRUSTPATH_EVENTS".into(),
-            subjects: vec!["trustpath.part.>".into()],
-            storage: jetstream::stream::StorageType::File,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    trustpath_serve::create_stream(js, trustpath_serve::events_stream_config())
+        .await
+        .unwrap();
 }
 
 /// Everything on a stream's subjects matching `filter`, in order: (subject, body, msg id).
