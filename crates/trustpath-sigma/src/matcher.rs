@@ -740,23 +740,36 @@ impl Matcher {
             return; // nothing chosen: the chunk's events are only counted
         }
         pre.ranges.resize(pre.events.len() * width, (0, 0));
+        // The chosen fields' values, looked up event by event (each event's map is read
+        // once, while in cache; field by field, as the scans go, it was read `width`
+        // times over a chunk larger than the cache). Only a key spelled exactly as the
+        // field: that is the one the lookup takes when there is one. Another spelling,
+        // or no key, is left to it.
+        let names: Vec<Option<&str>> = pre
+            .fields
+            .iter()
+            .map(|&id| self.fields.get(id as usize).map(String::as_str))
+            .collect();
+        let mut found: Vec<Option<&'a Value>> = Vec::with_capacity(pre.events.len() * width);
+        for event in events {
+            found.extend(
+                names
+                    .iter()
+                    .map(|name| name.and_then(|n| event.fields.get(n))),
+            );
+        }
         let mut vals: Vec<Val<'a>> = Vec::new();
         let mut lower = std::mem::take(&mut pre.lower);
         for f in 0..width {
             let Some(&id) = pre.fields.get(f) else {
                 continue;
             };
-            let (Some(name), Some(table)) = (
-                self.fields.get(id as usize),
-                self.tables.get(id as usize).and_then(LazyTable::get),
-            ) else {
+            let Some(table) = self.tables.get(id as usize).and_then(LazyTable::get) else {
                 continue;
             };
             let words = table.bits.div_ceil(64);
-            for (i, event) in events.clone().enumerate() {
-                // Only a key spelled exactly as the field: that is the one the lookup
-                // takes when there is one. Another spelling, or no key, is left to it.
-                let Some(value) = event.fields.get(name.as_str()) else {
+            for i in 0..pre.events.len() {
+                let Some(&Some(value)) = found.get(i * width + f) else {
                     continue;
                 };
                 vals.clear();
