@@ -246,14 +246,7 @@ impl<'a> Val<'a> {
 
     /// The lower-cased text (made once, only if it differs).
     fn lower(&self) -> &str {
-        let text: &str = &self.text;
-        match self
-            .lower
-            .get_or_init(|| crate::value::lower_if_differs(text))
-        {
-            Some(lower) => lower,
-            None => text,
-        }
+        crate::value::cached_lower(&self.lower, &self.text)
     }
 
     fn matches(&self, pattern: &Pattern) -> bool {
@@ -267,12 +260,13 @@ impl<'a> Val<'a> {
         pattern.is_match(&self.text, lower, self.number)
     }
 
-    /// Whether the value matches one of the patterns of `test` (without `all`): when
-    /// matching has built the list's needle searcher, its grouped substring needles in
-    /// one search of the lower case, then the other patterns, as the matcher tests a
-    /// value list; else each pattern (an explanation does not build searchers).
+    /// Whether the value matches one of the patterns of `test` (of any group, with
+    /// `all`): when matching has built the list's needle searcher (lists without `all`),
+    /// its grouped substring needles in one search of the lower case, then the other
+    /// patterns, as the matcher tests a value list; else each pattern (an explanation
+    /// does not build searchers).
     fn matches_any(&self, test: &ValueTest) -> bool {
-        if !test.needles_built() {
+        if test.all || !test.needles_built() {
             return test.groups.iter().flatten().any(|p| self.matches(p));
         }
         (!self.null && test.needles_match_lower(self.lower().as_bytes()))
@@ -497,13 +491,7 @@ fn value_hits<'a>(
         }
         return test.has_null;
     }
-    let hit = |v: &Val| {
-        if test.all {
-            test.groups.iter().flatten().any(|p| v.matches(p))
-        } else {
-            v.matches_any(test)
-        }
-    };
+    let hit = |v: &Val| v.matches_any(test);
     if test.all {
         let every = test
             .groups
@@ -557,13 +545,7 @@ fn keywords<'a>(test: &Test, event: &'a Event, out: &mut Vec<Pair<'a>>) -> bool 
     for (key, value) in &event.fields {
         collect(key, value, &mut scalars);
     }
-    let hit = |v: &Val| {
-        if test.all {
-            test.groups.iter().flatten().any(|p| v.matches(p))
-        } else {
-            v.matches_any(test)
-        }
-    };
+    let hit = |v: &Val| v.matches_any(test);
     let holds = if test.all {
         test.groups
             .iter()

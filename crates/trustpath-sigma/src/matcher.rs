@@ -1147,14 +1147,7 @@ impl<'e> Val<'e> {
 
     /// The lower-cased text (made once, only if it differs).
     fn lower(&self) -> &str {
-        let text = self.text.as_str();
-        match self
-            .lower
-            .get_or_init(|| crate::value::lower_if_differs(text))
-        {
-            Some(lower) => lower,
-            None => text,
-        }
+        crate::value::cached_lower(&self.lower, self.text.as_str())
     }
 
     /// Whether the text equals `lower` (already lower-cased) ignoring case.

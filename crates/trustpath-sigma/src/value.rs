@@ -600,10 +600,22 @@ fn ranges<R>(ranges: &[R], bounds: impl Fn(&R) -> (u32, u32)) -> Vec<(u32, u32)>
 
 /// `text` lower-cased, when that differs from `text` (upper case or any non-ASCII
 /// character): what the matcher and explanations cache per value.
-pub(crate) fn lower_if_differs(text: &str) -> Option<String> {
+fn lower_if_differs(text: &str) -> Option<String> {
     text.bytes()
         .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
         .then(|| text.to_lowercase())
+}
+
+/// `text` lower-cased, made once into `cell` and only when it differs
+/// ([`lower_if_differs`]): the matcher's and explanations' per-value cache.
+pub(crate) fn cached_lower<'a>(
+    cell: &'a std::cell::OnceCell<Option<String>>,
+    text: &'a str,
+) -> &'a str {
+    match cell.get_or_init(|| lower_if_differs(text)) {
+        Some(lower) => lower,
+        None => text,
+    }
 }
 
 /// Most anchors a regex may have (beyond, the gate costs more than it saves).
