@@ -83,11 +83,21 @@ struct MappingEntry {
     category: Option<String>,
     service: Option<String>,
     targets: Vec<Target>,
+    /// `product`, `category` and `service` lower-cased, made once by [`parse`] (every
+    /// rule's log source is compared with every entry).
+    #[serde(skip)]
+    key: [Option<String>; 3],
 }
 
 impl MappingEntry {
-    fn key(&self) -> [Option<String>; 3] {
-        [&self.product, &self.category, &self.service].map(|k| k.as_ref().map(|s| s.to_lowercase()))
+    fn keyed(mut self) -> Self {
+        self.key = [&self.product, &self.category, &self.service]
+            .map(|k| k.as_ref().map(|s| s.to_lowercase()));
+        self
+    }
+
+    fn key(&self) -> &[Option<String>; 3] {
+        &self.key
     }
 }
 
@@ -173,8 +183,7 @@ impl Mapping {
 
     fn overlay(&mut self, user: Vec<MappingEntry>) {
         for entry in user {
-            let key = entry.key();
-            match self.entries.iter_mut().find(|e| e.key() == key) {
+            match self.entries.iter_mut().find(|e| e.key() == entry.key()) {
                 Some(existing) => *existing = entry,
                 None => self.entries.push(entry),
             }
@@ -187,7 +196,7 @@ impl Mapping {
         let mut best: Vec<&MappingEntry> = Vec::new();
         let mut best_score = 0;
         for entry in &self.entries {
-            let Some(score) = score(&entry.key(), &wanted) else {
+            let Some(score) = score(entry.key(), &wanted) else {
                 continue;
             };
             if score > best_score {
@@ -242,7 +251,7 @@ fn score(entry: &[Option<String>; 3], wanted: &[&Option<String>; 3]) -> Option<u
 
 fn parse(path: &Path, text: &str) -> Result<Vec<MappingEntry>, LoadError> {
     serde_norway::from_str::<MappingFile>(text)
-        .map(|f| f.logsources)
+        .map(|f| f.logsources.into_iter().map(MappingEntry::keyed).collect())
         .map_err(|e| {
             let line = e.location().map(|l| l.line());
             LoadError::new(path, line, LoadErrorKind::Mapping, e.to_string())
@@ -280,5 +289,35 @@ mod tests {
         assert!(r.targets.is_empty() && r.warning.is_some());
         let r = m.resolve(&ls("azure", None, Some("signinlogs")));
         assert_eq!(r.targets[0].source, SourceKind::EntraSignIn);
+    }
+
+    /// A user file's entry replaces the built-in one with the same keys in any case, a new
+    /// one is added, and rules name log sources in any case.
+    #[test]
+    fn user_mapping_overlays_by_keys_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapping.yml");
+        std::fs::write(
+            &path,
+            "logsources:\n\
+             \x20 - product: Windows\n\
+             \x20   category: PROCESS_CREATION\n\
+             \x20   targets:\n\
+             \x20     - source: windows\n\
+             \x20       event_id: [1]\n\
+             \x20 - product: linux\n\
+             \x20   category: process_creation\n\
+             \x20   targets:\n\
+             \x20     - source: windows\n\
+             \x20       event_id: [7]\n",
+        )
+        .unwrap();
+        let m = Mapping::load(Some(&path)).unwrap();
+        let r = m.resolve(&ls("windows", Some("process_creation"), None));
+        assert_eq!(r.targets.len(), 1);
+        assert_eq!(r.targets[0].event_id, vec![1]);
+        let r = m.resolve(&ls("LINUX", Some("Process_Creation"), None));
+        assert!(r.warning.is_none());
+        assert_eq!(r.targets[0].event_id, vec![7]);
     }
 }
