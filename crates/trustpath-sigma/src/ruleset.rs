@@ -107,9 +107,22 @@ impl RuleSet {
     /// Bad documents become [`LoadError`]s and loading goes on.
     pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> (RuleSet, Vec<LoadError>) {
         use rayon::prelude::*;
-        let mut loader = Loader::new(opts);
-        loader.cache = opts.cache.as_deref().map(RuleCache::open);
-        let files = rule_files(paths, &mut loader.errors);
+        // The folders are walked while the mapping is parsed and the cache read.
+        let ((mut loader, cache), (files, file_errors)) = rayon::join(
+            || {
+                (
+                    Loader::new(opts),
+                    opts.cache.as_deref().map(RuleCache::open),
+                )
+            },
+            || {
+                let mut errors = Vec::new();
+                let files = rule_files(paths, &mut errors);
+                (files, errors)
+            },
+        );
+        loader.cache = cache;
+        loader.errors.extend(file_errors);
         // Files are read, parsed and compiled on every core; what each gave is then
         // taken in file order (duplicate ids, warnings), so the result never depends on
         // the thread count.
