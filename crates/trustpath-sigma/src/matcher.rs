@@ -69,10 +69,26 @@ pub struct Matcher {
 /// fields that no event of the run has (rules of log sources the input does not hold)
 /// are never built. Loading SigmaHQ's Windows rules spends about a third of its time
 /// building automatons.
-#[derive(Debug, Default)]
+///
+/// The thread that takes the builder builds the table; a thread that needs it meanwhile
+/// waits for it. The large tables an event's candidates need are built side by side
+/// ([`Matcher::build_ahead`]).
+#[derive(Debug)]
 struct LazyTable {
     builder: std::sync::Mutex<Option<TableBuilder>>,
     table: std::sync::OnceLock<Option<FieldTable>>,
+}
+
+impl Default for LazyTable {
+    /// A field without literal tests: no table, ready.
+    fn default() -> Self {
+        let table = std::sync::OnceLock::new();
+        let _ = table.set(None);
+        LazyTable {
+            builder: std::sync::Mutex::new(None),
+            table,
+        }
+    }
 }
 
 impl LazyTable {
@@ -86,12 +102,41 @@ impl LazyTable {
     /// The table (`None`: the field has no literal tests, or its automaton failed to
     /// build; its tests then never set bits, as before).
     fn get(&self) -> Option<&FieldTable> {
-        self.table
-            .get_or_init(|| {
-                let builder = self.builder.lock().ok().and_then(|mut b| b.take());
-                builder.and_then(TableBuilder::build)
-            })
-            .as_ref()
+        if self.table.get().is_none() {
+            self.build_unclaimed();
+        }
+        self.table.wait().as_ref()
+    }
+
+    /// Whether the table is built (or known not to exist).
+    fn is_ready(&self) -> bool {
+        self.table.get().is_some()
+    }
+
+    /// Builds the table on this thread unless it is built or another thread took the
+    /// builder (and builds it).
+    fn build_unclaimed(&self) {
+        let builder = self
+            .builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(builder) = builder {
+            // Should the build unwind, the table is set to none, so no thread waits for
+            // it forever.
+            let unwind = SetNoneOnDrop(&self.table);
+            let _ = self.table.set(builder.build());
+            drop(unwind);
+        }
+    }
+}
+
+/// Sets a table that is still unset to `None` when dropped.
+struct SetNoneOnDrop<'a>(&'a std::sync::OnceLock<Option<FieldTable>>);
+
+impl Drop for SetNoneOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(None);
     }
 }
 
@@ -790,6 +835,53 @@ impl Matcher {
         pre.lower = lower;
     }
 
+    /// Builds side by side the large tables ([`Matcher::heavy`]) that the prefilters of
+    /// the event's candidates read, that the event has values for and that no thread has
+    /// built yet: the first events of a run need them all, and built one after another as
+    /// matching asks, each worker would wait in turn for the one building the next. On
+    /// threads of their own, not the pool's: a build waits for nothing, so no worker can
+    /// end up waiting for a job queued behind it. A table another thread took is left to
+    /// it; once every such table is built this is a few flag reads per event.
+    fn build_ahead<'c>(&self, ctx: &mut Ctx<'_, '_>, lists: impl Iterator<Item = &'c Candidates>) {
+        let mut todo: Vec<&LazyTable> = Vec::new();
+        for list in lists {
+            for bits in &list.fields {
+                let id = bits.field;
+                let Some(lazy) = self.tables.get(id as usize) else {
+                    continue;
+                };
+                if lazy.is_ready()
+                    || self.heavy.binary_search(&id).is_err()
+                    || todo.iter().any(|t| std::ptr::eq(*t, lazy))
+                    || !ctx.has_values(id)
+                {
+                    continue;
+                }
+                todo.push(lazy);
+            }
+        }
+        // One table alone is built where it is asked for; more take as many threads as
+        // the pool has (`--threads`), each taking the next table no thread has taken.
+        let helpers = rayon::current_num_threads()
+            .saturating_sub(1)
+            .min(todo.len().saturating_sub(1));
+        if helpers == 0 {
+            return;
+        }
+        let build_all = || todo.iter().for_each(|lazy| lazy.build_unclaimed());
+        std::thread::scope(|scope| {
+            for _ in 0..helpers {
+                let spawned = std::thread::Builder::new()
+                    .name("trustpath-table".to_owned())
+                    .spawn_scoped(scope, build_all);
+                if spawned.is_err() {
+                    break; // no thread: the rest is built here
+                }
+            }
+            build_all();
+        });
+    }
+
     fn matches_in(&self, event: &Event, out: &mut Vec<RuleIndex>, scratch: &mut Scratch) {
         out.clear();
         let mut todo = std::mem::take(&mut scratch.todo);
@@ -802,6 +894,7 @@ impl Matcher {
             channel.and_then(|c| self.by_channel.get(&(event.source, c))),
             self.by_source.get(&event.source),
         ];
+        self.build_ahead(&mut ctx, candidates.iter().flatten().copied());
         for list in candidates.into_iter().flatten() {
             list.collect(&mut ctx, &self.tables, &mut todo);
         }
@@ -1663,6 +1756,13 @@ impl<'e, 's> Ctx<'e, 's> {
             Some(table) => self.scanned(pos, table),
             None => (0, 0),
         }
+    }
+
+    /// Whether the event has a value in field `id`.
+    fn has_values(&mut self, id: u32) -> bool {
+        let pos = self.load(id);
+        let slot = self.slot(pos);
+        slot.start != slot.end
     }
 
     fn event_id(&mut self, id: u32) -> Option<u64> {

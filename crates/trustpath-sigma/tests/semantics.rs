@@ -994,6 +994,34 @@ fn matching_with_fields_scanned_ahead_agrees_with_matching_one_event_at_a_time()
         one_at_a_time.iter().filter(|m| !m.is_empty()).count() > 300,
         "the events must match often to test anything"
     );
+    // A fresh matcher used by four threads at once: its tables are built while the
+    // others wait for them or build the rest (side by side), and every thread gets the
+    // answers one thread got alone.
+    // They start at an event with both large fields, so both tables are needed at once.
+    let has = |e: &Event, name: &str| e.fields.keys().any(|k| k.eq_ignore_ascii_case(name));
+    let start = events
+        .iter()
+        .position(|e| has(e, "CommandLine") && has(e, "Image"))
+        .unwrap();
+    let fresh = set.compile();
+    std::thread::scope(|scope| {
+        for t in 0..4usize {
+            let (fresh, events, expected) = (&fresh, &events, &one_at_a_time);
+            scope.spawn(move || {
+                let n = events.len();
+                for k in 0..n {
+                    let i = if t % 2 == 0 {
+                        (start + k) % n
+                    } else {
+                        (start + n - k) % n
+                    };
+                    let mut out = Vec::new();
+                    fresh.matches(&events[i], &mut out);
+                    assert_eq!(out, expected[i], "thread {t}, event {i}");
+                }
+            });
+        }
+    });
     let mut chose = Vec::new();
     for size in [1, 7, 64, 256] {
         for (c, chunk) in events.chunks(size).enumerate() {
