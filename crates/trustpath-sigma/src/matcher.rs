@@ -1761,8 +1761,7 @@ impl<'e, 's> Ctx<'e, 's> {
     /// Whether the event has a value in field `id`.
     fn has_values(&mut self, id: u32) -> bool {
         let pos = self.load(id);
-        let slot = self.slot(pos);
-        slot.start != slot.end
+        !self.values(pos).is_empty()
     }
 
     fn event_id(&mut self, id: u32) -> Option<u64> {
