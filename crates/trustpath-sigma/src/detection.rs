@@ -384,6 +384,11 @@ impl ValueTest {
         !self.needles.needles.is_empty() && self.needles.joinable
     }
 
+    /// The length in bytes of the shortest grouped needle (0 without needles).
+    pub fn shortest_needle(&self) -> usize {
+        self.needles.needles.iter().map(Vec::len).min().unwrap_or(0)
+    }
+
     fn new(groups: Vec<Vec<Pattern>>, all: bool) -> ValueTest {
         let has_null = groups.iter().flatten().any(|p| matches!(p, Pattern::Null));
         let mut needles = Vec::new();

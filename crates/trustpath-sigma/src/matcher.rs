@@ -63,6 +63,10 @@ pub struct Matcher {
     /// Fields whose table has more needles than [`DFA_NEEDLES`] (an NFA larger than the
     /// caches), ascending: what [`Matcher::prepare`] may scan ahead over a chunk.
     heavy: Vec<u32>,
+    /// The shortest grouped needle of the keyword tests searched for across an event's
+    /// values ([`Ctx::keywords_joined`]): an ASCII value shorter than it holds none of
+    /// them, and is left out of the joined values.
+    keyword_min: usize,
 }
 
 /// A field's [`FieldTable`], built the first time an event needs it: the automatons of
@@ -560,6 +564,18 @@ impl Matcher {
             provider_field: 0,
             tables: Vec::new(),
             heavy: Vec::new(),
+            keyword_min: rules
+                .iter()
+                .flat_map(|r| &r.detection.searches)
+                .flat_map(|s| s.alternatives.iter().flatten())
+                .filter_map(|item| match (&item.subject, &item.test) {
+                    (Subject::Keywords, Test::Values(t)) if !t.all && t.needles_joinable() => {
+                        Some(t.shortest_needle())
+                    }
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(0),
         };
         let mut builders: HashMap<u32, TableBuilder> = HashMap::new();
         m.event_id_field = m.intern(EVENT_ID);
@@ -1015,34 +1031,43 @@ impl Eval<'_, '_, '_, '_> {
                     .and_then(LazyTable::get);
                 (self.ctx.load(id), table)
             }
-            Subject::Keywords => (self.ctx.load_keywords(), None),
+            Subject::Keywords => {
+                if let Test::Values(test) = &item.test
+                    && !test.all
+                    && test.needles_joinable()
+                {
+                    return self.keywords_joined(test);
+                }
+                (self.ctx.load_keywords(), None)
+            }
         };
         match (
             &item.test,
             self.branch.values.get(item.index).and_then(Option::as_ref),
         ) {
             (Test::Values(_), Some(shared)) => self.shared(field, table, shared),
-            (Test::Values(test), None) if matches!(item.subject, Subject::Keywords) => {
-                self.keywords(test, field)
-            }
             (Test::Values(test), None) => values_match(test, self.ctx, field),
             (Test::Exists(want), _) => self.ctx.slot(field).exists == *want,
             (Test::FieldRef(test), _) => self.fieldref(field, test),
         }
     }
 
-    /// A keyword test (its values at `field`, the event's every scalar): the grouped
-    /// needles are searched for in all the values at once, joined in one buffer made
-    /// once per event ([`Ctx::joined`]), then the other patterns value by value. A
-    /// keyword rule (SigmaHQ's Mimikatz keywords) runs on every Windows event, and one
-    /// search per value cost it more than the search itself.
-    fn keywords(&mut self, test: &ValueTest, field: usize) -> bool {
-        if test.all || !test.needles_joinable() {
-            return values_match(test, self.ctx, field);
-        }
-        if test.needles_match_lower(self.ctx.joined(field)) {
+    /// A keyword test whose grouped needles can be searched for across values
+    /// ([`ValueTest::needles_joinable`], without `all`): the needles are searched for in
+    /// all of the event's values at once, joined in one buffer made once per event
+    /// straight from its map ([`Ctx::keywords_joined`]); the other patterns, if any, then
+    /// value by value. A keyword rule (SigmaHQ's Mimikatz keywords) runs on every
+    /// Windows event: one search per value cost it more than the search itself, and
+    /// making every value a cached value first, only to copy it into the buffer, was
+    /// most of what was left.
+    fn keywords_joined(&mut self, test: &ValueTest) -> bool {
+        if test.needles_match_lower(self.ctx.keywords_joined(self.matcher.keyword_min)) {
             return true;
         }
+        if test.rest.is_empty() {
+            return false;
+        }
+        let field = self.ctx.load_keywords();
         let values = self.ctx.values(field);
         values
             .iter()
@@ -1251,13 +1276,6 @@ impl<'e> Val<'e> {
         } else {
             self.lower() == lower
         }
-    }
-
-    /// What an ASCII-case-insensitive automaton of lower-cased needles scans: the text
-    /// itself when it is ASCII, else its lower-cased form.
-    fn ascii_or_lower(&self) -> &str {
-        let text = self.text.as_str();
-        if text.is_ascii() { text } else { self.lower() }
     }
 
     /// What an automaton of lower-cased needles scans: the text itself when it has no
@@ -1683,25 +1701,17 @@ impl<'e, 's> Ctx<'e, 's> {
         pos
     }
 
-    /// The non-null values at `pos` (the keyword values), each as the grouped needles
-    /// are searched for in it ([`Val::ascii_or_lower`], in ASCII lower case), joined by
-    /// [`JOIN`]: made once per event.
-    fn joined(&mut self, pos: usize) -> &[u8] {
+    /// The event's every scalar value, as [`Ctx::load_keywords`] finds them (nulls
+    /// left out, and ASCII values shorter than `min` bytes, [`Matcher::keyword_min`]),
+    /// each in lower case as the grouped needles are searched for in it
+    /// ([`push_joined`]), joined by [`JOIN`]: made once per event, from the event's map
+    /// (no [`Val`] is made).
+    fn keywords_joined(&mut self, min: usize) -> &[u8] {
         if !self.joined {
-            let slot = self.slot(pos);
-            let values = self
-                .vals
-                .get(slot.start as usize..slot.end as usize)
-                .unwrap_or(&[]);
             let joined = &mut self.scratch.joined;
             joined.clear();
-            for value in values.iter().filter(|v| !v.null) {
-                joined.push(JOIN);
-                let from = joined.len();
-                joined.extend_from_slice(value.ascii_or_lower().as_bytes());
-                if let Some(added) = joined.get_mut(from..) {
-                    added.make_ascii_lowercase();
-                }
+            for value in self.event.fields.values() {
+                join_scalars(value, min, joined);
             }
             self.joined = true;
         }
@@ -1980,5 +1990,44 @@ fn collect_scalars<'e>(value: &'e Value, out: &mut Vec<Val<'e>>) {
         Value::Object(map) => map.values().for_each(|v| collect_scalars(v, out)),
         Value::Null => {}
         other => out.extend(Val::from_json(other)),
+    }
+}
+
+/// [`collect_scalars`] into the keyword buffer: each scalar's text ([`Val::from_json`])
+/// as [`push_joined`] writes it, but for ASCII texts shorter than `min` bytes.
+fn join_scalars(value: &Value, min: usize, joined: &mut Vec<u8>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| join_scalars(v, min, joined)),
+        Value::Object(map) => map.values().for_each(|v| join_scalars(v, min, joined)),
+        Value::Null => {}
+        Value::String(s) => push_joined(joined, s, min),
+        Value::Bool(b) => push_joined(joined, if *b { "true" } else { "false" }, min),
+        Value::Number(_) => {
+            if let Some(val) = Val::from_json(value) {
+                push_joined(joined, val.text(), min);
+            }
+        }
+    }
+}
+
+/// Appends [`JOIN`] and `text` in lower case, as [`Val::lower`] gives it (ASCII text
+/// lower-cased in place), unless `text` is ASCII and shorter than `min` bytes: no needle
+/// that long is in it, and a needle found in the buffer lies within one value (none
+/// holds [`JOIN`]). A text that is not ASCII is always kept: lower-casing can change
+/// its length.
+fn push_joined(joined: &mut Vec<u8>, text: &str, min: usize) {
+    if text.is_ascii() {
+        if text.len() < min {
+            return;
+        }
+        joined.push(JOIN);
+        let from = joined.len();
+        joined.extend_from_slice(text.as_bytes());
+        if let Some(added) = joined.get_mut(from..) {
+            added.make_ascii_lowercase();
+        }
+    } else {
+        joined.push(JOIN);
+        joined.extend_from_slice(text.to_lowercase().as_bytes());
     }
 }

@@ -490,6 +490,32 @@ fn keywords_are_found_within_one_value_never_across_two() {
 }
 
 #[test]
+fn keyword_values_shorter_than_every_needle_are_skipped_only_when_ascii() {
+    // The values joined for a keyword search leave out ASCII values shorter than the
+    // shortest keyword needle of the rule set: a value exactly that long still holds
+    // it, and a value that is not ASCII is always searched (its lower case can be
+    // longer: `İX`, three bytes, lower-cases to four, `i\u{307}x`). Numbers and
+    // booleans are searched as text.
+    let r = rule(
+        "keywords:\n  - 'ab12'\n  - 'i\u{307}x'\n  - 'true'\n  - '4104'\n  - 'longer-needle'\ncondition: keywords",
+    );
+    for (event, want) in [
+        (json!({"A": "AB12"}), true),
+        (json!({"A": "AB1", "B": "2"}), false),
+        (json!({"A": "xx", "B": "zAb12z"}), true),
+        (json!({"A": "İX"}), true),
+        (json!({"A": "İ", "B": "X"}), false),
+        (json!({"A": true}), true),
+        (json!({"A": false}), false),
+        (json!({"A": 4104}), true),
+        (json!({"A": 410}), false),
+        (json!({"A": [1, {"B": "x LONGER-NEEDLE"}]}), true),
+    ] {
+        assert_eq!(hits(&r, event.clone()), want, "{event}");
+    }
+}
+
+#[test]
 fn one_of_them_vs_all_of_them() {
     let det = "sel_a:\n  A: 1\nsel_b:\n  B: 2\n_aux:\n  C: 3\ncondition: ";
     let any = rule(&format!("{det}1 of them"));
