@@ -1342,7 +1342,7 @@ struct Scratch {
     keyed: Vec<String>,
     /// An event key's ASCII lower case.
     key: String,
-    /// The keyword values' ASCII lower case, joined by [`JOIN`] (see [`Ctx::joined`]).
+    /// The keyword values' lower case, joined by [`JOIN`] (see [`Ctx::keywords_joined`]).
     joined: Vec<u8>,
     /// What [`Matcher::prepare`] scanned ahead.
     pre: Prescan,
@@ -1822,7 +1822,7 @@ impl Prefilter<'_> {
     /// Adds to `out` sets of (field, bit) of which one must hold, every set, for `expr`
     /// to be true: each conjunct of an `and`, each item of a one-alternative search (each
     /// group of an `|all` item), for a disjunction (`1 of selection_*`, a search of
-    /// several maps) the unions of one set of each disjunct ([`Prefilter::either`]), and
+    /// several maps) the unions of one set of each disjunct ([`either`]), and
     /// [`Prefilter::expr`]'s set for anything else. What cannot be reduced to literal
     /// bits (`not`, regexes without anchors, `null`) adds nothing, so a set is only ever
     /// a necessary condition.

@@ -1,9 +1,10 @@
 //! Sigma values and modifiers, compiled to value tests ([`Pattern`]).
 //!
-//! A detection item `Field|mod1|mod2: value(s)` becomes a [`FieldTest`]: the value
-//! transformations (`expand`, `windash`, `utf16*`/`wide`, `base64`, `base64offset`) are
-//! applied in the order written, the match modifiers (`contains`, `startswith`,
-//! `endswith`) wrap the result in wildcards, and the final wildcard string is compiled to
+//! A detection item `Field|mod1|mod2: value(s)` becomes a value test
+//! (`detection::ValueTest`): the value transformations (`expand`, `windash`,
+//! `utf16*`/`wide`, `base64`, `base64offset`) are applied in the order written, the
+//! match modifiers (`contains`, `startswith`, `endswith`) wrap the result in wildcards,
+//! and the final wildcard string is compiled to
 //! the cheapest test that implements it (exact, prefix, suffix, substring with a
 //! precompiled `memmem` finder, or an anchored regex for general wildcards). Strings are
 //! case-insensitive unless `cased`: needles are lower-cased once here and compared with
