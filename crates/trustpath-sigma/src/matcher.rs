@@ -1690,8 +1690,9 @@ impl<'e, 's> Ctx<'e, 's> {
             return pos;
         }
         let start = self.vals.len() as u32;
+        let vals = &mut self.vals;
         for value in self.event.fields.values() {
-            collect_scalars(value, &mut self.vals);
+            for_each_scalar(value, &mut |scalar| vals.extend(Val::from_json(scalar)));
         }
         self.scratch.slots.push(Slot {
             id: NOT_LOADED,
@@ -1705,17 +1706,21 @@ impl<'e, 's> Ctx<'e, 's> {
         pos
     }
 
-    /// The event's every scalar value, as [`Ctx::load_keywords`] finds them (nulls
-    /// left out, and ASCII values shorter than `min` bytes, [`Matcher::keyword_min`]),
-    /// each in lower case as the grouped needles are searched for in it
-    /// ([`push_joined`]), joined by [`JOIN`]: made once per event, from the event's map
-    /// (no [`Val`] is made).
+    /// The event's every scalar value ([`for_each_scalar`], as [`Ctx::load_keywords`]
+    /// finds them) but the ASCII ones shorter than `min` bytes
+    /// ([`Matcher::keyword_min`]), each in lower case as the grouped needles are searched
+    /// for in it ([`push_joined`]), joined by [`JOIN`]: made once per event, from the
+    /// event's map (the values are not kept in the event's context).
     fn keywords_joined(&mut self, min: usize) -> &[u8] {
         if !self.joined {
             let joined = &mut self.scratch.joined;
             joined.clear();
             for value in self.event.fields.values() {
-                join_scalars(value, min, joined);
+                for_each_scalar(value, &mut |scalar| {
+                    if let Some(val) = Val::from_json(scalar) {
+                        push_joined(joined, val.text(), min);
+                    }
+                });
             }
             self.joined = true;
         }
@@ -2084,29 +2089,15 @@ fn shared_values(
     out
 }
 
-fn collect_scalars<'e>(value: &'e Value, out: &mut Vec<Val<'e>>) {
+/// Calls `f` with every scalar below `value`, arrays and objects walked in order, nulls
+/// left out: the keyword values of an event ([`Ctx::load_keywords`],
+/// [`Ctx::keywords_joined`]).
+fn for_each_scalar<'e>(value: &'e Value, f: &mut impl FnMut(&'e Value)) {
     match value {
-        Value::Array(items) => items.iter().for_each(|v| collect_scalars(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_scalars(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| for_each_scalar(v, f)),
+        Value::Object(map) => map.values().for_each(|v| for_each_scalar(v, f)),
         Value::Null => {}
-        other => out.extend(Val::from_json(other)),
-    }
-}
-
-/// [`collect_scalars`] into the keyword buffer: each scalar's text ([`Val::from_json`])
-/// as [`push_joined`] writes it, but for ASCII texts shorter than `min` bytes.
-fn join_scalars(value: &Value, min: usize, joined: &mut Vec<u8>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| join_scalars(v, min, joined)),
-        Value::Object(map) => map.values().for_each(|v| join_scalars(v, min, joined)),
-        Value::Null => {}
-        Value::String(s) => push_joined(joined, s, min),
-        Value::Bool(b) => push_joined(joined, if *b { "true" } else { "false" }, min),
-        Value::Number(_) => {
-            if let Some(val) = Val::from_json(value) {
-                push_joined(joined, val.text(), min);
-            }
-        }
+        scalar => f(scalar),
     }
 }
 
