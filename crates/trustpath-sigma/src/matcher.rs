@@ -28,7 +28,7 @@ use crate::detection::{Detection, FieldRefTest, Item, JOIN, Search, Subject, Tes
 use crate::logsource::Target;
 use crate::rule::Rule;
 use crate::ruleset::RuleIndex;
-use crate::value::{Pattern, Position};
+use crate::value::{Pattern, Position, selectivity};
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, Span};
 use serde_json::Value;
@@ -1911,27 +1911,20 @@ impl Prefilter<'_> {
     }
 
     /// Of sets of bits each of which must hold (one bit of each), the one fewest events
-    /// are likely to have a bit of: the one whose shortest needle is longest (`.exe`
-    /// ends most images, `\edrfreeze` few), then the one with fewer bits. Whichever is
-    /// taken is a necessary condition: the choice changes which branches are evaluated,
-    /// never what matches.
+    /// are likely to have a bit of, by the lengths of their needles ([`selectivity`]:
+    /// `.exe` ends most images, `\edrfreeze` few). Whichever is taken is a necessary
+    /// condition: the choice changes which branches are evaluated, never what matches.
     fn most_selective(
         &self,
         sets: impl Iterator<Item = Vec<(u32, u32)>>,
     ) -> Option<Vec<(u32, u32)>> {
         let score = |set: &Vec<(u32, u32)>| {
-            let shortest = set
-                .iter()
-                .map(|&(field, bit)| {
-                    self.builders
-                        .get(&field)
-                        .and_then(|b| b.bit_len.get(bit as usize))
-                        .copied()
-                        .unwrap_or(0)
-                })
-                .min()
-                .unwrap_or(0);
-            (shortest, std::cmp::Reverse(set.len()))
+            selectivity(set.iter().map(|&(field, bit)| {
+                self.builders
+                    .get(&field)
+                    .and_then(|b| b.bit_len.get(bit as usize))
+                    .map_or(0, |&len| len as usize)
+            }))
         };
         // The first of equally selective sets.
         sets.map(|set| (score(&set), set))

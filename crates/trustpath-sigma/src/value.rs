@@ -4,9 +4,9 @@
 //! (`detection::ValueTest`): the value transformations (`expand`, `windash`,
 //! `utf16*`/`wide`, `base64`, `base64offset`) are applied in the order written, the
 //! match modifiers (`contains`, `startswith`, `endswith`) wrap the result in wildcards,
-//! and the final wildcard string is compiled to
-//! the cheapest test that implements it (exact, prefix, suffix, substring with a
-//! precompiled `memmem` finder, or an anchored regex for general wildcards). Strings are
+//! and the final wildcard string is compiled to the cheapest test that implements it
+//! (exact, prefix, suffix, substring with a precompiled `memmem` finder, or an anchored
+//! regex for general wildcards). Strings are
 //! case-insensitive unless `cased`: needles are lower-cased once here and compared with
 //! the per-event lower-cased field values.
 
@@ -501,14 +501,28 @@ fn regex_anchors(pattern: &str, flags: RegexFlags) -> Option<Vec<String>> {
     Some(best)
 }
 
-/// The more selective of two anchor sets: the longer shortest literal (`.exe` is in
-/// most command lines, `werfaultsecure` in few), then the fewer literals.
+/// The more selective of two anchor sets ([`selectivity`]); `a` when they are equal.
 fn better_anchors(a: Vec<String>, b: Vec<String>) -> Vec<String> {
-    let score = |set: &[String]| {
-        let shortest = set.iter().map(String::len).min().unwrap_or(0);
-        (shortest, std::cmp::Reverse(set.len()))
-    };
+    let score = |set: &[String]| selectivity(set.iter().map(String::len));
     if score(&b) > score(&a) { b } else { a }
+}
+
+/// How selective a set of literals one of which must be found is, from their lengths
+/// (greater is more selective): the longer its shortest literal (`.exe` is in most
+/// command lines, `werfaultsecure` in few), then the fewer literals. A regex's anchors
+/// and the matcher's prefilter are chosen by it.
+pub(crate) fn selectivity(
+    lengths: impl IntoIterator<Item = usize>,
+) -> (usize, std::cmp::Reverse<usize>) {
+    let (shortest, count) = lengths
+        .into_iter()
+        .fold((usize::MAX, 0), |(shortest, count), len| {
+            (shortest.min(len), count + 1)
+        });
+    (
+        if count == 0 { 0 } else { shortest },
+        std::cmp::Reverse(count),
+    )
 }
 
 /// Literals (ASCII, lower-cased) one of which every match of `hir` contains, wherever
